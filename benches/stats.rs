@@ -1,0 +1,50 @@
+//! Micro benchmarks of the work behind a read: deriving every body from a large history (done
+//! once per data change) and serializing the ytd body. Run with `cargo bench --bench stats`.
+
+use chrono::{Duration, TimeZone, Utc};
+use criterion::{Criterion, criterion_group, criterion_main};
+use milepost::stats::{self, Visibility};
+use milepost::strava::models::{Activity, ActivityStats};
+
+/// A ten-year history of `n` activities.
+fn history(n: usize) -> Vec<Activity> {
+    let start = Utc.with_ymd_and_hms(2016, 1, 1, 7, 0, 0).unwrap();
+    let kinds = ["Run", "Ride", "Swim", "Walk", "Hike"];
+    (0..n)
+        .map(|i| {
+            let at = start + Duration::hours(17 * i as i64);
+            let date = at.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+            serde_json::from_value(serde_json::json!({
+                "id": 10_000_000_000_i64 + i as i64,
+                "name": format!("Activity {i}"),
+                "type": kinds[i % kinds.len()],
+                "sport_type": kinds[i % kinds.len()],
+                "distance": 5000.0 + i as f64,
+                "moving_time": 1800,
+                "elapsed_time": 1900,
+                "total_elevation_gain": 42.0,
+                "start_date": date,
+                "start_date_local": date,
+                "utc_offset": 3600.0,
+                "visibility": if i % 10 == 0 { "followers_only" } else { "everyone" },
+                "private": false,
+            }))
+            .unwrap()
+        })
+        .collect()
+}
+
+fn derive(c: &mut Criterion) {
+    let activities = history(5_000);
+    let now = Utc::now();
+    c.bench_function("derive every body from 5000 activities", |b| {
+        b.iter(|| stats::activity_bodies(&activities, Visibility::Everyone, now, now))
+    });
+    let athlete_stats = ActivityStats::default();
+    c.bench_function("serialize the ytd body", |b| {
+        b.iter(|| stats::ytd(&athlete_stats, now))
+    });
+}
+
+criterion_group!(benches, derive);
+criterion_main!(benches);

@@ -1,0 +1,248 @@
+//! CacheActor: owns the served data. It keeps every response body pre-serialized (with its ETag)
+//! in a moka cache, writes every change through to Postgres in one transaction (activities,
+//! athlete stats and the derived bodies together), and warms itself from Postgres at start-up so
+//! a restart serves data before any Strava call.
+//!
+//! Messages: [`Get`] (a body by key), [`Ingest`] (store what a sync fetched, optionally
+//! re-deriving every body), [`Health`] (database reachability and connection facts).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use actix::prelude::*;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use deadpool_postgres::Pool;
+use sha2::{Digest, Sha256};
+
+use crate::metrics::{CacheLabels, Metrics};
+use crate::stats::{self, Visibility};
+use crate::store;
+use crate::strava::models::{Activity, ActivityStats};
+
+/// More than enough for every body milepost derives; moka evicts beyond it.
+const CACHE_CAPACITY: u64 = 10_000;
+/// How long start-up waits before trying to warm again when Postgres is not there yet.
+const WARM_RETRY: Duration = Duration::from_secs(2);
+/// How long a health check waits for Postgres.
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A response body exactly as served.
+#[derive(Debug)]
+pub struct CachedBody {
+    pub body: Bytes,
+    pub etag: String,
+}
+
+impl CachedBody {
+    pub fn new(body: Bytes) -> Self {
+        let digest = Sha256::digest(&body);
+        let etag = format!(
+            "\"{}\"",
+            digest[..12]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        );
+        Self { body, etag }
+    }
+}
+
+pub struct CacheActor {
+    pool: Pool,
+    cache: moka::sync::Cache<String, Arc<CachedBody>>,
+    metrics: Arc<Metrics>,
+    visibility: Visibility,
+    ready: Arc<AtomicBool>,
+}
+
+impl CacheActor {
+    pub fn new(
+        pool: Pool,
+        metrics: Arc<Metrics>,
+        visibility: Visibility,
+        ready: Arc<AtomicBool>,
+    ) -> Self {
+        Self {
+            pool,
+            cache: moka::sync::Cache::new(CACHE_CAPACITY),
+            metrics,
+            visibility,
+            ready,
+        }
+    }
+
+    fn warm(&mut self, ctx: &mut Context<Self>) {
+        let pool = self.pool.clone();
+        async move {
+            let db = pool.get().await?;
+            store::bodies(&db).await
+        }
+        .into_actor(self)
+        .map(|loaded, act, ctx| match loaded {
+            Ok(bodies) => {
+                act.replace(bodies);
+                act.ready.store(true, Ordering::Release);
+                tracing::info!(
+                    entries = act.cache.entry_count(),
+                    "cache warmed from Postgres"
+                );
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot warm the cache yet; retrying");
+                ctx.run_later(WARM_RETRY, Self::warm);
+            }
+        })
+        .wait(ctx);
+    }
+
+    /// Makes the cache hold exactly `bodies`.
+    fn replace(&mut self, bodies: Vec<(String, Vec<u8>, String)>) {
+        let keep: std::collections::HashSet<&str> =
+            bodies.iter().map(|(k, _, _)| k.as_str()).collect();
+        let stale: Vec<String> = self
+            .cache
+            .iter()
+            .filter(|(k, _)| !keep.contains(k.as_str()))
+            .map(|(k, _)| (*k).clone())
+            .collect();
+        for key in stale {
+            self.cache.invalidate(&key);
+        }
+        for (key, body, etag) in bodies {
+            self.cache.insert(
+                key,
+                Arc::new(CachedBody {
+                    body: Bytes::from(body),
+                    etag,
+                }),
+            );
+        }
+        self.cache.run_pending_tasks();
+        self.metrics
+            .cache_entries
+            .set(self.cache.entry_count() as i64);
+    }
+}
+
+impl Actor for CacheActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(1024);
+        self.warm(ctx);
+    }
+}
+
+/// The body stored under `key`, if any.
+#[derive(Message)]
+#[rtype(result = "Option<Arc<CachedBody>>")]
+pub struct Get(pub String);
+
+impl Handler<Get> for CacheActor {
+    type Result = Option<Arc<CachedBody>>;
+
+    fn handle(&mut self, Get(key): Get, _: &mut Self::Context) -> Self::Result {
+        let found = self.cache.get(&key);
+        let result = if found.is_some() { "hit" } else { "miss" };
+        self.metrics
+            .cache_lookups
+            .get_or_create(&CacheLabels { result })
+            .inc();
+        found
+    }
+}
+
+/// Store what a sync fetched. With `publish`, every body is derived again from everything stored
+/// and replaces the served ones, in the same transaction; `publish` is the data's fetch time.
+#[derive(Message)]
+#[rtype(result = "anyhow::Result<IngestReport>")]
+pub struct Ingest {
+    pub athlete_id: i64,
+    pub activities: Vec<Activity>,
+    pub stats: Option<ActivityStats>,
+    pub publish: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IngestReport {
+    pub upserted: u64,
+    pub stored: usize,
+}
+
+impl Handler<Ingest> for CacheActor {
+    type Result = ResponseActFuture<Self, anyhow::Result<IngestReport>>;
+
+    #[tracing::instrument(name = "cache.ingest", skip_all, fields(activities = msg.activities.len(), publish = msg.publish.is_some()))]
+    fn handle(&mut self, msg: Ingest, _: &mut Self::Context) -> Self::Result {
+        let pool = self.pool.clone();
+        let visibility = self.visibility;
+        Box::pin(
+            async move {
+                let mut db = pool.get().await?;
+                let tx = db.transaction().await?;
+                let upserted =
+                    store::upsert_activities(&tx, msg.athlete_id, &msg.activities).await?;
+                if let Some(stats) = &msg.stats {
+                    store::upsert_athlete_stats(&tx, msg.athlete_id, stats).await?;
+                }
+                let mut published = None;
+                let mut stored = 0;
+                if let Some(fetched_at) = msg.publish {
+                    let all = store::activities(&tx, msg.athlete_id).await?;
+                    stored = all.len();
+                    let mut bodies =
+                        stats::activity_bodies(&all, visibility, Utc::now(), fetched_at);
+                    if let Some(stats) = &msg.stats {
+                        bodies.push((stats::keys::YTD.to_owned(), stats::ytd(stats, fetched_at)));
+                    }
+                    let rows: Vec<(String, Vec<u8>, String)> = bodies
+                        .into_iter()
+                        .map(|(k, b)| {
+                            let etag = CachedBody::new(b.clone()).etag;
+                            (k, b.to_vec(), etag)
+                        })
+                        .collect();
+                    store::replace_bodies(&tx, &rows).await?;
+                    published = Some(rows);
+                }
+                tx.commit().await?;
+                Ok((IngestReport { upserted, stored }, published))
+            }
+            .into_actor(self)
+            .map(|result: anyhow::Result<_>, act, _| {
+                let (report, published) = result?;
+                if let Some(rows) = published {
+                    act.replace(rows);
+                    act.metrics.activities_stored.set(report.stored as i64);
+                }
+                Ok(report)
+            }),
+        )
+    }
+}
+
+/// Is Postgres reachable, and what do we know about the connection?
+#[derive(Message)]
+#[rtype(result = "Result<store::HealthFacts, String>")]
+pub struct Health;
+
+impl Handler<Health> for CacheActor {
+    type Result = ResponseFuture<Result<store::HealthFacts, String>>;
+
+    fn handle(&mut self, _: Health, _: &mut Self::Context) -> Self::Result {
+        let pool = self.pool.clone();
+        Box::pin(async move {
+            let check = async {
+                let db = pool.get().await?;
+                store::health_facts(&db).await
+            };
+            match tokio::time::timeout(HEALTH_TIMEOUT, check).await {
+                Ok(Ok(facts)) => Ok(facts),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err("timed out".into()),
+            }
+        })
+    }
+}

@@ -1,0 +1,439 @@
+//! FetcherActor: the only code that calls Strava's API. It plans syncs, sends every request
+//! through the rate-limit [`Budget`] (never a request the budget cannot afford; nothing until
+//! the window resets after a 429), runs one sync at a time (callers that arrive meanwhile join
+//! it), and drives the hourly refresh from a timer.
+//!
+//! Messages: [`Sync`] (run or join a sync), [`Connect`] (finish OAuth, then sync in the
+//! background).
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration as StdDuration;
+
+use actix::prelude::*;
+use chrono::{DateTime, Duration, Utc};
+use deadpool_postgres::Pool;
+use futures::FutureExt;
+use futures::future::{LocalBoxFuture, Shared};
+use secrecy::ExposeSecret;
+
+use super::cache::{CacheActor, Ingest};
+use super::token::{AccessToken, CallbackError, CompleteAuthorization, TokenActor, TokenError};
+use crate::metrics::Mailbox;
+use crate::store;
+use crate::strava::budget::{Budget, Priority, RequestKind};
+use crate::strava::client::Answer;
+use crate::strava::{StravaClient, StravaError};
+
+/// Strava's largest page.
+pub const PAGE_SIZE: u32 = 200;
+/// Background work waits at most this long for a window to reset; longer, and it gives up
+/// until the next run.
+const MAX_BACKGROUND_WAIT: Duration = Duration::minutes(16);
+/// Attempts for a request that failed transiently (timeouts, 5xx), with doubling pauses.
+const ATTEMPTS: u32 = 3;
+const FIRST_BACKOFF: StdDuration = StdDuration::from_millis(500);
+/// The steady-state refresh looks back this far before the newest stored activity.
+const OVERLAP: Duration = Duration::days(1);
+
+/// Why a sync did not complete. Cloneable: every caller joined to a sync gets the outcome.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SyncError {
+    #[error("no athlete is connected")]
+    NotConnected,
+    #[error("the Strava connection needs re-authorization")]
+    ReauthorizationRequired,
+    #[error("the Strava rate budget is spent until {0}")]
+    BudgetExhausted(DateTime<Utc>),
+    #[error("Strava failed: {0}")]
+    Strava(String),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl From<TokenError> for SyncError {
+    fn from(e: TokenError) -> Self {
+        match e {
+            TokenError::NotConnected => Self::NotConnected,
+            TokenError::ReauthorizationRequired => Self::ReauthorizationRequired,
+            TokenError::Strava(e) => Self::Strava(e.to_string()),
+            e => Self::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<anyhow::Error> for SyncError {
+    fn from(e: anyhow::Error) -> Self {
+        Self::Internal(format!("{e:#}"))
+    }
+}
+
+impl From<MailboxError> for SyncError {
+    fn from(e: MailboxError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for SyncError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SyncReport {
+    pub requests: u32,
+    pub activities_fetched: usize,
+    pub activities_stored: usize,
+}
+
+/// Sends requests to Strava within the budget, with retries for transient failures.
+#[derive(Clone)]
+struct Gate {
+    strava: StravaClient,
+    budget: Arc<Mutex<Budget>>,
+    metrics: Arc<crate::metrics::Metrics>,
+}
+
+impl Gate {
+    fn budget(&self) -> std::sync::MutexGuard<'_, Budget> {
+        // A poisoned budget is still the best estimate we have.
+        self.budget.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits for the budget (background work, briefly) or refuses; then sends `request`.
+    async fn call<T, F, Fut>(
+        &self,
+        endpoint: &'static str,
+        priority: Priority,
+        report: &mut SyncReport,
+        request: F,
+    ) -> Result<T, SyncError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<Answer<T>, StravaError>>,
+    {
+        let mut backoff = FIRST_BACKOFF;
+        for attempt in 1..=ATTEMPTS {
+            loop {
+                let now = Utc::now();
+                let verdict = self.budget().check(RequestKind::Read, priority, now);
+                match verdict {
+                    Ok(()) => break,
+                    Err(until)
+                        if priority == Priority::Background
+                            && until - now <= MAX_BACKGROUND_WAIT =>
+                    {
+                        tracing::info!(%until, "rate budget spent; waiting for the next window");
+                        let wait = (until - now).to_std().unwrap_or_default();
+                        tokio::time::sleep(wait + StdDuration::from_millis(50)).await;
+                    }
+                    Err(until) => return Err(SyncError::BudgetExhausted(until)),
+                }
+            }
+            self.budget().spend(RequestKind::Read, Utc::now());
+            report.requests += 1;
+            match request().await {
+                Ok(answer) => {
+                    self.budget().record(&answer.rate, Utc::now());
+                    self.metrics.count_strava(endpoint, "200");
+                    return Ok(answer.value);
+                }
+                Err(StravaError::RateLimited(rate)) => {
+                    self.metrics.count_strava(endpoint, "429");
+                    let mut budget = self.budget();
+                    budget.record_rate_limited(&rate, Utc::now());
+                    let until = budget
+                        .check(RequestKind::Read, Priority::Interactive, Utc::now())
+                        .err()
+                        .unwrap_or_else(Utc::now);
+                    tracing::warn!(%until, "Strava answered 429; no requests until the window resets");
+                    return Err(SyncError::BudgetExhausted(until));
+                }
+                Err(e) => {
+                    self.metrics.count_strava(endpoint, error_label(&e));
+                    if e.is_transient() && attempt < ATTEMPTS {
+                        tracing::warn!(error = %e, attempt, "transient Strava failure; retrying");
+                        tokio::time::sleep(backoff).await;
+                        backoff *= 2;
+                        continue;
+                    }
+                    return Err(SyncError::Strava(e.to_string()));
+                }
+            }
+        }
+        Err(SyncError::Strava("retries exhausted".into()))
+    }
+}
+
+fn error_label(e: &StravaError) -> String {
+    match e {
+        StravaError::Timeout => "timeout".into(),
+        StravaError::Transport(_) => "transport".into(),
+        StravaError::Decode(_) => "malformed".into(),
+        StravaError::Unauthorized => "401".into(),
+        StravaError::NotFound => "404".into(),
+        StravaError::InvalidRefreshToken => "400".into(),
+        StravaError::RateLimited(_) => "429".into(),
+        StravaError::Status { status, .. } => status.to_string(),
+    }
+}
+
+/// What a sync needs, cloned into the task that runs it.
+#[derive(Clone)]
+struct SyncDeps {
+    gate: Gate,
+    pool: Pool,
+    token: Mailbox<TokenActor>,
+    cache: Mailbox<CacheActor>,
+}
+
+type SharedSync = Shared<LocalBoxFuture<'static, Result<SyncReport, SyncError>>>;
+
+pub struct FetcherActor {
+    deps: SyncDeps,
+    refresh_interval: StdDuration,
+    in_flight: Option<SharedSync>,
+    me: Option<Mailbox<FetcherActor>>,
+}
+
+impl FetcherActor {
+    pub fn new(
+        strava: StravaClient,
+        pool: Pool,
+        token: Mailbox<TokenActor>,
+        cache: Mailbox<CacheActor>,
+        refresh_interval: StdDuration,
+    ) -> Self {
+        let metrics = token.metrics().clone();
+        Self {
+            deps: SyncDeps {
+                gate: Gate {
+                    strava,
+                    budget: Arc::new(Mutex::new(Budget::default())),
+                    metrics,
+                },
+                pool,
+                token,
+                cache,
+            },
+            refresh_interval,
+            in_flight: None,
+            me: None,
+        }
+    }
+
+    /// Runs a sync on this actor's arbiter, or joins the one already running.
+    fn sync(&mut self, full: bool, priority: Priority, ctx: &mut Context<Self>) -> SharedSync {
+        if let Some(running) = &self.in_flight {
+            return running.clone();
+        }
+        let task = actix::spawn(run_sync(self.deps.clone(), full, priority));
+        let shared = async move {
+            task.await
+                .unwrap_or_else(|e| Err(SyncError::Internal(format!("sync task failed: {e}"))))
+        }
+        .boxed_local()
+        .shared();
+        self.in_flight = Some(shared.clone());
+        ctx.spawn(
+            shared
+                .clone()
+                .into_actor(self)
+                .map(|_, act, _| act.in_flight = None),
+        );
+        shared
+    }
+
+    /// A sync nobody waits for (timer, first connection); its outcome is logged.
+    fn sync_in_background(&mut self, ctx: &mut Context<Self>) {
+        let Some(me) = self.me.clone() else { return };
+        ctx.spawn(
+            async move {
+                match me
+                    .ask(Sync {
+                        full: false,
+                        priority: Priority::Background,
+                    })
+                    .await
+                {
+                    Ok(Ok(report)) => tracing::info!(?report, "background sync done"),
+                    Ok(Err(SyncError::NotConnected)) => {
+                        tracing::debug!("no athlete connected; nothing to sync")
+                    }
+                    Ok(Err(e)) => tracing::warn!(error = %e, "background sync failed"),
+                    Err(e) => tracing::warn!(error = %e, "background sync not run"),
+                }
+            }
+            .into_actor(self),
+        );
+    }
+}
+
+impl Actor for FetcherActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(1024);
+        self.me = Some(Mailbox::new(ctx.address(), self.deps.gate.metrics.clone()));
+        ctx.run_interval(self.refresh_interval, |act, ctx| {
+            act.sync_in_background(ctx)
+        });
+    }
+}
+
+/// Run a sync (or join the one running) and answer when it is done.
+#[derive(Message)]
+#[rtype(result = "Result<SyncReport, SyncError>")]
+pub struct Sync {
+    pub full: bool,
+    pub priority: Priority,
+}
+
+impl Handler<Sync> for FetcherActor {
+    type Result = ResponseFuture<Result<SyncReport, SyncError>>;
+
+    fn handle(&mut self, msg: Sync, ctx: &mut Self::Context) -> Self::Result {
+        Box::pin(self.sync(msg.full, msg.priority, ctx))
+    }
+}
+
+/// Finish the OAuth handshake (TokenActor), then start the first sync in the background.
+#[derive(Message)]
+#[rtype(result = "Result<i64, CallbackError>")]
+pub struct Connect(pub CompleteAuthorization);
+
+impl Handler<Connect> for FetcherActor {
+    type Result = ResponseActFuture<Self, Result<i64, CallbackError>>;
+
+    fn handle(&mut self, Connect(msg): Connect, _: &mut Self::Context) -> Self::Result {
+        let token = self.deps.token.clone();
+        Box::pin(
+            async move {
+                token
+                    .ask(msg)
+                    .await
+                    .map_err(|e| CallbackError::Storage(anyhow::anyhow!("token actor: {e}")))?
+            }
+            .into_actor(self)
+            .map(|result, act, ctx| {
+                if result.is_ok() {
+                    act.sync_in_background(ctx);
+                }
+                result
+            }),
+        )
+    }
+}
+
+/// One sync: athlete stats, then either the (resumable) backfill or the activities since the
+/// newest stored one, then every body derived again in one write.
+#[tracing::instrument(name = "sync", skip(deps))]
+async fn run_sync(deps: SyncDeps, full: bool, priority: Priority) -> Result<SyncReport, SyncError> {
+    let started = Utc::now();
+    let grant = deps.token.ask(AccessToken).await??;
+    let athlete = grant.athlete_id;
+    let result = sync_athlete(
+        &deps,
+        athlete,
+        grant.token.expose_secret(),
+        full,
+        priority,
+        started,
+    )
+    .await;
+    let error = result.as_ref().err().map(ToString::to_string);
+    match deps.pool.get().await {
+        Ok(db) => {
+            if let Err(e) = store::record_sync_result(&db, athlete, error.as_deref()).await {
+                tracing::warn!(error = %e, "could not record the sync result");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "could not record the sync result"),
+    }
+    if result.is_ok() {
+        deps.gate
+            .metrics
+            .last_sync_success
+            .set(Utc::now().timestamp());
+    }
+    result
+}
+
+async fn sync_athlete(
+    deps: &SyncDeps,
+    athlete: i64,
+    token: &str,
+    full: bool,
+    priority: Priority,
+    started: DateTime<Utc>,
+) -> Result<SyncReport, SyncError> {
+    let strava = &deps.gate.strava;
+    let mut report = SyncReport::default();
+    let stats = deps
+        .gate
+        .call("athletes/{id}/stats", priority, &mut report, || {
+            strava.athlete_stats(athlete, token)
+        })
+        .await?;
+
+    let (state, newest) = {
+        let db = deps.pool.get().await?;
+        (
+            store::sync_state(&db, athlete).await?,
+            store::newest_start(&db, athlete).await?,
+        )
+    };
+    let backfill = full || !state.backfill_done || newest.is_none();
+    let (mut page, after) = if backfill {
+        let first = if full {
+            1
+        } else {
+            state.backfill_next_page.max(1) as u32
+        };
+        (first, None)
+    } else {
+        (1, newest.map(|t| (t - OVERLAP).timestamp()))
+    };
+    loop {
+        let activities = deps
+            .gate
+            .call("athlete/activities", priority, &mut report, || {
+                strava.activities_page(token, page, PAGE_SIZE, after, None)
+            })
+            .await?;
+        // Only an empty page ends the list: Strava sends short pages before the end.
+        if activities.is_empty() {
+            break;
+        }
+        report.activities_fetched += activities.len();
+        deps.cache
+            .ask(Ingest {
+                athlete_id: athlete,
+                activities,
+                stats: None,
+                publish: None,
+            })
+            .await??;
+        page += 1;
+        if backfill {
+            let db = deps.pool.get().await?;
+            store::save_backfill_progress(&db, athlete, page as i32, false).await?;
+        }
+    }
+    if backfill {
+        let db = deps.pool.get().await?;
+        store::save_backfill_progress(&db, athlete, 1, true).await?;
+    }
+    let ingested = deps
+        .cache
+        .ask(Ingest {
+            athlete_id: athlete,
+            activities: Vec::new(),
+            stats: Some(stats),
+            publish: Some(started),
+        })
+        .await??;
+    report.activities_stored = ingested.stored;
+    Ok(report)
+}

@@ -1,0 +1,419 @@
+//! TokenActor: owns the athlete's OAuth tokens and the OAuth handshake. It decrypts the stored
+//! tokens, hands out an access token, refreshing it first when less than an hour is left, and
+//! does so single-flight: [`AccessToken`] is an `AtomicResponse`, so concurrent askers queue
+//! behind one refresh and then get its result. A rotated refresh token is committed to Postgres
+//! before the new access token is handed out; Strava rejecting the refresh token marks the
+//! connection `reauthorization_required`.
+//!
+//! Messages: [`BeginAuthorization`], [`CompleteAuthorization`], [`AccessToken`].
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use deadpool_postgres::Pool;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::crypto::{StateError, StateSigner, TokenCipher, constant_time_eq};
+use crate::metrics::Metrics;
+use crate::store::{self, StoredTokens};
+use crate::strava::{StravaClient, StravaError};
+
+/// Refresh when less than this is left on the access token (SPEC §1).
+pub const REFRESH_MARGIN: Duration = Duration::hours(1);
+const ACCESS_FIELD: &str = "access_token";
+const REFRESH_FIELD: &str = "refresh_token";
+pub const CONNECTED: &str = "connected";
+pub const REAUTHORIZATION_REQUIRED: &str = "reauthorization_required";
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("no athlete is connected")]
+    NotConnected,
+    #[error("the Strava connection needs re-authorization")]
+    ReauthorizationRequired,
+    #[error("stored token cannot be decrypted (wrong ENCRYPTION_KEY?)")]
+    Undecryptable,
+    #[error(transparent)]
+    Strava(#[from] StravaError),
+    #[error("storage: {0}")]
+    Storage(#[from] anyhow::Error),
+}
+
+impl From<deadpool_postgres::PoolError> for TokenError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        Self::Storage(e.into())
+    }
+}
+
+impl From<tokio_postgres::Error> for TokenError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        Self::Storage(e.into())
+    }
+}
+
+/// Why a callback was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum CallbackError {
+    #[error("Strava OAuth not configured")]
+    NotConfigured,
+    #[error("Invalid or expired state parameter")]
+    InvalidState,
+    #[error("Missing required scope: {0}")]
+    MissingScope(&'static str),
+    #[error("This integration belongs to another account.")]
+    NotOwner,
+    #[error("code exchange failed: {0}")]
+    Exchange(StravaError),
+    #[error("storage: {0}")]
+    Storage(#[from] anyhow::Error),
+}
+
+/// Decrypted tokens, held only in this actor.
+#[derive(Clone)]
+struct Tokens {
+    athlete_id: i64,
+    access: SecretString,
+    refresh: SecretString,
+    expires_at: DateTime<Utc>,
+    status: String,
+}
+
+/// What the OAuth handshake needs that lives in configuration.
+#[derive(Clone)]
+pub struct OAuthSettings {
+    pub client_id: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub owner_athlete_id: Option<i64>,
+}
+
+pub struct TokenActor {
+    pool: Pool,
+    cipher: Arc<TokenCipher>,
+    signer: Arc<StateSigner>,
+    strava: StravaClient,
+    oauth: OAuthSettings,
+    metrics: Arc<Metrics>,
+    tokens: Option<Tokens>,
+}
+
+impl TokenActor {
+    pub fn new(
+        pool: Pool,
+        cipher: Arc<TokenCipher>,
+        signer: Arc<StateSigner>,
+        strava: StravaClient,
+        oauth: OAuthSettings,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            pool,
+            cipher,
+            signer,
+            strava,
+            oauth,
+            metrics,
+            tokens: None,
+        }
+    }
+}
+
+impl Actor for TokenActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(256);
+    }
+}
+
+fn encrypt(cipher: &TokenCipher, t: &Tokens, scope: &str) -> StoredTokens {
+    StoredTokens {
+        athlete_id: t.athlete_id,
+        access_token: cipher.encrypt(t.access.expose_secret(), t.athlete_id, ACCESS_FIELD),
+        refresh_token: cipher.encrypt(t.refresh.expose_secret(), t.athlete_id, REFRESH_FIELD),
+        expires_at: t.expires_at,
+        scope: scope.to_owned(),
+        status: t.status.clone(),
+    }
+}
+
+fn decrypt(cipher: &TokenCipher, s: StoredTokens) -> Result<Tokens, TokenError> {
+    let open = |value: &str, field| {
+        cipher
+            .decrypt(value, s.athlete_id, field)
+            .map_err(|_| TokenError::Undecryptable)
+    };
+    Ok(Tokens {
+        athlete_id: s.athlete_id,
+        access: open(&s.access_token, ACCESS_FIELD)?,
+        refresh: open(&s.refresh_token, REFRESH_FIELD)?,
+        expires_at: s.expires_at,
+        status: s.status,
+    })
+}
+
+fn expiry(unix: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(unix, 0).single().unwrap_or_else(Utc::now)
+}
+
+/// An access token good for at least [`REFRESH_MARGIN`], and whose it is.
+#[derive(Message)]
+#[rtype(result = "Result<AccessGrant, TokenError>")]
+pub struct AccessToken;
+
+pub struct AccessGrant {
+    pub athlete_id: i64,
+    pub token: SecretString,
+}
+
+impl std::fmt::Debug for AccessGrant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessGrant")
+            .field("athlete_id", &self.athlete_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Handler<AccessToken> for TokenActor {
+    type Result = AtomicResponse<Self, Result<AccessGrant, TokenError>>;
+
+    #[tracing::instrument(name = "token.access", skip_all)]
+    fn handle(&mut self, _: AccessToken, _: &mut Self::Context) -> Self::Result {
+        let pool = self.pool.clone();
+        let cipher = self.cipher.clone();
+        let strava = self.strava.clone();
+        let metrics = self.metrics.clone();
+        let cached = self.tokens.clone();
+        AtomicResponse::new(Box::pin(
+            async move {
+                let current = match cached {
+                    Some(t) => t,
+                    None => {
+                        let db = pool.get().await?;
+                        let stored = store::load_tokens(&db)
+                            .await?
+                            .ok_or(TokenError::NotConnected)?;
+                        decrypt(&cipher, stored)?
+                    }
+                };
+                if current.status == REAUTHORIZATION_REQUIRED {
+                    return Err(Failure::with(current, TokenError::ReauthorizationRequired));
+                }
+                if current.expires_at - Utc::now() > REFRESH_MARGIN {
+                    return Ok(current);
+                }
+                let answer = match strava.refresh_token(current.refresh.expose_secret()).await {
+                    Ok(answer) => answer,
+                    Err(StravaError::InvalidRefreshToken) => {
+                        metrics.token_refresh_failures.inc();
+                        let db = pool.get().await?;
+                        store::set_token_status(&db, current.athlete_id, REAUTHORIZATION_REQUIRED)
+                            .await?;
+                        tracing::warn!(
+                            athlete = current.athlete_id,
+                            "Strava rejected the refresh token; the owner must reconnect"
+                        );
+                        let mut marked = current;
+                        marked.status = REAUTHORIZATION_REQUIRED.into();
+                        return Err(Failure::with(marked, TokenError::ReauthorizationRequired));
+                    }
+                    Err(e) => {
+                        metrics.token_refresh_failures.inc();
+                        return Err(Failure::with(current, e.into()));
+                    }
+                };
+                let fresh = Tokens {
+                    athlete_id: current.athlete_id,
+                    access: SecretString::from(answer.access_token),
+                    refresh: SecretString::from(answer.refresh_token),
+                    expires_at: expiry(answer.expires_at),
+                    status: CONNECTED.into(),
+                };
+                // The rotated refresh token is durable before anyone uses the new access token:
+                // if this write fails, the new tokens are not handed out.
+                let db = pool.get().await?;
+                let scope = store::load_tokens(&db)
+                    .await?
+                    .map(|s| s.scope)
+                    .unwrap_or_default();
+                store::save_tokens(&db, &encrypt(&cipher, &fresh, &scope)).await?;
+                metrics.token_refreshes.inc();
+                tracing::info!(athlete = fresh.athlete_id, "access token refreshed");
+                Ok(fresh)
+            }
+            .into_actor(self)
+            .map(|result: Result<Tokens, Failure>, act, _| match result {
+                Ok(tokens) => {
+                    let grant = AccessGrant {
+                        athlete_id: tokens.athlete_id,
+                        token: tokens.access.clone(),
+                    };
+                    act.tokens = Some(tokens);
+                    Ok(grant)
+                }
+                Err(Failure { known, error }) => {
+                    if known.is_some() {
+                        act.tokens = known;
+                    }
+                    Err(error)
+                }
+            }),
+        ))
+    }
+}
+
+/// A failed [`AccessToken`]: the error, and the tokens as now known (to remember a status change).
+struct Failure {
+    known: Option<Tokens>,
+    error: TokenError,
+}
+
+impl Failure {
+    fn with(known: Tokens, error: TokenError) -> Self {
+        Self {
+            known: Some(known),
+            error,
+        }
+    }
+}
+
+macro_rules! failure_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Failure {
+            fn from(e: $t) -> Self {
+                Self { known: None, error: e.into() }
+            }
+        }
+    )*};
+}
+failure_from!(
+    TokenError,
+    anyhow::Error,
+    deadpool_postgres::PoolError,
+    tokio_postgres::Error
+);
+
+/// Starts the OAuth handshake: the Strava URL to send the browser to and the state to bind to
+/// the browser's cookie.
+#[derive(Message)]
+#[rtype(result = "Result<Authorization, CallbackError>")]
+pub struct BeginAuthorization;
+
+pub struct Authorization {
+    pub url: String,
+    pub state: String,
+}
+
+impl Handler<BeginAuthorization> for TokenActor {
+    type Result = Result<Authorization, CallbackError>;
+
+    fn handle(&mut self, _: BeginAuthorization, _: &mut Self::Context) -> Self::Result {
+        let (Some(_), Some(redirect_uri)) = (&self.oauth.client_id, &self.oauth.redirect_uri)
+        else {
+            return Err(CallbackError::NotConfigured);
+        };
+        let issued = self.signer.issue(Utc::now().timestamp());
+        Ok(Authorization {
+            url: self.strava.authorize_url(redirect_uri, &issued.value),
+            state: issued.value,
+        })
+    }
+}
+
+/// Finishes the handshake: verifies the state against the browser's cookie, checks the granted
+/// scope, exchanges the code, enforces the owner lock and stores the encrypted tokens.
+#[derive(Message)]
+#[rtype(result = "Result<i64, CallbackError>")]
+pub struct CompleteAuthorization {
+    pub code: String,
+    pub state: String,
+    pub cookie: Option<String>,
+    pub scope: Option<String>,
+}
+
+/// Scopes that let milepost read activities.
+const ACTIVITY_SCOPES: [&str; 2] = ["activity:read", "activity:read_all"];
+
+impl Handler<CompleteAuthorization> for TokenActor {
+    type Result = AtomicResponse<Self, Result<i64, CallbackError>>;
+
+    #[tracing::instrument(name = "token.complete_authorization", skip_all)]
+    fn handle(&mut self, msg: CompleteAuthorization, _: &mut Self::Context) -> Self::Result {
+        let pool = self.pool.clone();
+        let cipher = self.cipher.clone();
+        let strava = self.strava.clone();
+        let pinned_owner = self.oauth.owner_athlete_id;
+        let verified = self.signer.verify(&msg.state, Utc::now().timestamp());
+        AtomicResponse::new(Box::pin(
+            async move {
+                let state = verified.map_err(|e: StateError| {
+                    tracing::info!(reason = ?e, "refused an OAuth state");
+                    CallbackError::InvalidState
+                })?;
+                let bound = msg
+                    .cookie
+                    .as_deref()
+                    .is_some_and(|c| constant_time_eq(c.as_bytes(), msg.state.as_bytes()));
+                if !bound {
+                    tracing::info!("refused an OAuth state not bound to this browser");
+                    return Err(CallbackError::InvalidState);
+                }
+                let db = pool.get().await.map_err(anyhow::Error::from)?;
+                if !store::consume_state_nonce(&db, &state.nonce, expiry(state.expires_at)).await? {
+                    tracing::info!("refused a replayed OAuth state");
+                    return Err(CallbackError::InvalidState);
+                }
+                if let Some(scope) = &msg.scope {
+                    let granted: Vec<&str> = scope.split(',').map(str::trim).collect();
+                    if !ACTIVITY_SCOPES.iter().any(|s| granted.contains(s)) {
+                        return Err(CallbackError::MissingScope("activity:read"));
+                    }
+                }
+                let answer = strava
+                    .exchange_code(&msg.code)
+                    .await
+                    .map_err(CallbackError::Exchange)?;
+                let athlete_id = answer.athlete.as_ref().map(|a| a.id).ok_or_else(|| {
+                    CallbackError::Exchange(StravaError::Decode(
+                        "no athlete in the token answer".into(),
+                    ))
+                })?;
+                let owner = match pinned_owner {
+                    Some(pinned) => pinned,
+                    None => store::owner(&db).await?.unwrap_or(athlete_id),
+                };
+                if owner != athlete_id {
+                    tracing::warn!(
+                        athlete = athlete_id,
+                        "refused a connection from an athlete who does not own this instance"
+                    );
+                    return Err(CallbackError::NotOwner);
+                }
+                let tokens = Tokens {
+                    athlete_id,
+                    access: SecretString::from(answer.access_token),
+                    refresh: SecretString::from(answer.refresh_token),
+                    expires_at: expiry(answer.expires_at),
+                    status: CONNECTED.into(),
+                };
+                let mut db = db;
+                let tx = db.transaction().await.map_err(anyhow::Error::from)?;
+                if store::claim_owner(&tx, athlete_id).await? != athlete_id {
+                    return Err(CallbackError::NotOwner);
+                }
+                let scope = msg.scope.unwrap_or_default();
+                store::save_tokens(&tx, &encrypt(&cipher, &tokens, &scope)).await?;
+                tx.commit().await.map_err(anyhow::Error::from)?;
+                tracing::info!(athlete = athlete_id, "athlete connected");
+                Ok(tokens)
+            }
+            .into_actor(self)
+            .map(|result: Result<Tokens, CallbackError>, act, _| {
+                let tokens = result?;
+                let id = tokens.athlete_id;
+                act.tokens = Some(tokens);
+                Ok(id)
+            }),
+        ))
+    }
+}

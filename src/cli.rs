@@ -1,0 +1,36 @@
+//! The command line: one binary, `milepost`, with subcommands (`serve` when none is given).
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "milepost",
+    version,
+    about = "Serves an athlete's Strava stats to a personal website, kept fresh within Strava's rate limits"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API (the default).
+    Serve,
+    /// Everything on one machine: a private Postgres, the Strava simulator, a connected athlete, the API on :5001.
+    Demo,
+    /// Run one sync, then exit (for cron).
+    Refresh {
+        /// Re-list the whole history instead of only what is new.
+        #[arg(long)]
+        full: bool,
+    },
+    /// Apply database migrations, then exit.
+    Migrate,
+    /// Run the Strava simulator alone.
+    Sim {
+        /// Port to listen on (127.0.0.1).
+        #[arg(long, default_value_t = 5002)]
+        port: u16,
+    },
+}

@@ -1,0 +1,429 @@
+//! Typed settings: the built-in `config/default.toml`, then `config/{ENVIRONMENT}.toml` from the
+//! config directory, then environment variables (the old service's names keep their meaning).
+//! Secrets are `SecretString`s, so `Debug` never prints them.
+
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Deserializer};
+
+use crate::stats::Visibility;
+
+const DEFAULTS: &str = include_str!("../config/default.toml");
+/// The shipped per-environment files, used when the config directory has none of its own.
+const DEVELOPMENT: &str = include_str!("../config/development.toml");
+const PRODUCTION: &str = include_str!("../config/production.toml");
+/// Secrets shorter than this are refused in production.
+pub const MIN_SECRET_LEN: usize = 32;
+/// Development secrets generated on first start live here, under the data directory.
+const GENERATED_SECRETS_FILE: &str = "secrets.env";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+/// Environment values arrive typed by guesswork (`12345` becomes a number): take any scalar as
+/// text, and an empty value as absent.
+fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Scalar {
+        S(String),
+        I(i64),
+        U(u64),
+        F(f64),
+        B(bool),
+    }
+    Ok(match Option::<Scalar>::deserialize(d)? {
+        None => None,
+        Some(Scalar::S(s)) => Some(s),
+        Some(Scalar::I(i)) => Some(i.to_string()),
+        Some(Scalar::U(u)) => Some(u.to_string()),
+        Some(Scalar::F(f)) => Some(f.to_string()),
+        Some(Scalar::B(b)) => Some(b.to_string()),
+    }
+    .map(|s| s.trim().to_owned())
+    .filter(|s| !s.is_empty()))
+}
+
+fn secret<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SecretString>, D::Error> {
+    Ok(text(d)?.map(SecretString::from))
+}
+
+fn number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    text(d)?
+        .map(|s| s.parse().map_err(serde::de::Error::custom))
+        .transpose()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub environment: Environment,
+    pub port: u16,
+    pub bind_addr: String,
+
+    #[serde(default, deserialize_with = "secret")]
+    pub database_url: Option<SecretString>,
+    #[serde(default, deserialize_with = "text")]
+    pub postgres_user: Option<String>,
+    #[serde(default, deserialize_with = "secret")]
+    pub postgres_password: Option<SecretString>,
+    #[serde(default, deserialize_with = "text")]
+    pub postgres_db: Option<String>,
+    pub postgres_host: String,
+    pub postgres_port: u16,
+    pub database_pool_size: usize,
+
+    #[serde(default, deserialize_with = "secret")]
+    pub internal_api_key: Option<SecretString>,
+    #[serde(default, deserialize_with = "secret")]
+    pub state_secret: Option<SecretString>,
+    #[serde(default, deserialize_with = "secret")]
+    pub encryption_key: Option<SecretString>,
+    #[serde(default, deserialize_with = "secret")]
+    pub encryption_keys_previous: Option<SecretString>,
+
+    #[serde(default, deserialize_with = "text")]
+    pub strava_client_id: Option<String>,
+    #[serde(default, deserialize_with = "secret")]
+    pub strava_client_secret: Option<SecretString>,
+    #[serde(default, deserialize_with = "text")]
+    pub strava_redirect_uri: Option<String>,
+    pub strava_api_base_url: String,
+    pub strava_oauth_base_url: String,
+    pub strava_timeout_secs: u64,
+    #[serde(default, deserialize_with = "secret")]
+    pub strava_webhook_verify_token: Option<SecretString>,
+    #[serde(default, deserialize_with = "number")]
+    pub strava_webhook_subscription_id: Option<i64>,
+
+    pub frontend_url: String,
+    #[serde(default, deserialize_with = "text")]
+    pub cors_allowed_origins: Option<String>,
+    #[serde(default, deserialize_with = "number")]
+    pub owner_athlete_id: Option<i64>,
+    pub public_visibility: Visibility,
+    pub refresh_interval_secs: u64,
+    pub reconcile_interval_secs: u64,
+    pub retention_days: u32,
+    pub cache_max_age_secs: u32,
+    #[serde(default, deserialize_with = "secret")]
+    pub metrics_token: Option<SecretString>,
+    pub log_format: LogFormat,
+    pub milepost_data_dir: PathBuf,
+}
+
+impl Default for Settings {
+    /// The built-in defaults alone, ignoring files and the environment (tests start here).
+    fn default() -> Self {
+        Figment::from(Toml::string(DEFAULTS))
+            .extract()
+            .unwrap_or_else(|e| unreachable!("config/default.toml is invalid: {e}"))
+    }
+}
+
+impl Settings {
+    /// Reads the layers. `ENVIRONMENT` picks the second file; `MILEPOST_CONFIG_DIR` (default
+    /// `config`) says where the files are. Missing files are skipped: the shipped ones are built
+    /// in, so the binary runs from any directory.
+    pub fn load() -> Result<Self, Box<figment::Error>> {
+        let dir = std::env::var("MILEPOST_CONFIG_DIR").unwrap_or_else(|_| "config".into());
+        let environment = std::env::var("ENVIRONMENT")
+            .map(|e| e.trim().to_lowercase())
+            .unwrap_or_else(|_| "development".into());
+        let shipped = if environment == "production" {
+            PRODUCTION
+        } else {
+            DEVELOPMENT
+        };
+        Figment::from(Toml::string(DEFAULTS))
+            .merge(Toml::string(shipped))
+            .merge(Toml::file(Path::new(&dir).join("default.toml")))
+            .merge(Toml::file(
+                Path::new(&dir).join(format!("{environment}.toml")),
+            ))
+            .merge(Env::raw().ignore(&["MILEPOST_CONFIG_DIR"]).lowercase(true))
+            .extract()
+            .map_err(Box::new)
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.environment == Environment::Production
+    }
+
+    /// `DATABASE_URL`, else one built from the `POSTGRES_*` variables when a user or password is
+    /// given (the compose setup), else `None` (the caller may start a private cluster).
+    pub fn database_url(&self) -> Option<SecretString> {
+        if let Some(url) = &self.database_url {
+            return Some(url.clone());
+        }
+        if self.postgres_user.is_none() && self.postgres_password.is_none() {
+            return None;
+        }
+        let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+        let user = self.postgres_user.as_deref().unwrap_or("postgres");
+        let password = self
+            .postgres_password
+            .as_ref()
+            .map(|p| format!(":{}", enc(p.expose_secret())))
+            .unwrap_or_default();
+        let db = self.postgres_db.as_deref().unwrap_or(user);
+        Some(SecretString::from(format!(
+            "postgres://{}{password}@{}:{}/{}",
+            enc(user),
+            self.postgres_host,
+            self.postgres_port,
+            enc(db)
+        )))
+    }
+
+    /// The previous encryption keys (comma list) that still decrypt.
+    pub fn previous_encryption_keys(&self) -> Vec<SecretString> {
+        self.encryption_keys_previous
+            .as_ref()
+            .map(|list| {
+                list.expose_secret()
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|k| !k.is_empty())
+                    .map(|k| SecretString::from(k.to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Origins allowed by CORS: the frontend and any listed extra origins, exactly.
+    pub fn allowed_origins(&self) -> Vec<String> {
+        let mut origins = vec![self.frontend_url.trim_end_matches('/').to_owned()];
+        if let Some(list) = &self.cors_allowed_origins {
+            origins.extend(
+                list.split(',')
+                    .map(|o| o.trim().trim_end_matches('/').to_owned())
+                    .filter(|o| !o.is_empty()),
+            );
+        }
+        origins.dedup();
+        origins
+    }
+
+    /// Every reason this configuration must not run in production, all at once.
+    pub fn production_problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let named = [
+            ("INTERNAL_API_KEY", &self.internal_api_key),
+            ("STATE_SECRET", &self.state_secret),
+            ("ENCRYPTION_KEY", &self.encryption_key),
+        ];
+        for (name, value) in &named {
+            match value {
+                None => problems.push(format!("{name} is not set")),
+                Some(v) if v.expose_secret().chars().count() < MIN_SECRET_LEN => problems.push(
+                    format!("{name} is shorter than {MIN_SECRET_LEN} characters"),
+                ),
+                Some(_) => {}
+            }
+        }
+        for (i, (a, va)) in named.iter().enumerate() {
+            for (b, vb) in &named[i + 1..] {
+                if let (Some(va), Some(vb)) = (va, vb)
+                    && va.expose_secret() == vb.expose_secret()
+                {
+                    problems.push(format!("{a} and {b} must be different"));
+                }
+            }
+        }
+        match &self.strava_redirect_uri {
+            Some(uri) if uri.starts_with("https://") => {}
+            Some(_) => problems.push("STRAVA_REDIRECT_URI must use https".into()),
+            None => problems.push("STRAVA_REDIRECT_URI is not set".into()),
+        }
+        problems
+    }
+
+    /// Production: refuse to start with any problem. Development: fill missing secrets from the
+    /// data directory, generating them once (the log says where, never what).
+    pub fn finish(mut self) -> anyhow::Result<Self> {
+        if self.is_production() {
+            let problems = self.production_problems();
+            if !problems.is_empty() {
+                anyhow::bail!(
+                    "refusing to start in production:\n  - {}",
+                    problems.join("\n  - ")
+                );
+            }
+            return Ok(self);
+        }
+        if self.internal_api_key.is_some()
+            && self.state_secret.is_some()
+            && self.encryption_key.is_some()
+        {
+            return Ok(self);
+        }
+        let path = self.milepost_data_dir.join(GENERATED_SECRETS_FILE);
+        let stored = generated_secrets(&path)?;
+        let pick = |name: &str| {
+            stored
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        };
+        self.internal_api_key = self.internal_api_key.or_else(|| pick("INTERNAL_API_KEY"));
+        self.state_secret = self.state_secret.or_else(|| pick("STATE_SECRET"));
+        self.encryption_key = self.encryption_key.or_else(|| pick("ENCRYPTION_KEY"));
+        Ok(self)
+    }
+}
+
+/// Reads the development secrets file, creating it (mode 0600) with fresh random values first.
+fn generated_secrets(path: &Path) -> anyhow::Result<Vec<(String, SecretString)>> {
+    use anyhow::Context;
+    if !path.exists() {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("creating data directory {}", dir.display()))?;
+        }
+        let body: String = ["INTERNAL_API_KEY", "STATE_SECRET", "ENCRYPTION_KEY"]
+            .iter()
+            .map(|name| format!("{name}={}\n", random_secret()))
+            .collect();
+        write_private(path, &body)
+            .with_context(|| format!("writing generated secrets to {}", path.display()))?;
+        tracing::info!(
+            path = %path.display(),
+            "generated development secrets (INTERNAL_API_KEY, STATE_SECRET, ENCRYPTION_KEY); set them in the environment to choose your own"
+        );
+    }
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading generated secrets from {}", path.display()))?;
+    Ok(text
+        .lines()
+        .filter_map(|line| line.split_once('='))
+        .map(|(k, v)| (k.trim().to_owned(), SecretString::from(v.trim().to_owned())))
+        .collect())
+}
+
+/// 32 random bytes, base64url: the same strength as the old README's `token_urlsafe(32)`.
+pub fn random_secret() -> String {
+    use base64::Engine;
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn write_private(path: &Path, body: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(body.as_bytes())
+}
+
+#[cfg(test)]
+// figment's Jail closures must return figment's (large) error type.
+#[allow(clippy::result_large_err)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    #[test]
+    fn the_old_services_env_works_unchanged() {
+        Jail::expect_with(|jail| {
+            jail.set_env("ENVIRONMENT", "production");
+            jail.set_env("POSTGRES_USER", "backend_user");
+            jail.set_env("POSTGRES_PASSWORD", "p@ss word");
+            jail.set_env("POSTGRES_DB", "backend_db");
+            jail.set_env("STRAVA_CLIENT_ID", "161983");
+            jail.set_env(
+                "STRAVA_REDIRECT_URI",
+                "https://api.example.com/strava/callback",
+            );
+            jail.set_env("FRONTEND_URL", "https://example.com");
+            let s = Settings::load().map_err(|e| *e)?;
+            assert!(s.is_production());
+            assert_eq!(s.strava_client_id.as_deref(), Some("161983"));
+            assert_eq!(
+                s.database_url().unwrap().expose_secret(),
+                "postgres://backend_user:p%40ss+word@localhost:5432/backend_db"
+            );
+            assert_eq!(s.log_format, LogFormat::Json);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn production_lists_every_problem_at_once() {
+        let mut s = Settings {
+            environment: Environment::Production,
+            ..Settings::default()
+        };
+        s.internal_api_key = Some(SecretString::from("x".repeat(40)));
+        s.state_secret = Some(SecretString::from("x".repeat(40)));
+        s.strava_redirect_uri = Some("http://api.example.com/strava/callback".into());
+        let problems = s.production_problems();
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("ENCRYPTION_KEY is not set"))
+        );
+        assert!(problems.iter().any(|p| p.contains("must be different")));
+        assert!(problems.iter().any(|p| p.contains("https")));
+        let err = s.finish().unwrap_err().to_string();
+        assert!(!err.contains(&"x".repeat(40)));
+    }
+
+    #[test]
+    fn development_generates_secrets_once_and_keeps_them() {
+        let dir = std::env::temp_dir().join(format!("milepost-cfg-{}", random_secret()));
+        let s = Settings {
+            milepost_data_dir: dir.clone(),
+            ..Settings::default()
+        };
+        let first = s.clone().finish().unwrap();
+        let second = s.finish().unwrap();
+        let key = |s: &Settings| s.state_secret.as_ref().unwrap().expose_secret().to_owned();
+        assert_eq!(key(&first), key(&second));
+        assert!(key(&first).len() >= MIN_SECRET_LEN);
+        assert!(!format!("{first:?}").contains(&key(&first)));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn empty_values_count_as_unset() {
+        Jail::expect_with(|jail| {
+            jail.set_env("OWNER_ATHLETE_ID", "");
+            jail.set_env("FRONTEND_URL", "https://a.example");
+            jail.set_env(
+                "CORS_ALLOWED_ORIGINS",
+                "https://b.example/, https://c.example",
+            );
+            let s = Settings::load().map_err(|e| *e)?;
+            assert_eq!(s.owner_athlete_id, None);
+            assert_eq!(
+                s.allowed_origins(),
+                vec![
+                    "https://a.example",
+                    "https://b.example",
+                    "https://c.example"
+                ]
+            );
+            Ok(())
+        });
+    }
+}

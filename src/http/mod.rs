@@ -1,0 +1,169 @@
+//! HTTP routes. Handlers parse input, send one message to an actor, and map the answer to a
+//! response: no SQL, no Strava calls, no JSON building per request for served data.
+
+mod auth;
+mod oauth;
+mod ops;
+mod stats;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{HttpRequest, HttpResponse, Route, web};
+use secrecy::SecretString;
+
+use crate::actors::{CacheActor, FetcherActor, TokenActor};
+use crate::error::ApiError;
+use crate::metrics::{Mailbox, Metrics};
+
+/// What every handler can reach: actor mailboxes and a few settings.
+pub struct AppState {
+    pub token: Mailbox<TokenActor>,
+    pub fetcher: Mailbox<FetcherActor>,
+    pub cache: Mailbox<CacheActor>,
+    pub metrics: Arc<Metrics>,
+    pub api_key: SecretString,
+    pub metrics_token: Option<SecretString>,
+    pub frontend_url: String,
+    pub production: bool,
+    pub cache_max_age_secs: u32,
+    pub ready: Arc<AtomicBool>,
+}
+
+/// The JSON content security policy; no script, no frame.
+const JSON_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
+
+/// Headers every response carries (handlers that set Cache-Control keep theirs).
+pub fn security_headers(production: bool) -> DefaultHeaders {
+    let headers = DefaultHeaders::new()
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::REFERRER_POLICY, "no-referrer"))
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+        .add((header::CONTENT_SECURITY_POLICY, JSON_CSP))
+        .add((header::CACHE_CONTROL, "no-store"));
+    if production {
+        headers.add((
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=31536000; includeSubDomains",
+        ))
+    } else {
+        headers
+    }
+}
+
+/// A resource answering `method` only; any other method gets the JSON 405 with `Allow`.
+fn only(path: &str, method: Method, route: Route) -> actix_web::Resource {
+    let allow = method.to_string();
+    web::resource(path)
+        .route(route.method(method))
+        .default_service(web::to(move || {
+            let allow = allow.clone();
+            async move {
+                HttpResponse::MethodNotAllowed()
+                    .insert_header((header::ALLOW, allow))
+                    .json(serde_json::json!({"detail": "Method Not Allowed"}))
+            }
+        }))
+}
+
+fn strava_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(only("/health", Method::GET, web::route().to(ops::health)))
+        .service(only(
+            "/authorize",
+            Method::GET,
+            web::route().to(oauth::authorize),
+        ))
+        .service(only(
+            "/callback",
+            Method::GET,
+            web::route().to(oauth::callback),
+        ))
+        .service(only("/stats/ytd", Method::GET, web::route().to(stats::ytd)))
+        .service(only(
+            "/stats/activities",
+            Method::GET,
+            web::route().to(stats::recent),
+        ))
+        .service(only(
+            "/stats/monthly",
+            Method::GET,
+            web::route().to(stats::monthly),
+        ))
+        .service(only(
+            "/refresh-data",
+            Method::POST,
+            web::route().to(ops::refresh),
+        ));
+}
+
+/// Every route, under `/strava` and again under `/v1/strava`.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::scope("/strava").configure(strava_routes))
+        .service(web::scope("/v1/strava").configure(strava_routes))
+        .service(only("/livez", Method::GET, web::route().to(ops::livez)))
+        .service(only("/readyz", Method::GET, web::route().to(ops::readyz)))
+        .service(only("/metrics", Method::GET, web::route().to(ops::metrics)));
+}
+
+/// Unknown paths.
+pub async fn not_found() -> HttpResponse {
+    HttpResponse::NotFound().json(serde_json::json!({"detail": "Not Found"}))
+}
+
+/// The value of query parameter `name`, if present (the last one wins, as in FastAPI).
+fn query_param(req: &HttpRequest, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(req.query_string().as_bytes())
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+        .last()
+}
+
+/// Does the client already hold this ETag?
+fn etag_matches(req: &HttpRequest, etag: &str) -> bool {
+    let Some(value) = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    value
+        .split(',')
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == "*" || t == etag)
+}
+
+/// A pre-serialized read body with its ETag, or 304 when the client has it.
+fn cached_json(
+    req: &HttpRequest,
+    state: &AppState,
+    body: &crate::actors::cache::CachedBody,
+) -> HttpResponse {
+    let cache_control = format!("public, max-age={}", state.cache_max_age_secs);
+    let not_modified = etag_matches(req, &body.etag);
+    let mut response = if not_modified {
+        HttpResponse::build(StatusCode::NOT_MODIFIED)
+    } else {
+        HttpResponse::Ok()
+    };
+    response
+        .insert_header((header::ETAG, body.etag.as_str()))
+        .insert_header((header::CACHE_CONTROL, cache_control));
+    if not_modified {
+        return response.finish();
+    }
+    response
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        ))
+        .body(body.body.clone())
+}
+
+/// Maps an actor that did not answer to 503.
+fn mailbox(e: actix::MailboxError) -> ApiError {
+    ApiError::from(e)
+}

@@ -1,0 +1,119 @@
+//! The OAuth handshake: `/authorize` sends the browser to Strava with a signed state bound to a
+//! cookie; `/callback` hands what Strava sent back to the actors.
+
+use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::{AppState, mailbox, query_param};
+use crate::actors::fetcher::Connect;
+use crate::actors::token::{BeginAuthorization, CallbackError, CompleteAuthorization};
+use crate::error::ApiError;
+
+/// The cookie binding an OAuth state to the browser that started the handshake.
+pub const STATE_COOKIE: &str = "milepost_oauth_state";
+const STATE_COOKIE_MAX_AGE: CookieDuration = CookieDuration::minutes(10);
+
+fn state_cookie(value: String, production: bool, max_age: CookieDuration) -> Cookie<'static> {
+    Cookie::build(STATE_COOKIE, value)
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(production)
+        .max_age(max_age)
+        .finish()
+}
+
+fn redirect(location: &str) -> actix_web::HttpResponseBuilder {
+    let mut response = HttpResponse::TemporaryRedirect();
+    response.insert_header((header::LOCATION, location));
+    response
+}
+
+#[tracing::instrument(name = "GET authorize", skip_all)]
+pub async fn authorize(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let auth = state
+        .token
+        .ask(BeginAuthorization)
+        .await
+        .map_err(mailbox)?
+        .map_err(callback_error)?;
+    Ok(redirect(&auth.url)
+        .cookie(state_cookie(
+            auth.state,
+            state.production,
+            STATE_COOKIE_MAX_AGE,
+        ))
+        .finish())
+}
+
+#[tracing::instrument(name = "GET callback", skip_all)]
+pub async fn callback(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let frontend = state.frontend_url.trim_end_matches('/');
+    let expire_cookie = state_cookie(String::new(), state.production, CookieDuration::ZERO);
+    if query_param(&req, "error").is_some() {
+        tracing::info!("the athlete declined access at Strava");
+        return Ok(redirect(&format!("{frontend}/?strava=denied"))
+            .cookie(expire_cookie)
+            .finish());
+    }
+    let code = query_param(&req, "code").filter(|c| !c.is_empty());
+    let oauth_state = query_param(&req, "state").filter(|s| !s.is_empty());
+    let (Some(code), Some(oauth_state)) = (code.clone(), oauth_state.clone()) else {
+        let mut problems = Vec::new();
+        for (name, value) in [("code", &code), ("state", &oauth_state)] {
+            if value.is_none() {
+                problems.push((
+                    "query",
+                    name.to_owned(),
+                    "Field required".to_owned(),
+                    "missing",
+                ));
+            }
+        }
+        return Err(ApiError::validation(problems));
+    };
+    let message = CompleteAuthorization {
+        code,
+        state: oauth_state,
+        cookie: req.cookie(STATE_COOKIE).map(|c| c.value().to_owned()),
+        scope: query_param(&req, "scope"),
+    };
+    state
+        .fetcher
+        .ask(Connect(message))
+        .await
+        .map_err(mailbox)?
+        .map_err(callback_error)?;
+    Ok(redirect(&format!("{frontend}/?strava=success"))
+        .cookie(expire_cookie)
+        .finish())
+}
+
+fn callback_error(e: CallbackError) -> ApiError {
+    match e {
+        CallbackError::NotConfigured => ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "oauth_not_configured",
+            "Strava OAuth not configured",
+        ),
+        CallbackError::InvalidState => {
+            ApiError::bad_request("invalid_state", "Invalid or expired state parameter")
+        }
+        e @ CallbackError::MissingScope(_) => ApiError::bad_request("missing_scope", e.to_string()),
+        e @ CallbackError::NotOwner => {
+            ApiError::new(StatusCode::FORBIDDEN, "not_owner", e.to_string())
+        }
+        CallbackError::Exchange(cause) => ApiError::server(
+            StatusCode::BAD_GATEWAY,
+            "oauth_failed",
+            "OAuth authorization failed. Please try again.",
+            &cause,
+        ),
+        CallbackError::Storage(cause) => ApiError::internal(&cause),
+    }
+}

@@ -1,0 +1,144 @@
+//! Operational routes: health, liveness, readiness, metrics, and the refresh trigger.
+
+use std::sync::atomic::Ordering;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::Utc;
+use secrecy::ExposeSecret;
+use serde_json::json;
+
+use super::auth::require_api_key;
+use super::{AppState, mailbox, query_param};
+use crate::actors::cache::Health;
+use crate::actors::fetcher::{Sync, SyncError};
+use crate::crypto::constant_time_eq;
+use crate::error::ApiError;
+use crate::stats::timestamp;
+use crate::strava::budget::Priority;
+
+#[tracing::instrument(name = "GET health", skip_all)]
+pub async fn health(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let body = match state.cache.ask(Health).await.map_err(mailbox)? {
+        Ok(facts) => json!({
+            "status": "ok",
+            "service": "strava",
+            "database": "connected",
+            "strava": facts.connection.as_deref().unwrap_or("not_connected"),
+            "last_sync": facts.last_sync.map(timestamp),
+        }),
+        Err(cause) => {
+            tracing::warn!(%cause, "health check: Postgres unreachable");
+            json!({"status": "degraded", "service": "strava", "database": "disconnected"})
+        }
+    };
+    Ok(HttpResponse::Ok().json(body))
+}
+
+pub async fn livez() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    if state.ready.load(Ordering::Acquire) {
+        HttpResponse::Ok().json(json!({"status": "ready"}))
+    } else {
+        HttpResponse::ServiceUnavailable()
+            .json(json!({"detail": "Not ready: cache warming", "code": "not_ready"}))
+    }
+}
+
+/// Prometheus text; when METRICS_TOKEN is set it must come as a bearer token.
+pub async fn metrics(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    if let Some(expected) = &state.metrics_token {
+        let given = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if !constant_time_eq(given.as_bytes(), expected.expose_secret().as_bytes()) {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_metrics_token",
+                "Invalid or missing metrics token",
+            ));
+        }
+    }
+    Ok(HttpResponse::Ok()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(state.metrics.render()))
+}
+
+#[tracing::instrument(name = "POST refresh-data", skip_all)]
+pub async fn refresh(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    require_api_key(&req, &state)?;
+    let full = match query_param(&req, "full").as_deref() {
+        None => false,
+        Some(v) => parse_bool(v).ok_or_else(|| {
+            ApiError::validation(vec![(
+                "query",
+                "full".to_owned(),
+                "Input should be a valid boolean, unable to interpret input".to_owned(),
+                "bool_parsing",
+            )])
+        })?,
+    };
+    let outcome = state
+        .fetcher
+        .ask(Sync {
+            full,
+            priority: Priority::Interactive,
+        })
+        .await
+        .map_err(mailbox)?;
+    match outcome {
+        Ok(report) => {
+            tracing::info!(?report, "refresh done");
+            Ok(HttpResponse::Ok()
+                .json(json!({"status": "success", "message": "Data refreshed successfully"})))
+        }
+        Err(SyncError::NotConnected) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "not_connected",
+            "No Strava account connected. Visit /strava/authorize first",
+        )),
+        Err(SyncError::ReauthorizationRequired) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "reauthorization_required",
+            "Strava connection needs re-authorization. Visit /strava/authorize",
+        )),
+        Err(SyncError::BudgetExhausted(until)) => {
+            let secs = (until - Utc::now()).num_seconds().max(1) as u64;
+            Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "rate_limited",
+                "Strava rate limit budget exhausted. Try again later",
+            )
+            .with_retry_after(secs))
+        }
+        Err(e @ SyncError::Strava(_)) => Err(ApiError::server(
+            StatusCode::BAD_GATEWAY,
+            "strava_error",
+            "Failed to refresh Strava data",
+            &e,
+        )),
+        Err(e @ SyncError::Internal(_)) => Err(ApiError::internal(&e)),
+    }
+}
+
+/// FastAPI's boolean query values.
+fn parse_bool(v: &str) -> Option<bool> {
+    match v.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" | "t" | "y" => Some(true),
+        "false" | "0" | "no" | "off" | "f" | "n" => Some(false),
+        _ => None,
+    }
+}

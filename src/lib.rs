@@ -1,0 +1,14 @@
+pub mod actors;
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod demo;
+pub mod error;
+pub mod http;
+pub mod metrics;
+pub mod simulator;
+pub mod startup;
+pub mod stats;
+pub mod store;
+pub mod strava;
+pub mod telemetry;

@@ -1,0 +1,385 @@
+//! The Strava simulator: a faithful, deterministic stand-in for Strava API v3 and its OAuth
+//! endpoints, used by tests, `milepost demo` and `milepost sim` (SPEC §8, STRAVA.md).
+//!
+//! It owns one simulated athlete with a seeded multi-year activity history ([`generator`]), the
+//! OAuth codes and tokens handed out for that athlete, the app's push subscription, per-app rate
+//! limits with real quarter-hour and UTC-day windows, a clock that tests can move forward, and
+//! fault injection. Its JSON matches the recorded responses in `strava-fixtures/` key for key.
+//!
+//! ```ignore
+//! # async fn demo() -> std::io::Result<()> {
+//! use milepost::simulator::{SimConfig, Simulator};
+//! let sim = Simulator::start(SimConfig::default(), "127.0.0.1:0".parse().unwrap()).await?;
+//! println!("API at {}, OAuth at {}", sim.api_base_url(), sim.oauth_base_url());
+//! sim.stop().await;
+//! # Ok(()) }
+//! ```
+//!
+//! Layout: [`clock`] (sim time), [`generator`] (athlete history), [`ratelimit`] (windows and
+//! headers), [`render`] (wire shapes), [`stats`] (ActivityStats), [`state`] (what the simulated
+//! Strava remembers), [`routes`] (HTTP handlers), [`http_client`] (the calls Strava makes out:
+//! callback validation and event delivery).
+
+mod clock;
+mod generator;
+mod http_client;
+mod ratelimit;
+mod render;
+mod routes;
+mod state;
+mod stats;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use url::Url;
+
+pub use generator::{SimActivity, Visibility, legacy_type};
+
+use state::Shared;
+
+/// How long Strava-side calls to a callback may take (Strava itself allows 2 s; the simulator is
+/// more patient so that a loaded test machine does not fail validations at random).
+pub(crate) const CALLBACK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a graceful stop waits for requests in flight.
+const SHUTDOWN_TIMEOUT_SECS: u64 = 2;
+
+/// Everything that shapes a simulator instance. `Debug` leaves the client secret out.
+#[derive(Clone)]
+pub struct SimConfig {
+    /// The app's client id (default `"12345"`).
+    pub client_id: String,
+    /// The app's client secret (default `"sim-client-secret"`). Never logged.
+    pub client_secret: String,
+    /// The simulated athlete's id (default 8675309).
+    pub athlete_id: i64,
+    /// Same seed and same day give the same history (default 42).
+    pub seed: u64,
+    /// History starts on Jan 1 of (current local year − `history_years`) (default 6).
+    pub history_years: u32,
+    /// Every refresh grant returns a new refresh token and kills the old one (default false).
+    pub rotate_refresh_tokens: bool,
+    /// Access-token lifetime in seconds (default 21600, Strava's six hours).
+    pub access_token_ttl_secs: i64,
+    /// Per-app rate limits (default Strava's 200/2000 overall, 100/1000 read).
+    pub limits: RateLimits,
+    /// Added to every request (default zero).
+    pub latency: Duration,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            client_id: "12345".into(),
+            client_secret: "sim-client-secret".into(),
+            athlete_id: 8_675_309,
+            seed: 42,
+            history_years: 6,
+            rotate_refresh_tokens: false,
+            access_token_ttl_secs: 21_600,
+            limits: RateLimits::default(),
+            latency: Duration::ZERO,
+        }
+    }
+}
+
+impl std::fmt::Debug for SimConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimConfig")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"[redacted]")
+            .field("athlete_id", &self.athlete_id)
+            .field("seed", &self.seed)
+            .field("history_years", &self.history_years)
+            .field("rotate_refresh_tokens", &self.rotate_refresh_tokens)
+            .field("access_token_ttl_secs", &self.access_token_ttl_secs)
+            .field("limits", &self.limits)
+            .field("latency", &self.latency)
+            .finish()
+    }
+}
+
+/// Strava's per-application limits: overall (every request) and read (every GET), each per
+/// quarter hour and per UTC day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    pub overall_15min: u32,
+    pub overall_daily: u32,
+    pub read_15min: u32,
+    pub read_daily: u32,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits {
+            overall_15min: 200,
+            overall_daily: 2000,
+            read_15min: 100,
+            read_daily: 1000,
+        }
+    }
+}
+
+/// A failure to inject into every `/api/v3` and `/oauth/token` response (see
+/// [`Simulator::set_fault`]). Faulty requests are counted like any other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// 500 with `{"message":"error"}`.
+    ServerError,
+    /// 200 with the real body cut in half, so it never parses.
+    Malformed,
+    /// 429 with Strava's rate-limit fault on every request.
+    RateLimited,
+    /// Answers normally after this extra delay (long enough to trip a client timeout).
+    Latency(Duration),
+}
+
+/// A running simulator. Dropping it leaves the server running until its runtime ends; call
+/// [`Simulator::stop`] to stop it and free the port.
+pub struct Simulator {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    handle: ServerHandle,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Simulator {
+    /// Generates the history, binds `addr` (port 0 picks a free port) and serves in the
+    /// background; returns once the socket is listening. Works inside `#[actix_web::test]`,
+    /// `#[actix_web::main]` and plain tokio runtimes.
+    pub async fn start(config: SimConfig, addr: SocketAddr) -> std::io::Result<Simulator> {
+        let shared = Arc::new(Shared::new(config));
+        let listener = std::net::TcpListener::bind(addr)?;
+        let addr = listener.local_addr()?;
+        let data = web::Data::from(Arc::clone(&shared));
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .configure(routes::configure)
+        })
+        .workers(1)
+        .disable_signals()
+        .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
+        .listen(listener)?
+        .run();
+        let handle = server.handle();
+        let server = tokio::spawn(server);
+        tracing::debug!(%addr, "Strava simulator listening");
+        Ok(Simulator {
+            shared,
+            addr,
+            handle,
+            server,
+        })
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT` (the bound IP, so `[::1]` for IPv6).
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Where the API lives: base + `/api/v3` (for `STRAVA_API_BASE_URL`).
+    pub fn api_base_url(&self) -> String {
+        format!("{}/api/v3", self.base_url())
+    }
+
+    /// Where OAuth lives: base + `/oauth` (for `STRAVA_OAUTH_BASE_URL`).
+    pub fn oauth_base_url(&self) -> String {
+        format!("{}/oauth", self.base_url())
+    }
+
+    pub fn config(&self) -> &SimConfig {
+        &self.shared.config
+    }
+
+    /// Requests answered for an endpoint key such as `"GET /athlete/activities"`,
+    /// `"GET /activities/{id}"` or `"POST /oauth/token"`; unrouted ones count as
+    /// `"GET (unmatched)"` and so on.
+    pub fn request_count(&self, endpoint: &str) -> u64 {
+        self.shared.request_count(endpoint)
+    }
+
+    /// Every endpoint key seen so far with its count.
+    pub fn request_counts(&self) -> BTreeMap<String, u64> {
+        self.shared.request_counts()
+    }
+
+    /// Refresh-token grants answered with 200.
+    pub fn token_refresh_count(&self) -> u64 {
+        self.shared.token_refresh_count()
+    }
+
+    /// Zeroes the request and refresh counters (rate-limit usage follows its own windows).
+    pub fn reset_counts(&self) {
+        self.shared.reset_counts();
+    }
+
+    /// While true, authorize redirects back with `error=access_denied`.
+    pub fn set_deny(&self, deny: bool) {
+        self.shared.set_deny(deny);
+    }
+
+    /// Overrides the scope the athlete grants (e.g. `Some("read".into())` for an athlete who
+    /// unticked the activity boxes); `None` grants what was requested.
+    pub fn set_granted_scope(&self, scope: Option<String>) {
+        self.shared.set_granted_scope(scope);
+    }
+
+    /// Injects a fault into every `/api/v3` and `/oauth/token` response until cleared with `None`.
+    pub fn set_fault(&self, fault: Option<Fault>) {
+        self.shared.set_fault(fault);
+    }
+
+    /// Moves simulated time forward: token and code expiry, rate-limit windows, stats and the
+    /// timestamps the simulator writes all follow.
+    pub fn advance_clock(&self, by: Duration) {
+        self.shared.clock.advance(by);
+    }
+
+    /// The simulated current instant.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.shared.clock.now()
+    }
+
+    /// Every refresh token stops working at once (the next refresh gets 400 RefreshToken invalid);
+    /// access tokens live on until they expire.
+    pub fn invalidate_refresh_tokens(&self) {
+        self.shared.invalidate_refresh_tokens();
+    }
+
+    /// The athlete revokes the app in Strava's settings: every token dies, as after
+    /// `POST /oauth/deauthorize`. Pair with [`Simulator::deliver_event`] of
+    /// [`Simulator::deauthorization_event`] to reproduce what Strava does.
+    pub fn revoke_access(&self) {
+        self.shared.revoke_athlete(self.shared.config.athlete_id);
+    }
+
+    /// The whole history as the API renders it (SummaryActivity, every visibility), newest first.
+    pub fn activities(&self) -> Vec<serde_json::Value> {
+        self.shared.activities_json()
+    }
+
+    /// One stored activity.
+    pub fn activity(&self, id: i64) -> Option<SimActivity> {
+        self.shared.activity(id)
+    }
+
+    /// Adds an activity as if just uploaded (id 0 gets a fresh id above all others; an existing
+    /// id is replaced) and returns its id.
+    pub fn add_activity(&self, activity: SimActivity) -> i64 {
+        self.shared.add_activity(activity)
+    }
+
+    /// Edits an activity in place (e.g. rename it or make it private); no-op if absent.
+    pub fn update_activity(&self, id: i64, f: impl FnOnce(&mut SimActivity)) {
+        self.shared.update_activity(id, f);
+    }
+
+    /// Deletes an activity; false if it did not exist.
+    pub fn delete_activity(&self, id: i64) -> bool {
+        self.shared.delete_activity(id)
+    }
+
+    /// The id of the app's push subscription, if one was created.
+    pub fn subscription_id(&self) -> Option<i64> {
+        self.shared.subscription().map(|s| s.id)
+    }
+
+    /// An activity event as Strava sends it (`aspect_type` `create`, `update` or `delete`),
+    /// addressed with this athlete and subscription and stamped with the sim clock.
+    pub fn activity_event(
+        &self,
+        aspect_type: &str,
+        activity_id: i64,
+        updates: serde_json::Value,
+    ) -> serde_json::Value {
+        self.event("activity", activity_id, aspect_type, updates)
+    }
+
+    /// The event Strava sends when the athlete revokes the app.
+    pub fn deauthorization_event(&self) -> serde_json::Value {
+        self.event(
+            "athlete",
+            self.shared.config.athlete_id,
+            "update",
+            serde_json::json!({ "authorized": "false" }),
+        )
+    }
+
+    fn event(
+        &self,
+        object_type: &str,
+        object_id: i64,
+        aspect_type: &str,
+        updates: serde_json::Value,
+    ) -> serde_json::Value {
+        serde_json::json!({
+            "aspect_type": aspect_type,
+            "event_time": self.now().timestamp(),
+            "object_id": object_id,
+            "object_type": object_type,
+            "owner_id": self.shared.config.athlete_id,
+            "subscription_id": self.subscription_id().unwrap_or(0),
+            "updates": updates,
+        })
+    }
+
+    /// POSTs `event` as JSON to the subscribed callback URL and returns the HTTP status it
+    /// answered. Fails when there is no subscription or the callback cannot be reached in time.
+    pub async fn deliver_event(&self, event: serde_json::Value) -> anyhow::Result<u16> {
+        let sub = self
+            .shared
+            .subscription()
+            .context("no push subscription: create one with POST /push_subscriptions first")?;
+        let url = Url::parse(&sub.callback_url).context("stored callback URL does not parse")?;
+        let body = serde_json::to_vec(&event)?;
+        let response = http_client::send(
+            "POST",
+            &url,
+            Some(("application/json", body)),
+            CALLBACK_TIMEOUT,
+        )
+        .await
+        .context("delivering a webhook event")?;
+        Ok(response.status)
+    }
+
+    /// Stops accepting, lets requests in flight finish (briefly) and frees the port.
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+        if let Err(e) = self.server.await {
+            tracing::warn!(error = %e, "Strava simulator server task ended abnormally");
+        }
+    }
+}
+
+/// `milepost sim`: runs a simulator on `addr`, logs where it is, and stops on Ctrl-C.
+pub async fn run(config: SimConfig, addr: SocketAddr) -> std::io::Result<()> {
+    let sim = Simulator::start(config, addr).await?;
+    tracing::info!(
+        api = %sim.api_base_url(),
+        oauth = %sim.oauth_base_url(),
+        client_id = %sim.config().client_id,
+        athlete_id = sim.config().athlete_id,
+        activities = sim.shared.activity_count(),
+        "Strava simulator running; Ctrl-C stops it"
+    );
+    let signal = tokio::signal::ctrl_c().await;
+    sim.stop().await;
+    tracing::info!("Strava simulator stopped");
+    signal
+}

@@ -1,0 +1,345 @@
+//! Postgres: the pool, migrations from `sql/`, and every query milepost runs. Nothing outside
+//! this module writes SQL.
+
+pub mod cluster;
+
+use std::str::FromStr;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
+use secrecy::{ExposeSecret, SecretString};
+use tokio_postgres::NoTls;
+
+use crate::strava::models::{Activity, ActivityStats};
+
+mod embedded {
+    refinery::embed_migrations!("sql");
+}
+
+/// Any number will do as long as only milepost uses it: serializes migrations across replicas.
+const MIGRATION_LOCK: i64 = 0x6d69_6c65_706f_7374;
+
+/// A pool over `url`; connections are made lazily.
+pub fn pool(url: &SecretString, size: usize) -> anyhow::Result<Pool> {
+    let config = tokio_postgres::Config::from_str(url.expose_secret())
+        .context("DATABASE_URL is not a valid Postgres URL")?;
+    let manager = Manager::from_config(
+        config,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(size.max(2))
+        .wait_timeout(Some(std::time::Duration::from_secs(5)))
+        .create_timeout(Some(std::time::Duration::from_secs(5)))
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .build()
+        .context("building the Postgres pool")
+}
+
+/// Applies the migrations in `sql/` in one transaction, one replica at a time.
+pub async fn migrate(pool: &Pool) -> anyhow::Result<()> {
+    let mut conn = pool.get().await.context("connecting to Postgres")?;
+    conn.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    let client: &mut tokio_postgres::Client = &mut conn;
+    let result = embedded::migrations::runner()
+        .set_grouped(true)
+        .run_async(client)
+        .await;
+    conn.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    result.context("applying migrations")?;
+    Ok(())
+}
+
+/// Encrypted tokens as stored.
+#[derive(Clone)]
+pub struct StoredTokens {
+    pub athlete_id: i64,
+    pub access_token: String,
+    pub refresh_token: String,
+    pub expires_at: DateTime<Utc>,
+    pub scope: String,
+    pub status: String,
+}
+
+pub async fn load_tokens(db: &impl GenericClient) -> anyhow::Result<Option<StoredTokens>> {
+    let row = db
+        .query_opt(
+            "SELECT athlete_id, access_token, refresh_token, expires_at, scope, status
+             FROM tokens ORDER BY updated_at DESC LIMIT 1",
+            &[],
+        )
+        .await?;
+    Ok(row.map(|r| StoredTokens {
+        athlete_id: r.get(0),
+        access_token: r.get(1),
+        refresh_token: r.get(2),
+        expires_at: r.get(3),
+        scope: r.get(4),
+        status: r.get(5),
+    }))
+}
+
+pub async fn save_tokens(db: &impl GenericClient, t: &StoredTokens) -> anyhow::Result<()> {
+    db.execute(
+        "INSERT INTO tokens (athlete_id, access_token, refresh_token, expires_at, scope, status, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, now())
+         ON CONFLICT (athlete_id) DO UPDATE SET access_token = $2, refresh_token = $3,
+             expires_at = $4, scope = $5, status = $6, updated_at = now()",
+        &[
+            &t.athlete_id,
+            &t.access_token,
+            &t.refresh_token,
+            &t.expires_at,
+            &t.scope,
+            &t.status,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn set_token_status(
+    db: &impl GenericClient,
+    athlete_id: i64,
+    status: &str,
+) -> anyhow::Result<()> {
+    db.execute(
+        "UPDATE tokens SET status = $2, updated_at = now() WHERE athlete_id = $1",
+        &[&athlete_id, &status],
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn owner(db: &impl GenericClient) -> anyhow::Result<Option<i64>> {
+    Ok(db
+        .query_opt("SELECT athlete_id FROM owner", &[])
+        .await?
+        .map(|r| r.get(0)))
+}
+
+/// Makes `athlete_id` the owner unless there already is one; returns the owner either way.
+pub async fn claim_owner(db: &impl GenericClient, athlete_id: i64) -> anyhow::Result<i64> {
+    db.execute(
+        "INSERT INTO owner (athlete_id) VALUES ($1) ON CONFLICT (singleton) DO NOTHING",
+        &[&athlete_id],
+    )
+    .await?;
+    owner(db)
+        .await?
+        .context("the owner row vanished right after it was claimed")
+}
+
+/// Records a state nonce as used. `false` if it was used before (a replay).
+pub async fn consume_state_nonce(
+    db: &impl GenericClient,
+    nonce: &str,
+    expires_at: DateTime<Utc>,
+) -> anyhow::Result<bool> {
+    db.execute("DELETE FROM oauth_states WHERE expires_at < now()", &[])
+        .await?;
+    let inserted = db
+        .execute(
+            "INSERT INTO oauth_states (nonce, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&nonce, &expires_at],
+        )
+        .await?;
+    Ok(inserted == 1)
+}
+
+/// Inserts or updates activities, marking them confirmed now. Activities without a readable
+/// start date are skipped (they could not be placed in any stat).
+pub async fn upsert_activities(
+    db: &impl GenericClient,
+    athlete_id: i64,
+    activities: &[Activity],
+) -> anyhow::Result<u64> {
+    let mut ids = Vec::with_capacity(activities.len());
+    let mut starts = Vec::with_capacity(activities.len());
+    let mut summaries = Vec::with_capacity(activities.len());
+    for a in activities {
+        let Ok(start) = DateTime::parse_from_rfc3339(&a.start_date) else {
+            tracing::warn!(
+                activity = a.id,
+                "skipping an activity without a valid start_date"
+            );
+            continue;
+        };
+        ids.push(a.id);
+        starts.push(start.with_timezone(&Utc));
+        summaries.push(serde_json::to_value(a)?);
+    }
+    let n = db
+        .execute(
+            "INSERT INTO activities (id, athlete_id, start_date, summary, confirmed_at)
+             SELECT u.id, $1, u.start_date, u.summary, now()
+             FROM unnest($2::bigint[], $3::timestamptz[], $4::jsonb[]) AS u(id, start_date, summary)
+             ON CONFLICT (id) DO UPDATE SET athlete_id = $1, start_date = EXCLUDED.start_date,
+                 summary = EXCLUDED.summary, confirmed_at = now()",
+            &[&athlete_id, &ids, &starts, &summaries],
+        )
+        .await?;
+    Ok(n)
+}
+
+pub async fn activities(db: &impl GenericClient, athlete_id: i64) -> anyhow::Result<Vec<Activity>> {
+    let rows = db
+        .query(
+            "SELECT summary FROM activities WHERE athlete_id = $1 ORDER BY start_date DESC, id DESC",
+            &[&athlete_id],
+        )
+        .await?;
+    rows.into_iter()
+        .map(|r| {
+            serde_json::from_value(r.get::<_, serde_json::Value>(0))
+                .context("a stored activity no longer parses")
+        })
+        .collect()
+}
+
+pub async fn newest_start(
+    db: &impl GenericClient,
+    athlete_id: i64,
+) -> anyhow::Result<Option<DateTime<Utc>>> {
+    Ok(db
+        .query_one(
+            "SELECT max(start_date) FROM activities WHERE athlete_id = $1",
+            &[&athlete_id],
+        )
+        .await?
+        .get(0))
+}
+
+pub async fn upsert_athlete_stats(
+    db: &impl GenericClient,
+    athlete_id: i64,
+    stats: &ActivityStats,
+) -> anyhow::Result<()> {
+    db.execute(
+        "INSERT INTO athlete_stats (athlete_id, stats, confirmed_at) VALUES ($1, $2, now())
+         ON CONFLICT (athlete_id) DO UPDATE SET stats = $2, confirmed_at = now()",
+        &[&athlete_id, &serde_json::to_value(stats)?],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Replaces every stored response body with `bodies` (keys absent from it are dropped).
+pub async fn replace_bodies(
+    db: &impl GenericClient,
+    bodies: &[(String, Vec<u8>, String)],
+) -> anyhow::Result<()> {
+    let keys: Vec<&str> = bodies.iter().map(|(k, _, _)| k.as_str()).collect();
+    let blobs: Vec<&[u8]> = bodies.iter().map(|(_, b, _)| b.as_slice()).collect();
+    let etags: Vec<&str> = bodies.iter().map(|(_, _, e)| e.as_str()).collect();
+    db.execute(
+        "DELETE FROM response_bodies WHERE NOT (key = ANY($1))",
+        &[&keys],
+    )
+    .await?;
+    db.execute(
+        "INSERT INTO response_bodies (key, body, etag, updated_at)
+         SELECT u.key, u.body, u.etag, now() FROM unnest($1::text[], $2::bytea[], $3::text[]) AS u(key, body, etag)
+         ON CONFLICT (key) DO UPDATE SET body = EXCLUDED.body, etag = EXCLUDED.etag, updated_at = now()",
+        &[&keys, &blobs, &etags],
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn bodies(db: &impl GenericClient) -> anyhow::Result<Vec<(String, Vec<u8>, String)>> {
+    let rows = db
+        .query("SELECT key, body, etag FROM response_bodies", &[])
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect())
+}
+
+/// Sync progress of one athlete.
+#[derive(Debug, Clone, Default)]
+pub struct SyncState {
+    pub backfill_done: bool,
+    pub backfill_next_page: i32,
+    pub last_success_at: Option<DateTime<Utc>>,
+}
+
+pub async fn sync_state(db: &impl GenericClient, athlete_id: i64) -> anyhow::Result<SyncState> {
+    let row = db
+        .query_opt(
+            "SELECT backfill_done, backfill_next_page, last_success_at FROM sync_state WHERE athlete_id = $1",
+            &[&athlete_id],
+        )
+        .await?;
+    Ok(row.map_or(
+        SyncState {
+            backfill_next_page: 1,
+            ..SyncState::default()
+        },
+        |r| SyncState {
+            backfill_done: r.get(0),
+            backfill_next_page: r.get(1),
+            last_success_at: r.get(2),
+        },
+    ))
+}
+
+pub async fn save_backfill_progress(
+    db: &impl GenericClient,
+    athlete_id: i64,
+    next_page: i32,
+    done: bool,
+) -> anyhow::Result<()> {
+    db.execute(
+        "INSERT INTO sync_state (athlete_id, backfill_next_page, backfill_done) VALUES ($1, $2, $3)
+         ON CONFLICT (athlete_id) DO UPDATE SET backfill_next_page = $2, backfill_done = $3",
+        &[&athlete_id, &next_page, &done],
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn record_sync_result(
+    db: &impl GenericClient,
+    athlete_id: i64,
+    error: Option<&str>,
+) -> anyhow::Result<()> {
+    db.execute(
+        "INSERT INTO sync_state (athlete_id, last_attempt_at, last_success_at, last_error)
+         VALUES ($1, now(), CASE WHEN $2::text IS NULL THEN now() END, $2)
+         ON CONFLICT (athlete_id) DO UPDATE SET last_attempt_at = now(),
+             last_success_at = CASE WHEN $2::text IS NULL THEN now() ELSE sync_state.last_success_at END,
+             last_error = $2",
+        &[&athlete_id, &error],
+    )
+    .await?;
+    Ok(())
+}
+
+/// What `/strava/health` reports beyond reachability.
+#[derive(Debug, Clone, Default)]
+pub struct HealthFacts {
+    pub connection: Option<String>,
+    pub last_sync: Option<DateTime<Utc>>,
+}
+
+pub async fn health_facts(db: &impl GenericClient) -> anyhow::Result<HealthFacts> {
+    let row = db
+        .query_one(
+            "SELECT (SELECT status FROM tokens ORDER BY updated_at DESC LIMIT 1),
+                    (SELECT max(last_success_at) FROM sync_state)",
+            &[],
+        )
+        .await?;
+    Ok(HealthFacts {
+        connection: row.get(0),
+        last_sync: row.get(1),
+    })
+}

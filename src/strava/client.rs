@@ -1,0 +1,294 @@
+//! The HTTP client for Strava's API and OAuth endpoints. It knows URLs, credentials, timeouts and
+//! error shapes; it does not decide when to call (the FetcherActor and its budget do that).
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+
+use super::budget::RateHeaders;
+use super::models::{Activity, ActivityStats, Athlete, Fault, PushSubscription, TokenResponse};
+
+/// Installs rustls' ring provider as the process default (reqwest is built without one, to keep
+/// a single crypto stack). Idempotent; call before building any reqwest client.
+pub fn install_tls_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Err means another provider is already installed, which serves as well.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+/// Every Strava request gives up after this long unless configured otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StravaError {
+    #[error("Strava did not answer in time")]
+    Timeout,
+    #[error("could not reach Strava: {0}")]
+    Transport(String),
+    #[error("Strava rate limit exceeded")]
+    RateLimited(RateHeaders),
+    #[error("Strava rejected the access token")]
+    Unauthorized,
+    #[error("Strava rejected the refresh token: re-authorization required")]
+    InvalidRefreshToken,
+    #[error("not found at Strava")]
+    NotFound,
+    #[error("Strava answered {status}: {message}")]
+    Status { status: u16, message: String },
+    #[error("unreadable answer from Strava: {0}")]
+    Decode(String),
+}
+
+impl StravaError {
+    /// Worth another try later (network trouble, Strava's own errors).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Timeout | Self::Transport(_) | Self::Decode(_) => true,
+            Self::Status { status, .. } => *status >= 500,
+            _ => false,
+        }
+    }
+}
+
+/// A successful API answer together with the rate-limit figures it carried.
+#[derive(Debug)]
+pub struct Answer<T> {
+    pub value: T,
+    pub rate: RateHeaders,
+}
+
+/// Where Strava lives and who we are to it.
+#[derive(Clone)]
+pub struct StravaConfig {
+    pub api_base_url: String,
+    pub oauth_base_url: String,
+    pub client_id: String,
+    pub client_secret: SecretString,
+    pub timeout: Duration,
+}
+
+#[derive(Clone)]
+pub struct StravaClient {
+    http: reqwest::Client,
+    config: StravaConfig,
+}
+
+impl std::fmt::Debug for StravaClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StravaClient")
+            .field("api_base_url", &self.config.api_base_url)
+            .field("oauth_base_url", &self.config.oauth_base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+fn transport(e: reqwest::Error) -> StravaError {
+    if e.is_timeout() {
+        StravaError::Timeout
+    } else {
+        // without the URL: it may carry credentials in its query
+        StravaError::Transport(e.without_url().to_string())
+    }
+}
+
+impl StravaClient {
+    pub fn new(config: StravaConfig) -> anyhow::Result<Self> {
+        install_tls_provider();
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("milepost/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self { http, config })
+    }
+
+    pub fn config(&self) -> &StravaConfig {
+        &self.config
+    }
+
+    /// The URL the athlete's browser is sent to for consent.
+    pub fn authorize_url(&self, redirect_uri: &str, state: &str) -> String {
+        let mut url = format!(
+            "{}/authorize",
+            self.config.oauth_base_url.trim_end_matches('/')
+        );
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("client_id", &self.config.client_id)
+            .append_pair("redirect_uri", redirect_uri)
+            .append_pair("response_type", "code")
+            .append_pair("approval_prompt", "auto")
+            .append_pair("scope", "read,activity:read_all")
+            .append_pair("state", state)
+            .finish();
+        url.push('?');
+        url.push_str(&query);
+        url
+    }
+
+    fn oauth_url(&self, path: &str) -> String {
+        format!(
+            "{}/{path}",
+            self.config.oauth_base_url.trim_end_matches('/')
+        )
+    }
+
+    fn api_url(&self, path: &str) -> String {
+        format!("{}/{path}", self.config.api_base_url.trim_end_matches('/'))
+    }
+
+    async fn token_request(&self, form: &[(&str, &str)]) -> Result<TokenResponse, StravaError> {
+        let secret = self.config.client_secret.expose_secret();
+        let mut body = vec![
+            ("client_id", self.config.client_id.as_str()),
+            ("client_secret", secret),
+        ];
+        body.extend_from_slice(form);
+        let response = self
+            .http
+            .post(self.oauth_url("token"))
+            .form(&body)
+            .send()
+            .await
+            .map_err(transport)?;
+        let (value, _) = decode::<TokenResponse>(response).await?;
+        Ok(value)
+    }
+
+    /// Trades the one-time authorization code for tokens (and the athlete).
+    pub async fn exchange_code(&self, code: &str) -> Result<TokenResponse, StravaError> {
+        self.token_request(&[("code", code), ("grant_type", "authorization_code")])
+            .await
+    }
+
+    /// Asks for a fresh access token; the answer may carry a rotated refresh token.
+    pub async fn refresh_token(&self, refresh_token: &str) -> Result<TokenResponse, StravaError> {
+        self.token_request(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ])
+        .await
+    }
+
+    /// Revokes every token of the athlete.
+    pub async fn deauthorize(&self, access_token: &str) -> Result<RateHeaders, StravaError> {
+        let response = self
+            .http
+            .post(self.oauth_url("deauthorize"))
+            .bearer_auth(access_token)
+            .form(&[("access_token", access_token)])
+            .send()
+            .await
+            .map_err(transport)?;
+        let (_, rate) = decode::<serde_json::Value>(response).await?;
+        Ok(rate)
+    }
+
+    async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        access_token: &str,
+    ) -> Result<Answer<T>, StravaError> {
+        let response = self
+            .http
+            .request(Method::GET, self.api_url(path))
+            .bearer_auth(access_token)
+            .query(query)
+            .send()
+            .await
+            .map_err(transport)?;
+        let (value, rate) = decode(response).await?;
+        Ok(Answer { value, rate })
+    }
+
+    pub async fn athlete(&self, access_token: &str) -> Result<Answer<Athlete>, StravaError> {
+        self.get("athlete", &[], access_token).await
+    }
+
+    pub async fn athlete_stats(
+        &self,
+        athlete_id: i64,
+        access_token: &str,
+    ) -> Result<Answer<ActivityStats>, StravaError> {
+        self.get(&format!("athletes/{athlete_id}/stats"), &[], access_token)
+            .await
+    }
+
+    /// One page of `/athlete/activities`.
+    pub async fn activities_page(
+        &self,
+        access_token: &str,
+        page: u32,
+        per_page: u32,
+        after: Option<i64>,
+        before: Option<i64>,
+    ) -> Result<Answer<Vec<Activity>>, StravaError> {
+        let mut query = vec![
+            ("page", page.to_string()),
+            ("per_page", per_page.to_string()),
+        ];
+        if let Some(after) = after {
+            query.push(("after", after.to_string()));
+        }
+        if let Some(before) = before {
+            query.push(("before", before.to_string()));
+        }
+        self.get("athlete/activities", &query, access_token).await
+    }
+
+    pub async fn activity(
+        &self,
+        id: i64,
+        access_token: &str,
+    ) -> Result<Answer<Activity>, StravaError> {
+        self.get(&format!("activities/{id}"), &[], access_token)
+            .await
+    }
+
+    /// The app's push subscriptions (app credentials, not a user token).
+    pub async fn push_subscriptions(&self) -> Result<Vec<PushSubscription>, StravaError> {
+        let response = self
+            .http
+            .get(self.api_url("push_subscriptions"))
+            .query(&[
+                ("client_id", self.config.client_id.as_str()),
+                ("client_secret", self.config.client_secret.expose_secret()),
+            ])
+            .send()
+            .await
+            .map_err(transport)?;
+        Ok(decode(response).await?.0)
+    }
+}
+
+/// Maps a response to its value or to the error its status and Fault body describe.
+async fn decode<T: DeserializeOwned>(
+    response: reqwest::Response,
+) -> Result<(T, RateHeaders), StravaError> {
+    let status = response.status();
+    let rate = RateHeaders::from_headers(response.headers());
+    let bytes = response.bytes().await.map_err(transport)?;
+    if status.is_success() {
+        let value =
+            serde_json::from_slice(&bytes).map_err(|e| StravaError::Decode(e.to_string()))?;
+        return Ok((value, rate));
+    }
+    let fault: Fault = serde_json::from_slice(&bytes).unwrap_or_default();
+    Err(match status {
+        StatusCode::TOO_MANY_REQUESTS => StravaError::RateLimited(rate),
+        StatusCode::NOT_FOUND => StravaError::NotFound,
+        StatusCode::BAD_REQUEST if fault.is_invalid_refresh_token() => {
+            StravaError::InvalidRefreshToken
+        }
+        StatusCode::UNAUTHORIZED => StravaError::Unauthorized,
+        _ => StravaError::Status {
+            status: status.as_u16(),
+            message: fault.message,
+        },
+    })
+}

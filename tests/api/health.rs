@@ -1,0 +1,96 @@
+use serde_json::json;
+
+use crate::helpers::{json, spawn_app};
+
+#[actix_web::test]
+async fn health_reports_the_database_and_no_connection_yet() {
+    let app = spawn_app().await;
+    let r = app.get("/strava/health").await;
+    assert_eq!(r.status().as_u16(), 200);
+    let body = json(r).await;
+    assert_eq!(body["status"], json!("ok"));
+    assert_eq!(body["service"], json!("strava"));
+    assert_eq!(body["database"], json!("connected"));
+    assert_eq!(body["strava"], json!("not_connected"));
+}
+
+#[actix_web::test]
+async fn liveness_and_readiness_answer() {
+    let app = spawn_app().await;
+    assert_eq!(app.get("/livez").await.status().as_u16(), 200);
+    assert_eq!(app.get("/readyz").await.status().as_u16(), 200);
+}
+
+#[actix_web::test]
+async fn unknown_paths_get_the_json_404() {
+    let app = spawn_app().await;
+    let r = app.get("/strava/nope").await;
+    assert_eq!(r.status().as_u16(), 404);
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(json(r).await, json!({"detail": "Not Found"}));
+}
+
+#[actix_web::test]
+async fn a_wrong_method_gets_the_json_405_with_allow() {
+    let app = spawn_app().await;
+    let r = app
+        .http
+        .post(app.url("/strava/stats/ytd"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 405);
+    assert_eq!(r.headers()["allow"], "GET");
+    assert_eq!(json(r).await, json!({"detail": "Method Not Allowed"}));
+    let r = app.get("/strava/refresh-data").await;
+    assert_eq!(r.status().as_u16(), 405);
+    assert_eq!(r.headers()["allow"], "POST");
+}
+
+#[actix_web::test]
+async fn every_response_carries_the_security_headers() {
+    let app = spawn_app().await;
+    let r = app.get("/strava/health").await;
+    let h = r.headers();
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["referrer-policy"], "no-referrer");
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert_eq!(
+        h["content-security-policy"],
+        "default-src 'none'; frame-ancestors 'none'"
+    );
+    assert_eq!(h["cache-control"], "no-store");
+    assert!(
+        h.get("strict-transport-security").is_none(),
+        "HSTS only in production"
+    );
+}
+
+#[actix_web::test]
+async fn metrics_show_each_actors_message_counts() {
+    let app = spawn_app().await;
+    app.connect_and_sync().await;
+    let text = app.get("/metrics").await.text().await.unwrap();
+    for (actor, message) in [
+        ("CacheActor", "Get"),
+        ("CacheActor", "Ingest"),
+        ("TokenActor", "BeginAuthorization"),
+        ("TokenActor", "AccessToken"),
+        ("FetcherActor", "Connect"),
+        ("FetcherActor", "Sync"),
+    ] {
+        let line = format!(
+            "milepost_actor_messages_handled_total{{actor=\"{actor}\",message=\"{message}\"}}"
+        );
+        let count: f64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix(&line))
+            .unwrap_or_else(|| panic!("no {line} in\n{text}"))
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(count >= 1.0, "{line} = {count}");
+    }
+    assert!(text.contains("milepost_actor_message_duration_seconds_bucket"));
+    assert!(text.contains("milepost_actor_messages_in_flight"));
+}

@@ -1,0 +1,329 @@
+//! The black-box harness: every test gets its own database (cloned from a migrated template),
+//! its own Strava simulator and its own app on a free port, and talks HTTP to them.
+//!
+//! Postgres comes from `TEST_DATABASE_URL`, else from a private cluster started once per test
+//! run under /tmp that stops by itself when the run ends.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use milepost::config::Settings;
+use milepost::simulator::{SimConfig, Simulator};
+use milepost::startup::{Application, Services};
+use milepost::store::cluster::PgCluster;
+use reqwest::header;
+use secrecy::SecretString;
+use tokio_postgres::NoTls;
+
+pub const API_KEY: &str = "test-internal-api-key-0123456789abcdef";
+pub const STATE_SECRET: &str = "test-state-secret-0123456789abcdefghij";
+pub const ENCRYPTION_KEY: &str = "test-encryption-key-0123456789abcdefgh";
+pub const FRONTEND: &str = "http://frontend.test";
+const TEMPLATE: &str = "milepost_template";
+
+/// Stands for the database name in a server URL.
+const DB_PLACEHOLDER: &str = "milepost_db_placeholder";
+
+/// Where the test databases live: a server URL with [`DB_PLACEHOLDER`] for the database name.
+struct TestPostgres {
+    url_pattern: String,
+    /// Keeps the private cluster's handle for the life of the run.
+    _cluster: Option<PgCluster>,
+}
+
+impl TestPostgres {
+    fn url(&self, db: &str) -> String {
+        self.url_pattern.replace(DB_PLACEHOLDER, db)
+    }
+}
+
+static POSTGRES: OnceLock<TestPostgres> = OnceLock::new();
+
+/// Starts (once per run) the Postgres every test uses and prepares the migrated template.
+/// Each test runs its own runtime, so the set-up runs on a runtime of its own.
+fn postgres() -> &'static TestPostgres {
+    POSTGRES.get_or_init(|| {
+        std::thread::spawn(|| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime for the test database set-up");
+            rt.block_on(prepare_postgres())
+        })
+        .join()
+        .unwrap_or_else(|_| panic!("setting up the test database failed (see above)"))
+    })
+}
+
+async fn prepare_postgres() -> TestPostgres {
+    let (url_pattern, cluster) = match std::env::var("TEST_DATABASE_URL") {
+        Ok(url) => {
+            let base = url
+                .rsplit_once('/')
+                .map_or(url.as_str(), |(b, _)| b)
+                .to_owned();
+            (format!("{base}/{DB_PLACEHOLDER}"), None)
+        }
+        Err(_) => {
+            let dir = std::env::temp_dir().join(format!(
+                "milepost-test-pg-{}-{}",
+                std::process::id(),
+                rand::random::<u32>()
+            ));
+            let cluster = PgCluster::start(&dir, true)
+                .await
+                .unwrap_or_else(|e| panic!("cannot start a private PostgreSQL for the tests: {e}"));
+            cluster
+                .stop_when_process_exits(std::process::id())
+                .expect("a watchdog that stops the test cluster");
+            let pattern = cluster.url(DB_PLACEHOLDER);
+            (pattern, Some(cluster))
+        }
+    };
+    let pg = TestPostgres {
+        url_pattern,
+        _cluster: cluster,
+    };
+    let admin = connect(&pg.url("postgres")).await;
+    for statement in [
+        format!("DROP DATABASE IF EXISTS {TEMPLATE}"),
+        format!("CREATE DATABASE {TEMPLATE}"),
+    ] {
+        admin
+            .batch_execute(&statement)
+            .await
+            .unwrap_or_else(|e| panic!("{statement}: {e}"));
+    }
+    let pool = milepost::store::pool(&SecretString::from(pg.url(TEMPLATE)), 2).unwrap();
+    milepost::store::migrate(&pool)
+        .await
+        .expect("migrating the template database");
+    pool.close();
+    pg
+}
+
+pub async fn connect(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("connecting to {url}: {e}"));
+    tokio::spawn(connection);
+    client
+}
+
+/// A fresh database cloned from the migrated template.
+async fn fresh_database() -> String {
+    let pg = postgres();
+    let name = format!("test_{:016x}", rand::random::<u64>());
+    let admin = connect(&pg.url("postgres")).await;
+    // The template may still be closing its last connection: retry briefly.
+    for attempt in 0.. {
+        match admin
+            .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {TEMPLATE}"))
+            .await
+        {
+            Ok(()) => break,
+            Err(e) if attempt < 50 => {
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("creating {name}: {e}"),
+        }
+    }
+    pg.url(&name)
+}
+
+/// Settings for a test app against `sim` and `db_url`.
+pub fn test_settings(sim: &Simulator, db_url: &str) -> Settings {
+    Settings {
+        bind_addr: "127.0.0.1".into(),
+        port: 0,
+        database_url: Some(SecretString::from(db_url.to_owned())),
+        database_pool_size: 4,
+        internal_api_key: Some(SecretString::from(API_KEY)),
+        state_secret: Some(SecretString::from(STATE_SECRET)),
+        encryption_key: Some(SecretString::from(ENCRYPTION_KEY)),
+        strava_client_id: Some(sim.config().client_id.clone()),
+        strava_client_secret: Some(SecretString::from(sim.config().client_secret.clone())),
+        strava_api_base_url: sim.api_base_url(),
+        strava_oauth_base_url: sim.oauth_base_url(),
+        strava_timeout_secs: 2,
+        frontend_url: FRONTEND.into(),
+        milepost_data_dir: std::env::temp_dir().join("milepost-test-data"),
+        ..Settings::default()
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub sim: Simulator,
+    pub db_url: String,
+    pub settings: Settings,
+    pub services: Services,
+    pub http: reqwest::Client,
+    handle: actix_web::dev::ServerHandle,
+}
+
+/// An app with its own database and a default simulator.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(SimConfig::default(), |_| {}).await
+}
+
+/// An app with its own database, a simulator built from `sim_config`, and settings adjusted by
+/// `configure`.
+pub async fn spawn_app_with(
+    sim_config: SimConfig,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
+    milepost::strava::client::install_tls_provider();
+    if std::env::var_os("TEST_LOG").is_some() {
+        milepost::telemetry::init(milepost::config::LogFormat::Pretty);
+    }
+    let sim = Simulator::start(sim_config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("starting the simulator");
+    let db_url = fresh_database().await;
+    let mut settings = test_settings(&sim, &db_url);
+    configure(&mut settings);
+    start(sim, db_url, settings).await
+}
+
+async fn start(sim: Simulator, db_url: String, mut settings: Settings) -> TestApp {
+    // The redirect URI names the app's own port: bind first, then build on that listener.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let address = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    settings.strava_redirect_uri = Some(format!("{address}/strava/callback"));
+    let app = Application::build_on(settings.clone(), listener)
+        .await
+        .expect("building the app");
+    let services = app.services().clone();
+    let handle = app.handle();
+    actix_web::rt::spawn(app.run_until_stopped());
+    wait_ready(&address).await;
+    TestApp {
+        address,
+        sim,
+        db_url,
+        settings,
+        services,
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        handle,
+    }
+}
+
+async fn wait_ready(address: &str) {
+    for _ in 0..200 {
+        if let Ok(r) = reqwest::get(format!("{address}/readyz")).await
+            && r.status().is_success()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the app never became ready");
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).send().await.expect("GET")
+    }
+
+    pub async fn refresh(&self, key: Option<&str>) -> reqwest::Response {
+        let mut req = self.http.post(self.url("/strava/refresh-data"));
+        if let Some(key) = key {
+            req = req.header("X-API-Key", key);
+        }
+        req.send().await.expect("POST refresh-data")
+    }
+
+    /// `/strava/authorize`: the Strava URL and the state cookie it set.
+    pub async fn authorize(&self) -> (String, String) {
+        let r = self.get("/strava/authorize").await;
+        assert_eq!(r.status().as_u16(), 307, "authorize");
+        let cookie = r
+            .headers()
+            .get(header::SET_COOKIE)
+            .expect("a state cookie")
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        (location(&r), cookie)
+    }
+
+    /// Lets the simulator decide on the consent page; returns where it sends the browser.
+    pub async fn consent(&self, strava_url: &str) -> String {
+        let r = self
+            .http
+            .get(strava_url)
+            .send()
+            .await
+            .expect("Strava authorize");
+        location(&r)
+    }
+
+    /// GETs the callback URL as the browser would, with `cookie` if given.
+    pub async fn callback(&self, callback_url: &str, cookie: Option<&str>) -> reqwest::Response {
+        let mut req = self.http.get(callback_url);
+        if let Some(cookie) = cookie {
+            req = req.header(header::COOKIE, cookie);
+        }
+        req.send().await.expect("callback")
+    }
+
+    /// The whole OAuth flow; returns the callback's response.
+    pub async fn connect(&self) -> reqwest::Response {
+        let (strava, cookie) = self.authorize().await;
+        let callback = self.consent(&strava).await;
+        self.callback(&callback, Some(&cookie)).await
+    }
+
+    /// Connects and waits for the first (background) sync to publish stats.
+    pub async fn connect_and_sync(&self) {
+        let r = self.connect().await;
+        assert_eq!(location(&r), format!("{FRONTEND}/?strava=success"));
+        self.wait_for("/strava/stats/ytd").await;
+    }
+
+    /// Waits until `path` answers 200.
+    pub async fn wait_for(&self, path: &str) {
+        for _ in 0..400 {
+            if self.get(path).await.status().is_success() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("{path} never answered 200");
+    }
+
+    pub async fn db(&self) -> tokio_postgres::Client {
+        connect(&self.db_url).await
+    }
+
+    /// Stops this app and starts a new one on the same database and simulator.
+    pub async fn restart(self) -> TestApp {
+        self.handle.stop(true).await;
+        start(self.sim, self.db_url, self.settings).await
+    }
+}
+
+pub fn location(r: &reqwest::Response) -> String {
+    r.headers()
+        .get(header::LOCATION)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default()
+}
+
+pub async fn json(r: reqwest::Response) -> serde_json::Value {
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({status}): {e}: {text}"))
+}

@@ -1,0 +1,9 @@
+//! Black-box tests: the app on a free port, its own database, its own Strava simulator.
+
+mod helpers;
+
+mod health;
+mod oauth;
+mod refresh;
+mod stats;
+mod tokens;

@@ -4,9 +4,14 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
+/// Without `RUST_LOG`: milepost's own info lines, and only warnings from the migration runner
+/// (whose info lines print whole migration files).
+const DEFAULT_FILTER: &str = "info,refinery_core=warn";
+
 /// Installs the global subscriber once; later calls do nothing (tests call it per test).
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false);

@@ -17,12 +17,11 @@
 //!
 //! Layout: [`clock`] (sim time), [`generator`] (athlete history), [`ratelimit`] (windows and
 //! headers), [`render`] (wire shapes), [`stats`] (ActivityStats), [`state`] (what the simulated
-//! Strava remembers), [`routes`] (HTTP handlers), [`http_client`] (the calls Strava makes out:
-//! callback validation and event delivery).
+//! Strava remembers), [`routes`] (HTTP handlers). The calls Strava makes out (callback
+//! validation, event delivery) go through [`callback_client`].
 
 mod clock;
 mod generator;
-mod http_client;
 mod ratelimit;
 mod render;
 mod routes;
@@ -49,6 +48,15 @@ use state::Shared;
 /// How long Strava-side calls to a callback may take (Strava itself allows 2 s; the simulator is
 /// more patient so that a loaded test machine does not fail validations at random).
 pub(crate) const CALLBACK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The client for the calls Strava makes out (subscription validation, event delivery).
+pub(crate) fn callback_client() -> reqwest::Result<reqwest::Client> {
+    crate::strava::client::install_tls_provider();
+    reqwest::Client::builder()
+        .timeout(CALLBACK_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+}
 
 /// How long a graceful stop waits for requests in flight.
 const SHUTDOWN_TIMEOUT_SECS: u64 = 2;
@@ -347,15 +355,14 @@ impl Simulator {
             .context("no push subscription: create one with POST /push_subscriptions first")?;
         let url = Url::parse(&sub.callback_url).context("stored callback URL does not parse")?;
         let body = serde_json::to_vec(&event)?;
-        let response = http_client::send(
-            "POST",
-            &url,
-            Some(("application/json", body)),
-            CALLBACK_TIMEOUT,
-        )
-        .await
-        .context("delivering a webhook event")?;
-        Ok(response.status)
+        let response = callback_client()?
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await
+            .context("delivering a webhook event")?;
+        Ok(response.status().as_u16())
     }
 
     /// Stops accepting, lets requests in flight finish (briefly) and frees the port.

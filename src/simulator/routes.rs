@@ -14,11 +14,10 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use url::Url;
 
-use super::http_client;
 use super::ratelimit::{self, Usage};
 use super::render::{self, fault};
 use super::state::{KNOWN_SCOPES, ListQuery, Shared};
-use super::{CALLBACK_TIMEOUT, Fault};
+use super::{Fault, callback_client};
 
 const JSON: &str = "application/json; charset=utf-8";
 const DEFAULT_PER_PAGE: u64 = 30;
@@ -620,14 +619,21 @@ async fn verify_callback(callback: &Url, verify_token: &str) -> Result<(), Strin
         .append_pair("hub.mode", "subscribe")
         .append_pair("hub.challenge", &challenge)
         .append_pair("hub.verify_token", verify_token);
-    let response = http_client::send("GET", &url, None, CALLBACK_TIMEOUT)
+    let response = callback_client()
+        .map_err(|e| e.to_string())?
+        .get(url)
+        .send()
         .await
-        .map_err(|e| e.to_string())?;
-    if response.status != 200 {
-        return Err(format!("callback answered {}", response.status));
+        .map_err(|e| e.without_url().to_string())?;
+    if response.status() != reqwest::StatusCode::OK {
+        return Err(format!("callback answered {}", response.status()));
     }
-    let body: Value = serde_json::from_slice(&response.body)
-        .map_err(|e| format!("callback body is not JSON: {e}"))?;
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| e.without_url().to_string())?;
+    let body: Value =
+        serde_json::from_slice(&body).map_err(|e| format!("callback body is not JSON: {e}"))?;
     if body.get("hub.challenge").and_then(Value::as_str) == Some(challenge.as_str()) {
         Ok(())
     } else {

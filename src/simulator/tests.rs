@@ -12,7 +12,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use super::generator::{self, SimActivity, Visibility};
-use super::{Fault, RateLimits, SimConfig, Simulator, http_client, render};
+use super::{Fault, RateLimits, SimConfig, Simulator, render};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -66,7 +66,7 @@ fn kind(v: &Value) -> &'static str {
 
 fn client() -> reqwest::Client {
     // The main crate builds reqwest with `rustls-no-provider`; a client needs a provider there.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::strava::client::install_tls_provider();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -1165,12 +1165,24 @@ async fn rate_limit_headers_count_429_once_over_and_reset_at_the_next_quarter_ho
 #[actix_web::test]
 async fn headers_are_spelt_like_strava_on_the_wire() {
     let sim = start(SimConfig::default()).await;
-    let url = url::Url::parse(&format!("{}/athlete", sim.api_base_url())).unwrap();
-    let r = http_client::send("GET", &url, None, Duration::from_secs(5))
+    // Read the raw response: HTTP clients normalise header names, the wire keeps Strava's.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(sim.addr()).await.unwrap();
+    stream
+        .write_all(b"GET /api/v3/athlete HTTP/1.1\r\nHost: sim\r\nConnection: close\r\n\r\n")
         .await
         .unwrap();
-    assert_eq!(r.status, 401);
-    let names: Vec<&str> = r.headers.iter().map(|(n, _)| n.as_str()).collect();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).await.unwrap();
+    let head = raw.split("\r\n\r\n").next().unwrap();
+    assert!(head.starts_with("HTTP/1.1 401"), "{head}");
+    let headers: Vec<(&str, &str)> = head
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n, v.trim()))
+        .collect();
+    let names: Vec<&str> = headers.iter().map(|(n, _)| *n).collect();
     for expected in [
         "X-Ratelimit-Limit",
         "X-Ratelimit-Usage",
@@ -1180,12 +1192,18 @@ async fn headers_are_spelt_like_strava_on_the_wire() {
     ] {
         assert!(names.contains(&expected), "{expected} not in {names:?}");
     }
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| *v)
+    };
     assert_eq!(
-        r.header("content-type"),
+        header("content-type"),
         Some("application/json; charset=utf-8")
     );
-    assert_eq!(r.header("x-ratelimit-limit"), Some("200,2000"));
-    assert_eq!(r.header("x-readratelimit-limit"), Some("100,1000"));
+    assert_eq!(header("x-ratelimit-limit"), Some("200,2000"));
+    assert_eq!(header("x-readratelimit-limit"), Some("100,1000"));
     sim.stop().await;
 }
 

@@ -3,6 +3,9 @@
 //! athlete stats and the derived bodies together), and warms itself from Postgres at start-up so
 //! a restart serves data before any Strava call.
 //!
+//! Bodies that depend on the date (the twelve months ending with the current one) are derived
+//! again when the day changes, even if no sync brings new data.
+//!
 //! Messages: [`Get`] (a body by key), [`Ingest`] (store what a sync fetched, optionally
 //! re-deriving every body), [`Health`] (database reachability and connection facts).
 
@@ -12,11 +15,11 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use bytes::Bytes;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::Pool;
 use sha2::{Digest, Sha256};
 
-use crate::metrics::{CacheLabels, Metrics};
+use crate::metrics::{CacheLabels, Mailbox, Metrics};
 use crate::stats::{self, Visibility};
 use crate::store;
 use crate::strava::models::{Activity, ActivityStats};
@@ -25,6 +28,8 @@ use crate::strava::models::{Activity, ActivityStats};
 const CACHE_CAPACITY: u64 = 10_000;
 /// How long start-up waits before trying to warm again when Postgres is not there yet.
 const WARM_RETRY: Duration = Duration::from_secs(2);
+/// How often the actor checks whether the day changed under its bodies.
+const DAY_CHECK: Duration = Duration::from_secs(60);
 /// How long a health check waits for Postgres.
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -55,6 +60,9 @@ pub struct CacheActor {
     metrics: Arc<Metrics>,
     visibility: Visibility,
     ready: Arc<AtomicBool>,
+    /// The UTC day the served bodies were derived on.
+    derived_on: Option<NaiveDate>,
+    me: Option<Mailbox<CacheActor>>,
 }
 
 impl CacheActor {
@@ -70,7 +78,46 @@ impl CacheActor {
             metrics,
             visibility,
             ready,
+            derived_on: None,
+            me: None,
         }
+    }
+
+    /// Derives every body again from what is stored, once the day has changed.
+    fn rederive_if_new_day(&mut self, ctx: &mut Context<Self>) {
+        let today = Utc::now().date_naive();
+        if self.derived_on.is_none_or(|day| day == today) {
+            return;
+        }
+        let (Some(me), pool) = (self.me.clone(), self.pool.clone()) else {
+            return;
+        };
+        self.derived_on = Some(today);
+        ctx.spawn(
+            async move {
+                let db = pool.get().await?;
+                let Some((athlete_id, fetched_at)) = store::last_publication(&db).await? else {
+                    return Ok(());
+                };
+                drop(db);
+                me.ask(Ingest {
+                    athlete_id,
+                    activities: Vec::new(),
+                    stats: None,
+                    publish: Some(fetched_at),
+                })
+                .await??;
+                tracing::info!("a new day: bodies derived again");
+                anyhow::Ok(())
+            }
+            .into_actor(self)
+            .map(|result, act, _| {
+                if let Err(e) = result {
+                    tracing::warn!(error = %e, "could not derive the bodies for the new day");
+                    act.derived_on = Some(NaiveDate::MIN);
+                }
+            }),
+        );
     }
 
     fn warm(&mut self, ctx: &mut Context<Self>) {
@@ -82,6 +129,9 @@ impl CacheActor {
         .into_actor(self)
         .map(|loaded, act, ctx| match loaded {
             Ok(bodies) => {
+                if !bodies.is_empty() {
+                    act.derived_on = Some(NaiveDate::MIN);
+                }
                 act.replace(bodies);
                 act.ready.store(true, Ordering::Release);
                 tracing::info!(
@@ -131,7 +181,10 @@ impl Actor for CacheActor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(1024);
+        self.me = Some(Mailbox::new(ctx.address(), self.metrics.clone()));
         self.warm(ctx);
+        // Bodies warmed from Postgres may be from an earlier day: the first check re-derives.
+        ctx.run_interval(DAY_CHECK, Self::rederive_if_new_day);
     }
 }
 
@@ -154,8 +207,9 @@ impl Handler<Get> for CacheActor {
     }
 }
 
-/// Store what a sync fetched. With `publish`, every body is derived again from everything stored
-/// and replaces the served ones, in the same transaction; `publish` is the data's fetch time.
+/// Store what a sync fetched (activities, and Strava's athlete stats if given). With `publish`,
+/// every body is derived again from everything stored and replaces the served ones, in the same
+/// transaction; `publish` is the data's fetch time.
 #[derive(Message)]
 #[rtype(result = "anyhow::Result<IngestReport>")]
 pub struct Ingest {
@@ -214,6 +268,7 @@ impl Handler<Ingest> for CacheActor {
             .map(|result: anyhow::Result<_>, act, _| {
                 let (report, published) = result?;
                 if let Some(rows) = published {
+                    act.derived_on = Some(Utc::now().date_naive());
                     act.replace(rows);
                     act.metrics.activities_stored.set(report.stored as i64);
                 }

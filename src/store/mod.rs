@@ -230,6 +230,37 @@ pub async fn upsert_athlete_stats(
     Ok(())
 }
 
+pub async fn athlete_stats(
+    db: &impl GenericClient,
+    athlete_id: i64,
+) -> anyhow::Result<Option<ActivityStats>> {
+    let row = db
+        .query_opt(
+            "SELECT stats FROM athlete_stats WHERE athlete_id = $1",
+            &[&athlete_id],
+        )
+        .await?;
+    row.map(|r| {
+        serde_json::from_value(r.get::<_, serde_json::Value>(0))
+            .context("stored athlete stats no longer parse")
+    })
+    .transpose()
+}
+
+/// The athlete whose data is served and when it was last fetched, if any sync succeeded.
+pub async fn last_publication(
+    db: &impl GenericClient,
+) -> anyhow::Result<Option<(i64, DateTime<Utc>)>> {
+    let row = db
+        .query_opt(
+            "SELECT athlete_id, last_success_at FROM sync_state
+             WHERE last_success_at IS NOT NULL ORDER BY last_success_at DESC LIMIT 1",
+            &[],
+        )
+        .await?;
+    Ok(row.map(|r| (r.get(0), r.get(1))))
+}
+
 /// Replaces every stored response body with `bodies` (keys absent from it are dropped).
 pub async fn replace_bodies(
     db: &impl GenericClient,

@@ -3,6 +3,7 @@
 mod helpers;
 
 mod health;
+mod hostile;
 mod oauth;
 mod refresh;
 mod stats;

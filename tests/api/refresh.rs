@@ -1,6 +1,6 @@
 use serde_json::json;
 
-use crate::helpers::{API_KEY, json, spawn_app};
+use crate::helpers::{API_KEY, json, spawn_app, spawn_app_with};
 
 #[actix_web::test]
 async fn refresh_without_or_with_a_wrong_key_gets_the_old_401() {
@@ -85,4 +85,17 @@ async fn strava_failing_gives_502_and_the_cache_keeps_serving() {
     let after = app.get("/strava/stats/monthly").await;
     assert_eq!(after.status().as_u16(), 200);
     assert_eq!(after.text().await.unwrap(), before);
+}
+
+#[actix_web::test]
+async fn the_hourly_timer_refreshes_without_being_asked() {
+    let app = spawn_app_with(Default::default(), |s| s.refresh_interval_secs = 1).await;
+    app.connect_and_sync().await;
+    app.sim.reset_counts();
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    assert!(
+        app.sim.request_count("GET /athletes/{id}/stats") >= 1,
+        "{:?}",
+        app.sim.request_counts()
+    );
 }

@@ -6,7 +6,7 @@
 //! limits with real quarter-hour and UTC-day windows, a clock that tests can move forward, and
 //! fault injection. Its JSON matches the recorded responses in `strava-fixtures/` key for key.
 //!
-//! ```ignore
+//! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
 //! use milepost::simulator::{SimConfig, Simulator};
 //! let sim = Simulator::start(SimConfig::default(), "127.0.0.1:0".parse().unwrap()).await?;

@@ -20,7 +20,6 @@ async fn main() -> ExitCode {
     match run(cli.command.unwrap_or(Command::Serve)).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("{e:#}");
             eprintln!("milepost: {e:#}");
             ExitCode::FAILURE
         }

@@ -22,7 +22,7 @@ use super::token::{AccessToken, CallbackError, CompleteAuthorization, TokenActor
 use crate::metrics::Mailbox;
 use crate::store;
 use crate::strava::budget::{Budget, Priority, RequestKind};
-use crate::strava::client::Answer;
+use crate::strava::client::{Answer, Failure};
 use crate::strava::{StravaClient, StravaError};
 
 /// Strava's largest page.
@@ -111,7 +111,7 @@ impl Gate {
     ) -> Result<T, SyncError>
     where
         F: Fn() -> Fut,
-        Fut: Future<Output = Result<Answer<T>, StravaError>>,
+        Fut: Future<Output = Result<Answer<T>, Failure>>,
     {
         let mut backoff = FIRST_BACKOFF;
         for attempt in 1..=ATTEMPTS {
@@ -133,34 +133,35 @@ impl Gate {
             }
             self.budget().spend(RequestKind::Read, Utc::now());
             report.requests += 1;
-            match request().await {
+            let (error, rate) = match request().await {
                 Ok(answer) => {
                     self.budget().record(&answer.rate, Utc::now());
                     self.metrics.count_strava(endpoint, "200");
                     return Ok(answer.value);
                 }
-                Err(StravaError::RateLimited(rate)) => {
-                    self.metrics.count_strava(endpoint, "429");
-                    let mut budget = self.budget();
-                    budget.record_rate_limited(&rate, Utc::now());
-                    let until = budget
-                        .check(RequestKind::Read, Priority::Interactive, Utc::now())
-                        .err()
-                        .unwrap_or_else(Utc::now);
-                    tracing::warn!(%until, "Strava answered 429; no requests until the window resets");
-                    return Err(SyncError::BudgetExhausted(until));
-                }
-                Err(e) => {
-                    self.metrics.count_strava(endpoint, error_label(&e));
-                    if e.is_transient() && attempt < ATTEMPTS {
-                        tracing::warn!(error = %e, attempt, "transient Strava failure; retrying");
-                        tokio::time::sleep(backoff).await;
-                        backoff *= 2;
-                        continue;
-                    }
-                    return Err(SyncError::Strava(e.to_string()));
-                }
+                Err(Failure { error, rate }) => (error, rate),
+            };
+            self.metrics.count_strava(endpoint, error_label(&error));
+            if error == StravaError::RateLimited {
+                let mut budget = self.budget();
+                budget.record_rate_limited(&rate, Utc::now());
+                let until = budget
+                    .check(RequestKind::Read, Priority::Interactive, Utc::now())
+                    .err()
+                    .unwrap_or_else(Utc::now);
+                tracing::warn!(%until, "Strava answered 429; no requests until the window resets");
+                return Err(SyncError::BudgetExhausted(until));
             }
+            if !rate.is_empty() {
+                self.budget().record(&rate, Utc::now());
+            }
+            if error.is_transient() && attempt < ATTEMPTS {
+                tracing::warn!(error = %error, attempt, "transient Strava failure; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff *= 2;
+                continue;
+            }
+            return Err(SyncError::Strava(error.to_string()));
         }
         Err(SyncError::Strava("retries exhausted".into()))
     }
@@ -174,7 +175,7 @@ fn error_label(e: &StravaError) -> String {
         StravaError::Unauthorized => "401".into(),
         StravaError::NotFound => "404".into(),
         StravaError::InvalidRefreshToken => "400".into(),
-        StravaError::RateLimited(_) => "429".into(),
+        StravaError::RateLimited => "429".into(),
         StravaError::Status { status, .. } => status.to_string(),
     }
 }

@@ -40,9 +40,22 @@ pub fn pool(url: &SecretString, size: usize) -> anyhow::Result<Pool> {
         .context("building the Postgres pool")
 }
 
+/// How long start-up waits for Postgres to accept connections (it may start alongside us).
+const CONNECT_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Applies the migrations in `sql/` in one transaction, one replica at a time.
 pub async fn migrate(pool: &Pool) -> anyhow::Result<()> {
-    let mut conn = pool.get().await.context("connecting to Postgres")?;
+    let deadline = tokio::time::Instant::now() + CONNECT_PATIENCE;
+    let mut conn = loop {
+        match pool.get().await {
+            Ok(conn) => break conn,
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                tracing::warn!(error = %e, "Postgres not reachable yet; retrying");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            Err(e) => return Err(e).context("connecting to Postgres"),
+        }
+    };
     conn.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
         .await?;
     let client: &mut tokio_postgres::Client = &mut conn;

@@ -23,14 +23,14 @@ pub fn install_tls_provider() {
 /// Every Strava request gives up after this long unless configured otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum StravaError {
     #[error("Strava did not answer in time")]
     Timeout,
     #[error("could not reach Strava: {0}")]
     Transport(String),
     #[error("Strava rate limit exceeded")]
-    RateLimited(RateHeaders),
+    RateLimited,
     #[error("Strava rejected the access token")]
     Unauthorized,
     #[error("Strava rejected the refresh token: re-authorization required")]
@@ -59,6 +59,23 @@ impl StravaError {
 pub struct Answer<T> {
     pub value: T,
     pub rate: RateHeaders,
+}
+
+/// A failed API call, with the rate-limit figures its response carried (if it got one): the
+/// budget counts refused requests too.
+#[derive(Debug)]
+pub struct Failure {
+    pub error: StravaError,
+    pub rate: RateHeaders,
+}
+
+impl From<StravaError> for Failure {
+    fn from(error: StravaError) -> Self {
+        Self {
+            error,
+            rate: RateHeaders::default(),
+        }
+    }
 }
 
 /// Where Strava lives and who we are to it.
@@ -155,7 +172,9 @@ impl StravaClient {
             .send()
             .await
             .map_err(transport)?;
-        let (value, _) = decode::<TokenResponse>(response).await?;
+        let (value, _) = decode::<TokenResponse>(response)
+            .await
+            .map_err(|f| f.error)?;
         Ok(value)
     }
 
@@ -175,7 +194,7 @@ impl StravaClient {
     }
 
     /// Revokes every token of the athlete.
-    pub async fn deauthorize(&self, access_token: &str) -> Result<RateHeaders, StravaError> {
+    pub async fn deauthorize(&self, access_token: &str) -> Result<RateHeaders, Failure> {
         let response = self
             .http
             .post(self.oauth_url("deauthorize"))
@@ -193,7 +212,7 @@ impl StravaClient {
         path: &str,
         query: &[(&str, String)],
         access_token: &str,
-    ) -> Result<Answer<T>, StravaError> {
+    ) -> Result<Answer<T>, Failure> {
         let response = self
             .http
             .request(Method::GET, self.api_url(path))
@@ -206,7 +225,7 @@ impl StravaClient {
         Ok(Answer { value, rate })
     }
 
-    pub async fn athlete(&self, access_token: &str) -> Result<Answer<Athlete>, StravaError> {
+    pub async fn athlete(&self, access_token: &str) -> Result<Answer<Athlete>, Failure> {
         self.get("athlete", &[], access_token).await
     }
 
@@ -214,7 +233,7 @@ impl StravaClient {
         &self,
         athlete_id: i64,
         access_token: &str,
-    ) -> Result<Answer<ActivityStats>, StravaError> {
+    ) -> Result<Answer<ActivityStats>, Failure> {
         self.get(&format!("athletes/{athlete_id}/stats"), &[], access_token)
             .await
     }
@@ -227,7 +246,7 @@ impl StravaClient {
         per_page: u32,
         after: Option<i64>,
         before: Option<i64>,
-    ) -> Result<Answer<Vec<Activity>>, StravaError> {
+    ) -> Result<Answer<Vec<Activity>>, Failure> {
         let mut query = vec![
             ("page", page.to_string()),
             ("per_page", per_page.to_string()),
@@ -241,17 +260,13 @@ impl StravaClient {
         self.get("athlete/activities", &query, access_token).await
     }
 
-    pub async fn activity(
-        &self,
-        id: i64,
-        access_token: &str,
-    ) -> Result<Answer<Activity>, StravaError> {
+    pub async fn activity(&self, id: i64, access_token: &str) -> Result<Answer<Activity>, Failure> {
         self.get(&format!("activities/{id}"), &[], access_token)
             .await
     }
 
     /// The app's push subscriptions (app credentials, not a user token).
-    pub async fn push_subscriptions(&self) -> Result<Vec<PushSubscription>, StravaError> {
+    pub async fn push_subscriptions(&self) -> Result<Vec<PushSubscription>, Failure> {
         let response = self
             .http
             .get(self.api_url("push_subscriptions"))
@@ -269,18 +284,19 @@ impl StravaClient {
 /// Maps a response to its value or to the error its status and Fault body describe.
 async fn decode<T: DeserializeOwned>(
     response: reqwest::Response,
-) -> Result<(T, RateHeaders), StravaError> {
+) -> Result<(T, RateHeaders), Failure> {
     let status = response.status();
     let rate = RateHeaders::from_headers(response.headers());
-    let bytes = response.bytes().await.map_err(transport)?;
+    let failed = |error| Failure { error, rate };
+    let bytes = response.bytes().await.map_err(|e| failed(transport(e)))?;
     if status.is_success() {
-        let value =
-            serde_json::from_slice(&bytes).map_err(|e| StravaError::Decode(e.to_string()))?;
+        let value = serde_json::from_slice(&bytes)
+            .map_err(|e| failed(StravaError::Decode(e.to_string())))?;
         return Ok((value, rate));
     }
     let fault: Fault = serde_json::from_slice(&bytes).unwrap_or_default();
-    Err(match status {
-        StatusCode::TOO_MANY_REQUESTS => StravaError::RateLimited(rate),
+    Err(failed(match status {
+        StatusCode::TOO_MANY_REQUESTS => StravaError::RateLimited,
         StatusCode::NOT_FOUND => StravaError::NotFound,
         StatusCode::BAD_REQUEST if fault.is_invalid_refresh_token() => {
             StravaError::InvalidRefreshToken
@@ -290,5 +306,5 @@ async fn decode<T: DeserializeOwned>(
             status: status.as_u16(),
             message: fault.message,
         },
-    })
+    }))
 }

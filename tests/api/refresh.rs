@@ -99,3 +99,33 @@ async fn the_hourly_timer_refreshes_without_being_asked() {
         app.sim.request_counts()
     );
 }
+
+#[actix_web::test]
+async fn after_a_429_no_request_is_sent_until_the_window_resets() {
+    let app = spawn_app().await;
+    app.connect_and_sync().await;
+    let before = app.get("/strava/stats/ytd").await.text().await.unwrap();
+    app.sim
+        .set_fault(Some(milepost::simulator::Fault::RateLimited));
+    app.sim.reset_counts();
+    let r = app.refresh(Some(API_KEY)).await;
+    assert_eq!(r.status().as_u16(), 503);
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=900).contains(&retry), "Retry-After {retry}");
+    assert_eq!(json(r).await["code"], json!("rate_limited"));
+    let sent = app.sim.request_counts().values().sum::<u64>();
+    assert_eq!(sent, 1, "{:?}", app.sim.request_counts());
+
+    // The budget knows the window is spent: nothing more goes out.
+    let again = app.refresh(Some(API_KEY)).await;
+    assert_eq!(again.status().as_u16(), 503);
+    assert_eq!(app.sim.request_counts().values().sum::<u64>(), sent);
+    assert_eq!(
+        app.get("/strava/stats/ytd").await.text().await.unwrap(),
+        before
+    );
+}

@@ -188,16 +188,22 @@ impl Actor for CacheActor {
     }
 }
 
-/// The body stored under `key`, if any.
+/// The body stored under `key`, else the one under `fallback`, if any.
 #[derive(Message)]
 #[rtype(result = "Option<Arc<CachedBody>>")]
-pub struct Get(pub String);
+pub struct Get {
+    pub key: String,
+    pub fallback: Option<&'static str>,
+}
 
 impl Handler<Get> for CacheActor {
     type Result = Option<Arc<CachedBody>>;
 
-    fn handle(&mut self, Get(key): Get, _: &mut Self::Context) -> Self::Result {
-        let found = self.cache.get(&key);
+    fn handle(&mut self, msg: Get, _: &mut Self::Context) -> Self::Result {
+        let found = self
+            .cache
+            .get(&msg.key)
+            .or_else(|| msg.fallback.and_then(|key| self.cache.get(key)));
         let result = if found.is_some() { "hit" } else { "miss" };
         self.metrics
             .cache_lookups

@@ -12,20 +12,15 @@ async fn serve(
     req: &HttpRequest,
     state: &AppState,
     key: String,
-    fallback: Option<&str>,
+    fallback: Option<&'static str>,
     missing: &str,
 ) -> Result<HttpResponse, ApiError> {
-    let mut found = state.cache.ask(Get(key)).await.map_err(mailbox)?;
-    if found.is_none()
-        && let Some(fallback) = fallback
+    match state
+        .cache
+        .ask(Get { key, fallback })
+        .await
+        .map_err(mailbox)?
     {
-        found = state
-            .cache
-            .ask(Get(fallback.to_owned()))
-            .await
-            .map_err(mailbox)?;
-    }
-    match found {
         Some(body) => Ok(cached_json(req, state, &body)),
         None => Err(ApiError::not_found(missing)),
     }

@@ -86,6 +86,7 @@ async fn serve_demo(mut settings: Settings) -> anyhow::Result<()> {
     let app = Application::build(settings).await?;
     let port = app.port();
     let handle = app.handle();
+    let pool = app.services().pool.clone();
     let server = actix_web::rt::spawn(app.run_until_stopped());
 
     let outcome = async {
@@ -101,6 +102,8 @@ async fn serve_demo(mut settings: Settings) -> anyhow::Result<()> {
     println!("\nStopping …");
     handle.stop(true).await;
     let _ = server.await;
+    // Close our connections before the cluster goes away under them.
+    pool.close();
     sim.stop().await;
     outcome
 }

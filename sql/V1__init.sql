@@ -50,6 +50,9 @@ CREATE TABLE sync_state (
     athlete_id        BIGINT PRIMARY KEY,
     backfill_done     BOOLEAN     NOT NULL DEFAULT FALSE,
     backfill_next_page INTEGER    NOT NULL DEFAULT 1,
+    -- the longest page Strava has returned for this athlete: a steady-state page shorter than
+    -- this is taken as the end of the list (see FetcherActor)
+    largest_page      INTEGER     NOT NULL DEFAULT 0,
     last_attempt_at   TIMESTAMPTZ,
     last_success_at   TIMESTAMPTZ,
     last_error        TEXT

@@ -396,6 +396,18 @@ async fn sync_athlete(
     } else {
         (1, newest.map(|t| (t - OVERLAP).timestamp()))
     };
+    // Strava may send short pages before the end of a list. A backfill therefore stops only on
+    // an empty page. The steady-state refresh asks for a window of about a day, which fits in
+    // one page: it stops on a page shorter than the longest page Strava has ever sent us (all
+    // of the window came), so a refresh costs two calls whether or not something is new. The
+    // daily reconciliation catches what a truncating server might still hide.
+    let known_largest = usize::try_from(state.largest_page).unwrap_or(0);
+    let window_end = if known_largest == 0 {
+        PAGE_SIZE as usize
+    } else {
+        known_largest.min(PAGE_SIZE as usize)
+    };
+    let mut largest = 0;
     loop {
         let activities = deps
             .gate
@@ -403,11 +415,12 @@ async fn sync_athlete(
                 strava.activities_page(token, page, PAGE_SIZE, after, None)
             })
             .await?;
-        // Only an empty page ends the list: Strava sends short pages before the end.
-        if activities.is_empty() {
+        let count = activities.len();
+        if count == 0 {
             break;
         }
-        report.activities_fetched += activities.len();
+        largest = largest.max(count);
+        report.activities_fetched += count;
         deps.cache
             .ask(Ingest {
                 athlete_id: athlete,
@@ -420,12 +433,16 @@ async fn sync_athlete(
         if backfill {
             let db = deps.pool.get().await?;
             store::save_backfill_progress(&db, athlete, page as i32, false).await?;
+        } else if count < window_end {
+            break;
         }
     }
+    let db = deps.pool.get().await?;
     if backfill {
-        let db = deps.pool.get().await?;
         store::save_backfill_progress(&db, athlete, 1, true).await?;
     }
+    store::save_largest_page(&db, athlete, i32::try_from(largest).unwrap_or(i32::MAX)).await?;
+    drop(db);
     let ingested = deps
         .cache
         .ask(Ingest {

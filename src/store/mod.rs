@@ -312,13 +312,15 @@ pub async fn bodies(db: &impl GenericClient) -> anyhow::Result<Vec<(String, Vec<
 pub struct SyncState {
     pub backfill_done: bool,
     pub backfill_next_page: i32,
+    pub largest_page: i32,
     pub last_success_at: Option<DateTime<Utc>>,
 }
 
 pub async fn sync_state(db: &impl GenericClient, athlete_id: i64) -> anyhow::Result<SyncState> {
     let row = db
         .query_opt(
-            "SELECT backfill_done, backfill_next_page, last_success_at FROM sync_state WHERE athlete_id = $1",
+            "SELECT backfill_done, backfill_next_page, largest_page, last_success_at
+             FROM sync_state WHERE athlete_id = $1",
             &[&athlete_id],
         )
         .await?;
@@ -330,7 +332,8 @@ pub async fn sync_state(db: &impl GenericClient, athlete_id: i64) -> anyhow::Res
         |r| SyncState {
             backfill_done: r.get(0),
             backfill_next_page: r.get(1),
-            last_success_at: r.get(2),
+            largest_page: r.get(2),
+            last_success_at: r.get(3),
         },
     ))
 }
@@ -345,6 +348,20 @@ pub async fn save_backfill_progress(
         "INSERT INTO sync_state (athlete_id, backfill_next_page, backfill_done) VALUES ($1, $2, $3)
          ON CONFLICT (athlete_id) DO UPDATE SET backfill_next_page = $2, backfill_done = $3",
         &[&athlete_id, &next_page, &done],
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn save_largest_page(
+    db: &impl GenericClient,
+    athlete_id: i64,
+    largest_page: i32,
+) -> anyhow::Result<()> {
+    db.execute(
+        "INSERT INTO sync_state (athlete_id, largest_page) VALUES ($1, $2)
+         ON CONFLICT (athlete_id) DO UPDATE SET largest_page = GREATEST(sync_state.largest_page, $2)",
+        &[&athlete_id, &largest_page],
     )
     .await?;
     Ok(())

@@ -7,4 +7,5 @@ mod hostile;
 mod oauth;
 mod refresh;
 mod stats;
+mod sync;
 mod tokens;

@@ -1,0 +1,61 @@
+//! What a sync asks Strava, counted by the simulator.
+
+use chrono::Duration;
+use milepost::simulator::SimActivity;
+use serde_json::json;
+
+use crate::helpers::{API_KEY, json, spawn_app};
+
+const LIST: &str = "GET /athlete/activities";
+const STATS: &str = "GET /athletes/{id}/stats";
+
+fn read_calls(app: &crate::helpers::TestApp) -> u64 {
+    app.sim
+        .request_counts()
+        .iter()
+        .filter(|(k, _)| k.starts_with("GET "))
+        .map(|(_, v)| v)
+        .sum()
+}
+
+#[actix_web::test]
+async fn a_refresh_with_nothing_new_costs_two_read_calls() {
+    let app = spawn_app().await;
+    app.connect_and_sync().await;
+    app.sim.reset_counts();
+    assert_eq!(app.refresh(Some(API_KEY)).await.status().as_u16(), 200);
+    assert_eq!(app.sim.request_count(STATS), 1);
+    assert_eq!(app.sim.request_count(LIST), 1);
+    assert_eq!(read_calls(&app), 2, "{:?}", app.sim.request_counts());
+}
+
+#[actix_web::test]
+async fn a_refresh_with_one_new_activity_still_costs_two_and_serves_it() {
+    let app = spawn_app().await;
+    app.connect_and_sync().await;
+    let id = app.sim.add_activity(
+        SimActivity::new(
+            "Run",
+            app.sim.now() - Duration::minutes(30),
+            10_000.0,
+            3_000,
+        )
+        .with_name("Fresh tempo run"),
+    );
+    app.sim.reset_counts();
+    assert_eq!(app.refresh(Some(API_KEY)).await.status().as_u16(), 200);
+    assert_eq!(read_calls(&app), 2, "{:?}", app.sim.request_counts());
+    let recent = json(app.get("/strava/stats/activities").await).await;
+    assert_eq!(recent["data"][0]["id"], json!(id));
+    assert_eq!(recent["data"][0]["name"], json!("Fresh tempo run"));
+}
+
+#[actix_web::test]
+async fn the_first_sync_pages_until_an_empty_page() {
+    let app = spawn_app().await;
+    app.connect_and_sync().await;
+    let total = app.sim.activities().len() as u64;
+    let pages = total.div_ceil(200);
+    // every full page, then the empty one that ends the list
+    assert_eq!(app.sim.request_count(LIST), pages + 1, "{total} activities");
+}

@@ -199,6 +199,12 @@ impl<T> Outcome for Option<T> {
     }
 }
 
+impl<A, B> Outcome for (A, B) {
+    fn failed(&self) -> bool {
+        false
+    }
+}
+
 impl Outcome for () {
     fn failed(&self) -> bool {
         false

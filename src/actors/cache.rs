@@ -6,7 +6,7 @@
 //! Bodies that depend on the date (the twelve months ending with the current one) are derived
 //! again when the day changes, even if no sync brings new data.
 //!
-//! Messages: [`Get`] (a body by key), [`Ingest`] (store what a sync fetched, optionally
+//! Messages: [`Get`] (a body by key), [`ListActivities`] (a page of the activity list), [`Ingest`] (store what a sync fetched, optionally
 //! re-deriving every body), [`Health`] (database reachability and connection facts).
 
 use std::sync::Arc;
@@ -60,6 +60,8 @@ pub struct CacheActor {
     metrics: Arc<Metrics>,
     visibility: Visibility,
     ready: Arc<AtomicBool>,
+    /// Every public activity, pre-serialized, for `/strava/activities`.
+    list: Arc<stats::ActivityList>,
     /// The UTC day the served bodies were derived on.
     derived_on: Option<NaiveDate>,
     me: Option<Mailbox<CacheActor>>,
@@ -78,6 +80,7 @@ impl CacheActor {
             metrics,
             visibility,
             ready,
+            list: Arc::default(),
             derived_on: None,
             me: None,
         }
@@ -122,17 +125,26 @@ impl CacheActor {
 
     fn warm(&mut self, ctx: &mut Context<Self>) {
         let pool = self.pool.clone();
+        let visibility = self.visibility;
         async move {
             let db = pool.get().await?;
-            store::bodies(&db).await
+            let bodies = store::bodies(&db).await?;
+            let activities = match store::last_publication(&db).await? {
+                Some((athlete, _)) => store::activities(&db, athlete).await?,
+                None => Vec::new(),
+            };
+            let list =
+                stats::ActivityList::new(&stats::public_newest_first(&activities, visibility));
+            anyhow::Ok((bodies, list))
         }
         .into_actor(self)
         .map(|loaded, act, ctx| match loaded {
-            Ok(bodies) => {
+            Ok((bodies, list)) => {
                 if !bodies.is_empty() {
                     act.derived_on = Some(NaiveDate::MIN);
                 }
                 act.replace(bodies);
+                act.list = Arc::new(list);
                 act.ready.store(true, Ordering::Release);
                 tracing::info!(
                     entries = act.cache.entry_count(),
@@ -213,6 +225,23 @@ impl Handler<Get> for CacheActor {
     }
 }
 
+/// One page of `/strava/activities`: its body and ETag.
+#[derive(Message)]
+#[rtype(result = "(Bytes, String)")]
+pub struct ListActivities(pub stats::ListQuery);
+
+impl Handler<ListActivities> for CacheActor {
+    type Result = MessageResult<ListActivities>;
+
+    fn handle(
+        &mut self,
+        ListActivities(query): ListActivities,
+        _: &mut Self::Context,
+    ) -> Self::Result {
+        MessageResult(self.list.page(&query))
+    }
+}
+
 /// Store what a sync fetched (activities, and Strava's athlete stats if given). With `publish`,
 /// every body is derived again from everything stored and replaces the served ones, in the same
 /// transaction; `publish` is the data's fetch time.
@@ -252,6 +281,8 @@ impl Handler<Ingest> for CacheActor {
                 if let Some(fetched_at) = msg.publish {
                     let all = store::activities(&tx, msg.athlete_id).await?;
                     stored = all.len();
+                    let list =
+                        stats::ActivityList::new(&stats::public_newest_first(&all, visibility));
                     let mut bodies =
                         stats::activity_bodies(&all, visibility, Utc::now(), fetched_at);
                     if let Some(stats) = &msg.stats {
@@ -265,7 +296,7 @@ impl Handler<Ingest> for CacheActor {
                         })
                         .collect();
                     store::replace_bodies(&tx, &rows).await?;
-                    published = Some(rows);
+                    published = Some((rows, list));
                 }
                 tx.commit().await?;
                 Ok((IngestReport { upserted, stored }, published))
@@ -273,9 +304,10 @@ impl Handler<Ingest> for CacheActor {
             .into_actor(self)
             .map(|result: anyhow::Result<_>, act, _| {
                 let (report, published) = result?;
-                if let Some(rows) = published {
+                if let Some((rows, list)) = published {
                     act.derived_on = Some(Utc::now().date_naive());
                     act.replace(rows);
+                    act.list = Arc::new(list);
                     act.metrics.activities_stored.set(report.stored as i64);
                 }
                 Ok(report)

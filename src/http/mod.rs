@@ -69,43 +69,47 @@ fn only(path: &str, method: Method, route: Route) -> actix_web::Resource {
         }))
 }
 
+fn get<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    only(path, Method::GET, web::route().to(handler))
+}
+
+fn post<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    only(path, Method::POST, web::route().to(handler))
+}
+
 fn strava_routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(only("/health", Method::GET, web::route().to(ops::health)))
-        .service(only(
-            "/authorize",
-            Method::GET,
-            web::route().to(oauth::authorize),
-        ))
-        .service(only(
-            "/callback",
-            Method::GET,
-            web::route().to(oauth::callback),
-        ))
-        .service(only("/stats/ytd", Method::GET, web::route().to(stats::ytd)))
-        .service(only(
-            "/stats/activities",
-            Method::GET,
-            web::route().to(stats::recent),
-        ))
-        .service(only(
-            "/stats/monthly",
-            Method::GET,
-            web::route().to(stats::monthly),
-        ))
-        .service(only(
-            "/refresh-data",
-            Method::POST,
-            web::route().to(ops::refresh),
-        ));
+    cfg.service(get("/health", ops::health))
+        .service(get("/authorize", oauth::authorize))
+        .service(get("/callback", oauth::callback))
+        .service(get("/stats/ytd", stats::ytd))
+        .service(get("/stats/activities", stats::recent))
+        .service(get("/stats/monthly", stats::monthly))
+        .service(get("/stats/totals", stats::totals))
+        .service(get("/stats/yearly", stats::yearly))
+        .service(get("/stats/summary/{year}", stats::summary))
+        .service(get("/stats/longest-run", stats::longest_run))
+        .service(get("/stats/longest-ride", stats::longest_ride))
+        .service(get("/activities", stats::activities))
+        .service(post("/refresh-data", ops::refresh));
 }
 
 /// Every route, under `/strava` and again under `/v1/strava`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::scope("/strava").configure(strava_routes))
         .service(web::scope("/v1/strava").configure(strava_routes))
-        .service(only("/livez", Method::GET, web::route().to(ops::livez)))
-        .service(only("/readyz", Method::GET, web::route().to(ops::readyz)))
-        .service(only("/metrics", Method::GET, web::route().to(ops::metrics)));
+        .service(get("/livez", ops::livez))
+        .service(get("/readyz", ops::readyz))
+        .service(get("/metrics", ops::metrics));
 }
 
 /// Unknown paths.

@@ -198,6 +198,271 @@ pub fn monthly(
     envelope("monthly", data, fetched_at)
 }
 
+/// `sport_type`s of the run family (`/stats/longest-run`).
+pub const RUN_FAMILY: [&str; 3] = ["Run", "TrailRun", "VirtualRun"];
+/// `sport_type`s of the ride family (`/stats/longest-ride`).
+pub const RIDE_FAMILY: [&str; 8] = [
+    "Ride",
+    "GravelRide",
+    "MountainBikeRide",
+    "EBikeRide",
+    "EMountainBikeRide",
+    "VirtualRide",
+    "Velomobile",
+    "Handcycle",
+];
+
+#[derive(Serialize)]
+struct HeartRate {
+    average: Option<f64>,
+    max: Option<f64>,
+}
+
+/// A in the API: one activity as `/strava/activities` and `/stats/longest-*` show it.
+#[derive(Serialize)]
+struct ActivityView<'a> {
+    id: i64,
+    name: &'a str,
+    #[serde(rename = "type")]
+    kind: &'a str,
+    sport_type: &'a str,
+    distance: f64,
+    moving_time: i64,
+    elapsed_time: i64,
+    total_elevation_gain: f64,
+    start_date: &'a str,
+    start_date_local: &'a str,
+    average_speed: f64,
+    max_speed: f64,
+    kudos_count: i64,
+    heart_rate: HeartRate,
+}
+
+impl<'a> From<&'a Activity> for ActivityView<'a> {
+    fn from(a: &'a Activity) -> Self {
+        // An athlete who opted out of showing heart rate gets none shown.
+        let shown = |v: Option<f64>| v.filter(|_| !a.heartrate_opt_out);
+        Self {
+            id: a.id,
+            name: &a.name,
+            kind: &a.kind,
+            sport_type: &a.sport_type,
+            distance: a.distance,
+            moving_time: a.moving_time,
+            elapsed_time: a.elapsed_time,
+            total_elevation_gain: a.total_elevation_gain,
+            start_date: &a.start_date,
+            start_date_local: &a.start_date_local,
+            average_speed: a.average_speed,
+            max_speed: a.max_speed,
+            kudos_count: a.kudos_count,
+            heart_rate: HeartRate {
+                average: shown(a.average_heartrate),
+                max: shown(a.max_heartrate),
+            },
+        }
+    }
+}
+
+/// One activity serialized as A.
+pub fn activity_json(a: &Activity) -> Bytes {
+    Bytes::from(serde_json::to_vec(&ActivityView::from(a)).unwrap_or_default())
+}
+
+/// The local year an activity belongs to.
+fn local_year(a: &Activity) -> Option<i32> {
+    local_start(a).map(|t| t.year())
+}
+
+/// Totals per legacy type, types in alphabetical order.
+fn by_type<'a>(activities: impl IntoIterator<Item = &'a Activity>) -> Ordered<String, Summary> {
+    let mut groups: std::collections::BTreeMap<&str, Summary> = Default::default();
+    for a in activities {
+        groups.entry(a.kind.as_str()).or_default().add(a);
+    }
+    Ordered(groups.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+}
+
+/// `/stats/totals`: every public activity, by legacy type.
+pub fn totals(public: &[&Activity], fetched_at: DateTime<Utc>) -> Bytes {
+    envelope(
+        "all_time_totals",
+        by_type(public.iter().copied()),
+        fetched_at,
+    )
+}
+
+/// Public activities grouped by local year, newest year first.
+fn by_year<'a>(public: &[&'a Activity]) -> std::collections::BTreeMap<i32, Vec<&'a Activity>> {
+    let mut years: std::collections::BTreeMap<i32, Vec<&Activity>> = Default::default();
+    for a in public {
+        if let Some(year) = local_year(a) {
+            years.entry(year).or_default().push(a);
+        }
+    }
+    years
+}
+
+/// `/stats/yearly`: by local year (newest first), then legacy type.
+pub fn yearly(public: &[&Activity], fetched_at: DateTime<Utc>) -> Bytes {
+    let data = Ordered(
+        by_year(public)
+            .into_iter()
+            .rev()
+            .map(|(year, acts)| (year.to_string(), by_type(acts)))
+            .collect(),
+    );
+    envelope("yearly_stats", data, fetched_at)
+}
+
+#[derive(Serialize)]
+struct YearSummary<'a> {
+    year: i32,
+    data: Ordered<String, Summary>,
+    fetched_at: &'a str,
+}
+
+/// `/stats/summary/{year}` for every local year that has public activities.
+pub fn summaries(public: &[&Activity], fetched_at: DateTime<Utc>) -> Vec<(i32, Bytes)> {
+    let fetched_at = timestamp(fetched_at);
+    by_year(public)
+        .into_iter()
+        .map(|(year, acts)| {
+            let body = YearSummary {
+                year,
+                data: by_type(acts),
+                fetched_at: &fetched_at,
+            };
+            (
+                year,
+                Bytes::from(serde_json::to_vec(&body).unwrap_or_default()),
+            )
+        })
+        .collect()
+}
+
+/// The longest activity of `family` in each local year (ties: the earliest), as A.
+pub fn longest(public: &[&Activity], family: &[&str]) -> Vec<(i32, Bytes)> {
+    by_year(public)
+        .into_iter()
+        .filter_map(|(year, acts)| {
+            let best = acts
+                .into_iter()
+                .filter(|a| family.contains(&a.sport_type.as_str()))
+                .min_by(|a, b| {
+                    b.distance
+                        .total_cmp(&a.distance)
+                        .then_with(|| a.start_date.cmp(&b.start_date))
+                        .then_with(|| a.id.cmp(&b.id))
+                })?;
+            Some((year, activity_json(best)))
+        })
+        .collect()
+}
+
+/// What `/strava/activities` may be asked for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListQuery {
+    pub limit: usize,
+    pub offset: usize,
+    pub year: Option<i32>,
+    pub kind: Option<String>,
+}
+
+struct ListEntry {
+    year: Option<i32>,
+    kind: String,
+    json: Bytes,
+}
+
+/// Every public activity pre-serialized as A, newest first: a page of `/strava/activities` is
+/// a filter and a concatenation, never a serialization.
+#[derive(Default)]
+pub struct ActivityList {
+    entries: Vec<ListEntry>,
+    /// Changes whenever any entry does.
+    version: String,
+}
+
+impl ActivityList {
+    /// `public` sorted newest first.
+    pub fn new(public: &[&Activity]) -> Self {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        let entries = public
+            .iter()
+            .map(|a| {
+                let json = activity_json(a);
+                hash.update(&json);
+                ListEntry {
+                    year: local_year(a),
+                    kind: a.kind.clone(),
+                    json,
+                }
+            })
+            .collect();
+        let digest = hash.finalize();
+        Self {
+            entries,
+            version: digest[..8].iter().map(|b| format!("{b:02x}")).collect(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The body for `query` and its ETag.
+    pub fn page(&self, query: &ListQuery) -> (Bytes, String) {
+        let matching: Vec<&ListEntry> = self
+            .entries
+            .iter()
+            .filter(|e| query.year.is_none_or(|y| e.year == Some(y)))
+            .filter(|e| query.kind.as_deref().is_none_or(|k| e.kind == k))
+            .collect();
+        let page = matching.iter().skip(query.offset).take(query.limit);
+        let mut body = format!(
+            r#"{{"total":{},"limit":{},"offset":{},"data":["#,
+            matching.len(),
+            query.limit,
+            query.offset
+        )
+        .into_bytes();
+        for (i, entry) in page.enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(&entry.json);
+        }
+        body.extend_from_slice(b"]}");
+        let etag = {
+            use sha2::{Digest, Sha256};
+            let digest = Sha256::new()
+                .chain_update(&self.version)
+                .chain_update(format!("{query:?}"))
+                .finalize();
+            let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+            format!("\"{hex}\"")
+        };
+        (Bytes::from(body), etag)
+    }
+}
+
+/// Sorts the activities `visibility` admits newest first.
+pub fn public_newest_first(activities: &[Activity], visibility: Visibility) -> Vec<&Activity> {
+    let mut public: Vec<&Activity> = activities.iter().filter(|a| visibility.admits(a)).collect();
+    public.sort_by(|a, b| {
+        b.start_date
+            .cmp(&a.start_date)
+            .then_with(|| b.id.cmp(&a.id))
+    });
+    public
+}
+
 /// Cache keys of the bodies computed here.
 pub mod keys {
     pub const YTD: &str = "stats/ytd";
@@ -211,6 +476,20 @@ pub mod keys {
 
     /// Zero-filled months, served for a type the athlete never did.
     pub const MONTHLY_NONE: &str = "stats/monthly?type=";
+    pub const TOTALS: &str = "stats/totals";
+    pub const YEARLY: &str = "stats/yearly";
+
+    pub fn summary_of(year: i32) -> String {
+        format!("stats/summary/{year}")
+    }
+
+    pub fn longest_run_of(year: i32) -> String {
+        format!("stats/longest-run?year={year}")
+    }
+
+    pub fn longest_ride_of(year: i32) -> String {
+        format!("stats/longest-ride?year={year}")
+    }
 }
 
 /// Every activity-derived body, keyed as the cache keeps them. `activities` may hold any
@@ -221,12 +500,7 @@ pub fn activity_bodies(
     now: DateTime<Utc>,
     fetched_at: DateTime<Utc>,
 ) -> Vec<(String, Bytes)> {
-    let mut public: Vec<&Activity> = activities.iter().filter(|a| visibility.admits(a)).collect();
-    public.sort_by(|a, b| {
-        b.start_date
-            .cmp(&a.start_date)
-            .then_with(|| b.id.cmp(&a.id))
-    });
+    let public = public_newest_first(activities, visibility);
     let today = athlete_now(now, public.first().copied()).date();
 
     let mut kinds: Vec<&str> = public.iter().map(|a| a.kind.as_str()).collect();
@@ -250,6 +524,23 @@ pub fn activity_bodies(
             monthly(&public, today, Some(k), fetched_at),
         )
     }));
+    bodies.push((keys::TOTALS.to_owned(), totals(&public, fetched_at)));
+    bodies.push((keys::YEARLY.to_owned(), yearly(&public, fetched_at)));
+    bodies.extend(
+        summaries(&public, fetched_at)
+            .into_iter()
+            .map(|(year, body)| (keys::summary_of(year), body)),
+    );
+    bodies.extend(
+        longest(&public, &RUN_FAMILY)
+            .into_iter()
+            .map(|(year, body)| (keys::longest_run_of(year), body)),
+    );
+    bodies.extend(
+        longest(&public, &RIDE_FAMILY)
+            .into_iter()
+            .map(|(year, body)| (keys::longest_ride_of(year), body)),
+    );
     bodies
 }
 
@@ -431,5 +722,87 @@ mod tests {
         assert!(names.contains(&"stats/monthly?type=Run"));
         assert!(names.contains(&"stats/monthly?type=Swim"));
         assert!(names.contains(&keys::MONTHLY_NONE));
+    }
+
+    #[test]
+    fn the_longest_ties_go_to_the_earliest_and_families_are_respected() {
+        let acts = [
+            activity(1, "Run", "2025-03-01T08:00:00Z", 10_000.0),
+            activity(2, "Run", "2025-02-01T08:00:00Z", 10_000.0),
+            activity(3, "Ride", "2025-04-01T08:00:00Z", 90_000.0),
+            activity(4, "Run", "2024-12-31T23:30:00Z", 42_195.0),
+        ];
+        let refs: Vec<&Activity> = acts.iter().collect();
+        let runs = longest(&refs, &RUN_FAMILY);
+        let by_year: Vec<(i32, i64)> = runs
+            .iter()
+            .map(|(y, b)| (*y, json_of(b)["id"].as_i64().unwrap()))
+            .collect();
+        assert_eq!(by_year, vec![(2024, 4), (2025, 2)]);
+        let rides = longest(&refs, &RIDE_FAMILY);
+        assert_eq!(rides.len(), 1);
+    }
+
+    #[test]
+    fn heart_rate_is_null_when_the_athlete_opted_out() {
+        let mut a = activity(1, "Run", "2025-03-01T08:00:00Z", 1.0);
+        a.average_heartrate = Some(150.0);
+        a.max_heartrate = Some(170.0);
+        assert_eq!(
+            json_of(&activity_json(&a))["heart_rate"],
+            json!({"average": 150.0, "max": 170.0})
+        );
+        a.heartrate_opt_out = true;
+        assert_eq!(
+            json_of(&activity_json(&a))["heart_rate"],
+            json!({"average": null, "max": null})
+        );
+    }
+
+    #[test]
+    fn yearly_lists_newest_years_first_by_legacy_type() {
+        let acts = [
+            activity(1, "Run", "2023-06-01T08:00:00Z", 1.0),
+            activity(2, "Ride", "2025-06-01T08:00:00Z", 2.0),
+            activity(3, "Run", "2025-01-01T00:05:00Z", 4.0),
+        ];
+        let refs: Vec<&Activity> = acts.iter().collect();
+        let raw = yearly(&refs, noon(2025, 7, 1));
+        let text = std::str::from_utf8(&raw).unwrap();
+        assert!(
+            text.find("\"2025\"").unwrap() < text.find("\"2023\"").unwrap(),
+            "{text}"
+        );
+        let body = json_of(&raw);
+        assert_eq!(body["type"], json!("yearly_stats"));
+        assert_eq!(body["data"]["2025"]["Run"]["distance"], json!(4.0));
+        assert_eq!(body["data"]["2025"]["Ride"]["count"], json!(1));
+        assert!(body["data"].get("2024").is_none());
+    }
+
+    #[test]
+    fn a_page_of_the_list_is_the_concatenation_of_pre_serialized_activities() {
+        let acts = [
+            activity(3, "Run", "2025-06-03T08:00:00Z", 1.0),
+            activity(2, "Ride", "2025-06-02T08:00:00Z", 1.0),
+            activity(1, "Run", "2024-06-01T08:00:00Z", 1.0),
+        ];
+        let refs: Vec<&Activity> = acts.iter().collect();
+        let list = ActivityList::new(&refs);
+        let query = ListQuery {
+            limit: 1,
+            offset: 1,
+            year: None,
+            kind: Some("Run".into()),
+        };
+        let (body, etag) = list.page(&query);
+        let body = json_of(&body);
+        assert_eq!(body["total"], json!(2));
+        assert_eq!(body["data"][0]["id"], json!(1));
+        let (_, other) = list.page(&ListQuery {
+            kind: Some("Ride".into()),
+            ..query
+        });
+        assert_ne!(etag, other);
     }
 }

@@ -5,6 +5,7 @@ mod helpers;
 mod health;
 mod hostile;
 mod oauth;
+mod reads;
 mod refresh;
 mod stats;
 mod sync;

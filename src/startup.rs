@@ -104,6 +104,7 @@ impl Services {
                 token.clone(),
                 cache.clone(),
                 Duration::from_secs(settings.refresh_interval_secs.max(1)),
+                settings.owner_athlete_id.is_some(),
             )
             .start(),
             metrics.clone(),

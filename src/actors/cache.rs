@@ -7,7 +7,7 @@
 //! again when the day changes, even if no sync brings new data.
 //!
 //! Messages: [`Get`] (a body by key), [`ListActivities`] (a page of the activity list), [`Ingest`] (store what a sync fetched, optionally
-//! re-deriving every body), [`Health`] (database reachability and connection facts).
+//! re-deriving every body), [`Forget`] (delete an athlete's data), [`Health`] (database reachability and connection facts).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -311,6 +311,41 @@ impl Handler<Ingest> for CacheActor {
                     act.metrics.activities_stored.set(report.stored as i64);
                 }
                 Ok(report)
+            }),
+        )
+    }
+}
+
+/// Delete everything stored for an athlete and stop serving it, in one transaction.
+#[derive(Message)]
+#[rtype(result = "anyhow::Result<()>")]
+pub struct Forget {
+    pub athlete_id: i64,
+    pub keep_owner: bool,
+}
+
+impl Handler<Forget> for CacheActor {
+    type Result = ResponseActFuture<Self, anyhow::Result<()>>;
+
+    #[tracing::instrument(name = "cache.forget", skip_all)]
+    fn handle(&mut self, msg: Forget, _: &mut Self::Context) -> Self::Result {
+        let pool = self.pool.clone();
+        Box::pin(
+            async move {
+                let mut db = pool.get().await?;
+                let tx = db.transaction().await?;
+                store::forget_athlete(&tx, msg.athlete_id, msg.keep_owner).await?;
+                tx.commit().await?;
+                anyhow::Ok(())
+            }
+            .into_actor(self)
+            .map(|result, act, _| {
+                result?;
+                act.replace(Vec::new());
+                act.list = Arc::default();
+                act.derived_on = None;
+                act.metrics.activities_stored.set(0);
+                Ok(())
             }),
         )
     }

@@ -17,8 +17,12 @@ use futures::FutureExt;
 use futures::future::{LocalBoxFuture, Shared};
 use secrecy::ExposeSecret;
 
+use super::cache::Forget;
 use super::cache::{CacheActor, Ingest};
-use super::token::{AccessToken, CallbackError, CompleteAuthorization, TokenActor, TokenError};
+use super::token::{
+    AccessToken, CallbackError, CompleteAuthorization, ConnectedAthlete, ForgetTokens, TokenActor,
+    TokenError,
+};
 use crate::metrics::Mailbox;
 use crate::store;
 use crate::strava::budget::{Budget, Priority, RequestKind};
@@ -45,6 +49,8 @@ pub enum SyncError {
     ReauthorizationRequired,
     #[error("the Strava rate budget is spent until {0}")]
     BudgetExhausted(DateTime<Utc>),
+    #[error("Strava rejected the access token")]
+    Unauthorized,
     #[error("Strava failed: {0}")]
     Strava(String),
     #[error("internal: {0}")]
@@ -105,6 +111,7 @@ impl Gate {
     async fn call<T, F, Fut>(
         &self,
         endpoint: &'static str,
+        kind: RequestKind,
         priority: Priority,
         report: &mut SyncReport,
         request: F,
@@ -117,7 +124,7 @@ impl Gate {
         for attempt in 1..=ATTEMPTS {
             loop {
                 let now = Utc::now();
-                let verdict = self.budget().check(RequestKind::Read, priority, now);
+                let verdict = self.budget().check(kind, priority, now);
                 match verdict {
                     Ok(()) => break,
                     Err(until)
@@ -131,7 +138,7 @@ impl Gate {
                     Err(until) => return Err(SyncError::BudgetExhausted(until)),
                 }
             }
-            self.budget().spend(RequestKind::Read, Utc::now());
+            self.budget().spend(kind, Utc::now());
             report.requests += 1;
             let (error, rate) = match request().await {
                 Ok(answer) => {
@@ -160,6 +167,9 @@ impl Gate {
                 tokio::time::sleep(backoff).await;
                 backoff *= 2;
                 continue;
+            }
+            if error == StravaError::Unauthorized {
+                return Err(SyncError::Unauthorized);
             }
             return Err(SyncError::Strava(error.to_string()));
         }
@@ -193,6 +203,8 @@ type SharedSync = Shared<LocalBoxFuture<'static, Result<SyncReport, SyncError>>>
 
 pub struct FetcherActor {
     deps: SyncDeps,
+    /// OWNER_ATHLETE_ID pins the owner: a disconnect keeps the lock.
+    owner_pinned: bool,
     refresh_interval: StdDuration,
     in_flight: Option<SharedSync>,
     me: Option<Mailbox<FetcherActor>>,
@@ -205,6 +217,7 @@ impl FetcherActor {
         token: Mailbox<TokenActor>,
         cache: Mailbox<CacheActor>,
         refresh_interval: StdDuration,
+        owner_pinned: bool,
     ) -> Self {
         let metrics = token.metrics().clone();
         Self {
@@ -218,6 +231,7 @@ impl FetcherActor {
                 token,
                 cache,
             },
+            owner_pinned,
             refresh_interval,
             in_flight: None,
             me: None,
@@ -327,6 +341,72 @@ impl Handler<Connect> for FetcherActor {
     }
 }
 
+/// Deauthorize at Strava, then delete everything stored for the athlete and stop serving it.
+/// A sync in flight finishes first, so nothing it fetched is written afterwards.
+#[derive(Message)]
+#[rtype(result = "Result<(), SyncError>")]
+pub struct Disconnect;
+
+impl Handler<Disconnect> for FetcherActor {
+    type Result = ResponseFuture<Result<(), SyncError>>;
+
+    #[tracing::instrument(name = "fetcher.disconnect", skip_all)]
+    fn handle(&mut self, _: Disconnect, _: &mut Self::Context) -> Self::Result {
+        let running = self.in_flight.clone();
+        let deps = self.deps.clone();
+        let keep_owner = self.owner_pinned;
+        Box::pin(async move {
+            if let Some(running) = running {
+                let _ = running.await;
+            }
+            let athlete_id = deps
+                .token
+                .ask(ConnectedAthlete)
+                .await??
+                .ok_or(SyncError::NotConnected)?;
+            match deps.token.ask(AccessToken).await? {
+                Ok(grant) => {
+                    let token = grant.token.expose_secret();
+                    let mut report = SyncReport::default();
+                    let strava = &deps.gate.strava;
+                    let revoked = deps
+                        .gate
+                        .call(
+                            "oauth/deauthorize",
+                            RequestKind::Write,
+                            Priority::Interactive,
+                            &mut report,
+                            || strava.deauthorize(token),
+                        )
+                        .await;
+                    match revoked {
+                        Ok(()) => tracing::info!(athlete = athlete_id, "deauthorized at Strava"),
+                        // Already revoked at Strava: nothing more to undo there.
+                        Err(SyncError::Unauthorized) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                Err(e @ (TokenError::ReauthorizationRequired | TokenError::Undecryptable)) => {
+                    tracing::warn!(athlete = athlete_id, error = %e, "cannot deauthorize at Strava; deleting the local data anyway");
+                }
+                Err(e) => return Err(e.into()),
+            }
+            deps.cache
+                .ask(Forget {
+                    athlete_id,
+                    keep_owner,
+                })
+                .await??;
+            deps.token.ask(ForgetTokens).await?;
+            tracing::info!(
+                athlete = athlete_id,
+                "athlete disconnected; their data is deleted"
+            );
+            Ok(())
+        })
+    }
+}
+
 /// One sync: athlete stats, then either the (resumable) backfill or the activities since the
 /// newest stored one, then every body derived again in one write.
 #[tracing::instrument(name = "sync", skip(deps))]
@@ -373,9 +453,13 @@ async fn sync_athlete(
     let mut report = SyncReport::default();
     let stats = deps
         .gate
-        .call("athletes/{id}/stats", priority, &mut report, || {
-            strava.athlete_stats(athlete, token)
-        })
+        .call(
+            "athletes/{id}/stats",
+            RequestKind::Read,
+            priority,
+            &mut report,
+            || strava.athlete_stats(athlete, token),
+        )
         .await?;
 
     let (state, newest) = {
@@ -411,9 +495,13 @@ async fn sync_athlete(
     loop {
         let activities = deps
             .gate
-            .call("athlete/activities", priority, &mut report, || {
-                strava.activities_page(token, page, PAGE_SIZE, after, None)
-            })
+            .call(
+                "athlete/activities",
+                RequestKind::Read,
+                priority,
+                &mut report,
+                || strava.activities_page(token, page, PAGE_SIZE, after, None),
+            )
             .await?;
         let count = activities.len();
         if count == 0 {

@@ -5,7 +5,8 @@
 //! before the new access token is handed out; Strava rejecting the refresh token marks the
 //! connection `reauthorization_required`.
 //!
-//! Messages: [`BeginAuthorization`], [`CompleteAuthorization`], [`AccessToken`].
+//! Messages: [`BeginAuthorization`], [`CompleteAuthorization`], [`AccessToken`],
+//! [`ConnectedAthlete`], [`ForgetTokens`].
 
 use std::sync::Arc;
 
@@ -292,6 +293,40 @@ failure_from!(
     deadpool_postgres::PoolError,
     tokio_postgres::Error
 );
+
+/// Which athlete is connected, if any (whatever the state of their tokens).
+#[derive(Message)]
+#[rtype(result = "Result<Option<i64>, TokenError>")]
+pub struct ConnectedAthlete;
+
+impl Handler<ConnectedAthlete> for TokenActor {
+    type Result = ResponseFuture<Result<Option<i64>, TokenError>>;
+
+    fn handle(&mut self, _: ConnectedAthlete, _: &mut Self::Context) -> Self::Result {
+        let known = self.tokens.as_ref().map(|t| t.athlete_id);
+        let pool = self.pool.clone();
+        Box::pin(async move {
+            if known.is_some() {
+                return Ok(known);
+            }
+            let db = pool.get().await?;
+            Ok(store::load_tokens(&db).await?.map(|t| t.athlete_id))
+        })
+    }
+}
+
+/// Drop the tokens held in memory (their rows are deleted by the CacheActor's `Forget`).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ForgetTokens;
+
+impl Handler<ForgetTokens> for TokenActor {
+    type Result = ();
+
+    fn handle(&mut self, _: ForgetTokens, _: &mut Self::Context) {
+        self.tokens = None;
+    }
+}
 
 /// Starts the OAuth handshake: the Strava URL to send the browser to and the state to bind to
 /// the browser's cookie.

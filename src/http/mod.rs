@@ -100,7 +100,8 @@ fn strava_routes(cfg: &mut web::ServiceConfig) {
         .service(get("/stats/longest-run", stats::longest_run))
         .service(get("/stats/longest-ride", stats::longest_ride))
         .service(get("/activities", stats::activities))
-        .service(post("/refresh-data", ops::refresh));
+        .service(post("/refresh-data", ops::refresh))
+        .service(post("/disconnect", ops::disconnect));
 }
 
 /// Every route, under `/strava` and again under `/v1/strava`.

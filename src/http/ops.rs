@@ -12,7 +12,7 @@ use serde_json::json;
 use super::auth::require_api_key;
 use super::{AppState, mailbox, query_param};
 use crate::actors::cache::Health;
-use crate::actors::fetcher::{Sync, SyncError};
+use crate::actors::fetcher::{Disconnect, Sync, SyncError};
 use crate::crypto::constant_time_eq;
 use crate::error::ApiError;
 use crate::stats::timestamp;
@@ -99,38 +99,56 @@ pub async fn refresh(
         })
         .await
         .map_err(mailbox)?;
-    match outcome {
-        Ok(report) => {
-            tracing::info!(?report, "refresh done");
-            Ok(HttpResponse::Ok()
-                .json(json!({"status": "success", "message": "Data refreshed successfully"})))
-        }
-        Err(SyncError::NotConnected) => Err(ApiError::new(
+    let report = outcome.map_err(|e| sync_error(e, "Failed to refresh Strava data"))?;
+    tracing::info!(?report, "refresh done");
+    Ok(HttpResponse::Ok()
+        .json(json!({"status": "success", "message": "Data refreshed successfully"})))
+}
+
+#[tracing::instrument(name = "POST disconnect", skip_all)]
+pub async fn disconnect(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    require_api_key(&req, &state)?;
+    state
+        .fetcher
+        .ask(Disconnect)
+        .await
+        .map_err(mailbox)?
+        .map_err(|e| sync_error(e, "Failed to disconnect from Strava"))?;
+    Ok(HttpResponse::Ok().json(json!({
+        "status": "success",
+        "message": "Strava account disconnected and its data deleted"
+    })))
+}
+
+/// How a failed sync (or disconnect) reads to the client; `failing` heads a 502's detail.
+fn sync_error(e: SyncError, failing: &str) -> ApiError {
+    match e {
+        SyncError::NotConnected => ApiError::new(
             StatusCode::CONFLICT,
             "not_connected",
             "No Strava account connected. Visit /strava/authorize first",
-        )),
-        Err(SyncError::ReauthorizationRequired) => Err(ApiError::new(
+        ),
+        SyncError::ReauthorizationRequired => ApiError::new(
             StatusCode::CONFLICT,
             "reauthorization_required",
             "Strava connection needs re-authorization. Visit /strava/authorize",
-        )),
-        Err(SyncError::BudgetExhausted(until)) => {
+        ),
+        SyncError::BudgetExhausted(until) => {
             let secs = (until - Utc::now()).num_seconds().max(1) as u64;
-            Err(ApiError::new(
+            ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "rate_limited",
                 "Strava rate limit budget exhausted. Try again later",
             )
-            .with_retry_after(secs))
+            .with_retry_after(secs)
         }
-        Err(e @ SyncError::Strava(_)) => Err(ApiError::server(
-            StatusCode::BAD_GATEWAY,
-            "strava_error",
-            "Failed to refresh Strava data",
-            &e,
-        )),
-        Err(e @ SyncError::Internal(_)) => Err(ApiError::internal(&e)),
+        e @ (SyncError::Strava(_) | SyncError::Unauthorized) => {
+            ApiError::server(StatusCode::BAD_GATEWAY, "strava_error", failing, &e)
+        }
+        e @ SyncError::Internal(_) => ApiError::internal(&e),
     }
 }
 

@@ -384,6 +384,29 @@ pub async fn record_sync_result(
     Ok(())
 }
 
+/// Deletes everything stored for `athlete_id`: tokens, activities, stats, sync state, served
+/// bodies, and the owner lock unless `keep_owner`.
+pub async fn forget_athlete(
+    db: &impl GenericClient,
+    athlete_id: i64,
+    keep_owner: bool,
+) -> anyhow::Result<()> {
+    for statement in [
+        "DELETE FROM tokens WHERE athlete_id = $1",
+        "DELETE FROM activities WHERE athlete_id = $1",
+        "DELETE FROM athlete_stats WHERE athlete_id = $1",
+        "DELETE FROM sync_state WHERE athlete_id = $1",
+    ] {
+        db.execute(statement, &[&athlete_id]).await?;
+    }
+    db.execute("DELETE FROM response_bodies", &[]).await?;
+    if !keep_owner {
+        db.execute("DELETE FROM owner WHERE athlete_id = $1", &[&athlete_id])
+            .await?;
+    }
+    Ok(())
+}
+
 /// What `/strava/health` reports beyond reachability.
 #[derive(Debug, Clone, Default)]
 pub struct HealthFacts {

@@ -194,7 +194,7 @@ impl StravaClient {
     }
 
     /// Revokes every token of the athlete.
-    pub async fn deauthorize(&self, access_token: &str) -> Result<RateHeaders, Failure> {
+    pub async fn deauthorize(&self, access_token: &str) -> Result<Answer<()>, Failure> {
         let response = self
             .http
             .post(self.oauth_url("deauthorize"))
@@ -204,7 +204,7 @@ impl StravaClient {
             .await
             .map_err(transport)?;
         let (_, rate) = decode::<serde_json::Value>(response).await?;
-        Ok(rate)
+        Ok(Answer { value: (), rate })
     }
 
     async fn get<T: DeserializeOwned>(

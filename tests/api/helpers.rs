@@ -308,6 +308,15 @@ impl TestApp {
         connect(&self.db_url).await
     }
 
+    /// Stops this app and starts a new one on the same database, talking to `sim` instead.
+    pub async fn switch_strava(mut self, sim: Simulator) -> TestApp {
+        self.handle.stop(true).await;
+        let fresh = test_settings(&sim, &self.db_url);
+        self.settings.strava_api_base_url = fresh.strava_api_base_url;
+        self.settings.strava_oauth_base_url = fresh.strava_oauth_base_url;
+        start(sim, self.db_url, self.settings).await
+    }
+
     /// Stops this app and starts a new one on the same database and simulator.
     pub async fn restart(self) -> TestApp {
         self.handle.stop(true).await;

@@ -5,6 +5,7 @@ mod helpers;
 mod health;
 mod hostile;
 mod oauth;
+mod owner;
 mod reads;
 mod refresh;
 mod stats;

@@ -1,0 +1,124 @@
+//! Who may connect, and what a disconnect leaves behind.
+
+use milepost::simulator::{SimConfig, Simulator};
+use serde_json::json;
+
+use crate::helpers::{API_KEY, TestApp, json, spawn_app, spawn_app_with};
+
+const NOT_OWNER: &str = "This integration belongs to another account.";
+
+async fn rows(app: &TestApp, table: &str) -> i64 {
+    app.db()
+        .await
+        .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[actix_web::test]
+async fn another_athlete_cannot_take_over_and_nothing_of_theirs_is_stored() {
+    let app = spawn_app().await;
+    app.connect_and_sync().await;
+    let intruder = Simulator::start(
+        SimConfig {
+            athlete_id: 424242,
+            ..SimConfig::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let app = app.switch_strava(intruder).await;
+    let r = app.connect().await;
+    assert_eq!(r.status().as_u16(), 403);
+    assert_eq!(json(r).await["detail"], json!(NOT_OWNER));
+    let stored: i64 = app
+        .db()
+        .await
+        .query_one("SELECT count(*) FROM tokens WHERE athlete_id = 424242", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(stored, 0);
+    assert_eq!(rows(&app, "tokens").await, 1, "the owner's tokens stay");
+}
+
+#[actix_web::test]
+async fn a_pinned_owner_refuses_everyone_else() {
+    let app = spawn_app_with(SimConfig::default(), |s| s.owner_athlete_id = Some(1)).await;
+    let r = app.connect().await;
+    assert_eq!(r.status().as_u16(), 403);
+    assert_eq!(json(r).await["detail"], json!(NOT_OWNER));
+    for table in ["tokens", "owner", "activities"] {
+        assert_eq!(rows(&app, table).await, 0, "{table}");
+    }
+}
+
+#[actix_web::test]
+async fn disconnect_needs_the_api_key() {
+    let app = spawn_app().await;
+    let r = app
+        .http
+        .post(app.url("/strava/disconnect"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    assert_eq!(
+        json(r).await["detail"],
+        json!({"message": "Invalid or missing API key", "category": "security"})
+    );
+}
+
+#[actix_web::test]
+async fn disconnect_deauthorizes_deletes_everything_and_lets_anyone_connect_again() {
+    let app = spawn_app().await;
+    app.connect_and_sync().await;
+    let r = app
+        .http
+        .post(app.url("/strava/disconnect"))
+        .header("X-API-Key", API_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(app.sim.request_count("POST /oauth/deauthorize"), 1);
+    for table in [
+        "tokens",
+        "owner",
+        "activities",
+        "athlete_stats",
+        "sync_state",
+        "response_bodies",
+    ] {
+        assert_eq!(rows(&app, table).await, 0, "{table}");
+    }
+    let r = app.get("/strava/stats/ytd").await;
+    assert_eq!(r.status().as_u16(), 404);
+    assert_eq!(
+        json(r).await["detail"],
+        json!("YTD stats not cached yet. Try /strava/refresh-data")
+    );
+    let list = json(app.get("/strava/activities").await).await;
+    assert_eq!(list["total"], json!(0));
+    assert_eq!(
+        json(app.get("/strava/health").await).await["strava"],
+        json!("not_connected")
+    );
+    let r = app.refresh(Some(API_KEY)).await;
+    assert_eq!(r.status().as_u16(), 409);
+
+    // anyone may connect again
+    let intruder = Simulator::start(
+        SimConfig {
+            athlete_id: 777,
+            ..SimConfig::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let app = app.switch_strava(intruder).await;
+    app.connect_and_sync().await;
+}

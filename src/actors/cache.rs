@@ -62,8 +62,10 @@ pub struct CacheActor {
     ready: Arc<AtomicBool>,
     /// Every public activity, pre-serialized, for `/strava/activities`.
     list: Arc<stats::ActivityList>,
-    /// The UTC day the served bodies were derived on.
+    /// The athlete's local day the served bodies were derived on (`None`: nothing served).
     derived_on: Option<NaiveDate>,
+    /// The athlete's offset from UTC (seconds), which decides when their day changes.
+    utc_offset: i64,
     me: Option<Mailbox<CacheActor>>,
 }
 
@@ -82,13 +84,19 @@ impl CacheActor {
             ready,
             list: Arc::default(),
             derived_on: None,
+            utc_offset: 0,
             me: None,
         }
     }
 
+    /// The athlete's local date at `t`.
+    fn local_date(&self, t: DateTime<Utc>) -> NaiveDate {
+        (t.naive_utc() + chrono::Duration::seconds(self.utc_offset)).date()
+    }
+
     /// Derives every body again from what is stored, once the day has changed.
     fn rederive_if_new_day(&mut self, ctx: &mut Context<Self>) {
-        let today = Utc::now().date_naive();
+        let today = self.local_date(Utc::now());
         if self.derived_on.is_none_or(|day| day == today) {
             return;
         }
@@ -117,6 +125,7 @@ impl CacheActor {
             .map(|result, act, _| {
                 if let Err(e) = result {
                     tracing::warn!(error = %e, "could not derive the bodies for the new day");
+                    // try again at the next check
                     act.derived_on = Some(NaiveDate::MIN);
                 }
             }),
@@ -281,12 +290,14 @@ impl Handler<Ingest> for CacheActor {
                 if let Some(fetched_at) = msg.publish {
                     let all = store::activities(&tx, msg.athlete_id).await?;
                     stored = all.len();
-                    let list =
-                        stats::ActivityList::new(&stats::public_newest_first(&all, visibility));
+                    let public = stats::public_newest_first(&all, visibility);
+                    let offset = stats::athlete_offset(public.first().copied());
+                    let list = stats::ActivityList::new(&public);
                     let mut bodies =
                         stats::activity_bodies(&all, visibility, Utc::now(), fetched_at);
-                    if let Some(stats) = &msg.stats {
-                        bodies.push((stats::keys::YTD.to_owned(), stats::ytd(stats, fetched_at)));
+                    // What Strava last said, whether it came with this message or before.
+                    if let Some(stats) = store::athlete_stats(&tx, msg.athlete_id).await? {
+                        bodies.push((stats::keys::YTD.to_owned(), stats::ytd(&stats, fetched_at)));
                     }
                     let rows: Vec<(String, Vec<u8>, String)> = bodies
                         .into_iter()
@@ -296,7 +307,7 @@ impl Handler<Ingest> for CacheActor {
                         })
                         .collect();
                     store::replace_bodies(&tx, &rows).await?;
-                    published = Some((rows, list));
+                    published = Some((rows, list, offset));
                 }
                 tx.commit().await?;
                 Ok((IngestReport { upserted, stored }, published))
@@ -304,8 +315,9 @@ impl Handler<Ingest> for CacheActor {
             .into_actor(self)
             .map(|result: anyhow::Result<_>, act, _| {
                 let (report, published) = result?;
-                if let Some((rows, list)) = published {
-                    act.derived_on = Some(Utc::now().date_naive());
+                if let Some((rows, list, offset)) = published {
+                    act.utc_offset = offset;
+                    act.derived_on = Some(act.local_date(Utc::now()));
                     act.replace(rows);
                     act.list = Arc::new(list);
                     act.metrics.activities_stored.set(report.stored as i64);

@@ -40,10 +40,14 @@ pub fn local_start(activity: &Activity) -> Option<NaiveDateTime> {
     NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S").ok()
 }
 
+/// The athlete's offset from UTC in seconds, taken from their newest activity.
+pub fn athlete_offset(newest: Option<&Activity>) -> i64 {
+    newest.map_or(0.0, |a| a.utc_offset) as i64
+}
+
 /// The athlete's current local time, taking their offset from their newest activity.
 pub fn athlete_now(now: DateTime<Utc>, newest: Option<&Activity>) -> NaiveDateTime {
-    let offset = newest.map_or(0.0, |a| a.utc_offset);
-    now.naive_utc() + Duration::seconds(offset as i64)
+    now.naive_utc() + Duration::seconds(athlete_offset(newest))
 }
 
 /// `"2025-12-25T12:00:00+00:00"`, as the old service wrote `fetched_at`.

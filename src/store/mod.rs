@@ -297,6 +297,14 @@ pub async fn replace_bodies(
     Ok(())
 }
 
+/// When the served bodies were last derived, if there are any.
+pub async fn bodies_derived_at(db: &impl GenericClient) -> anyhow::Result<Option<DateTime<Utc>>> {
+    Ok(db
+        .query_one("SELECT max(updated_at) FROM response_bodies", &[])
+        .await?
+        .get(0))
+}
+
 pub async fn bodies(db: &impl GenericClient) -> anyhow::Result<Vec<(String, Vec<u8>, String)>> {
     let rows = db
         .query("SELECT key, body, etag FROM response_bodies", &[])

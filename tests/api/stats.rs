@@ -200,3 +200,29 @@ async fn futures_bodies(app: &crate::helpers::TestApp) -> Vec<String> {
     }
     out
 }
+
+#[actix_web::test]
+async fn re_deriving_the_bodies_without_a_sync_keeps_every_one_of_them() {
+    let app = spawn_app().await;
+    app.connect_and_sync().await;
+    let before = futures_bodies(&app).await;
+    // What the day-change check sends: no new data, derive again from what is stored.
+    let athlete = app.sim.config().athlete_id;
+    let fetched_at = chrono::Utc::now();
+    app.services
+        .cache
+        .ask(milepost::actors::cache::Ingest {
+            athlete_id: athlete,
+            activities: Vec::new(),
+            stats: None,
+            publish: Some(fetched_at),
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    let after = futures_bodies(&app).await;
+    assert_eq!(before.len(), after.len());
+    let ytd: serde_json::Value = serde_json::from_str(&after[0]).unwrap();
+    let old: serde_json::Value = serde_json::from_str(&before[0]).unwrap();
+    assert_eq!(ytd["data"], old["data"]);
+}

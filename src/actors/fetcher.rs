@@ -31,9 +31,8 @@ use crate::strava::{StravaClient, StravaError};
 
 /// Strava's largest page.
 pub const PAGE_SIZE: u32 = 200;
-/// Background work waits at most this long for a window to reset; longer, and it gives up
-/// until the next run.
-const MAX_BACKGROUND_WAIT: Duration = Duration::minutes(16);
+/// A background sync deferred by the budget runs again this long after its window opens.
+const AFTER_WINDOW: StdDuration = StdDuration::from_secs(2);
 /// Attempts for a request that failed transiently (timeouts, 5xx), with doubling pauses.
 const ATTEMPTS: u32 = 3;
 const FIRST_BACKOFF: StdDuration = StdDuration::from_millis(500);
@@ -107,7 +106,7 @@ impl Gate {
         self.budget.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Waits for the budget (background work, briefly) or refuses; then sends `request`.
+    /// Sends `request` if the budget affords it, else refuses with the time it will.
     async fn call<T, F, Fut>(
         &self,
         endpoint: &'static str,
@@ -122,22 +121,11 @@ impl Gate {
     {
         let mut backoff = FIRST_BACKOFF;
         for attempt in 1..=ATTEMPTS {
-            loop {
-                let now = Utc::now();
-                let verdict = self.budget().check(kind, priority, now);
-                match verdict {
-                    Ok(()) => break,
-                    Err(until)
-                        if priority == Priority::Background
-                            && until - now <= MAX_BACKGROUND_WAIT =>
-                    {
-                        tracing::info!(%until, "rate budget spent; waiting for the next window");
-                        let wait = (until - now).to_std().unwrap_or_default();
-                        tokio::time::sleep(wait + StdDuration::from_millis(50)).await;
-                    }
-                    Err(until) => return Err(SyncError::BudgetExhausted(until)),
-                }
-            }
+            // Never wait here: a sync others have joined must not sleep on the budget. The
+            // actor schedules background work for when the window opens instead.
+            self.budget()
+                .check(kind, priority, Utc::now())
+                .map_err(SyncError::BudgetExhausted)?;
             self.budget().spend(kind, Utc::now());
             report.requests += 1;
             let (error, rate) = match request().await {
@@ -201,12 +189,22 @@ struct SyncDeps {
 
 type SharedSync = Shared<LocalBoxFuture<'static, Result<SyncReport, SyncError>>>;
 
+/// The sync running now, which later callers join.
+struct Running {
+    outcome: SharedSync,
+    full: bool,
+    generation: u64,
+}
+
 pub struct FetcherActor {
     deps: SyncDeps,
     /// OWNER_ATHLETE_ID pins the owner: a disconnect keeps the lock.
     owner_pinned: bool,
     refresh_interval: StdDuration,
-    in_flight: Option<SharedSync>,
+    in_flight: Option<Running>,
+    generation: u64,
+    /// A background sync waiting for the rate budget's next window.
+    retry: Option<SpawnHandle>,
     me: Option<Mailbox<FetcherActor>>,
 }
 
@@ -234,53 +232,81 @@ impl FetcherActor {
             owner_pinned,
             refresh_interval,
             in_flight: None,
+            generation: 0,
+            retry: None,
             me: None,
         }
     }
 
-    /// Runs a sync on this actor's arbiter, or joins the one already running.
+    /// Runs a sync on this actor's arbiter, or joins the one already running. A full sync asked
+    /// for while an incremental one runs starts when that one ends.
     fn sync(&mut self, full: bool, priority: Priority, ctx: &mut Context<Self>) -> SharedSync {
-        if let Some(running) = &self.in_flight {
-            return running.clone();
-        }
-        let task = actix::spawn(run_sync(self.deps.clone(), full, priority));
-        let shared = async move {
+        let previous = match &self.in_flight {
+            Some(running) if running.full || !full => return running.outcome.clone(),
+            Some(running) => Some(running.outcome.clone()),
+            None => None,
+        };
+        let deps = self.deps.clone();
+        let task = actix::spawn(async move {
+            if let Some(previous) = previous {
+                let _ = previous.await;
+            }
+            run_sync(deps, full, priority).await
+        });
+        let outcome = async move {
             task.await
                 .unwrap_or_else(|e| Err(SyncError::Internal(format!("sync task failed: {e}"))))
         }
         .boxed_local()
         .shared();
-        self.in_flight = Some(shared.clone());
-        ctx.spawn(
-            shared
-                .clone()
-                .into_actor(self)
-                .map(|_, act, _| act.in_flight = None),
-        );
-        shared
+        self.generation += 1;
+        let generation = self.generation;
+        self.in_flight = Some(Running {
+            outcome: outcome.clone(),
+            full,
+            generation,
+        });
+        ctx.spawn(outcome.clone().into_actor(self).map(move |_, act, _| {
+            if act
+                .in_flight
+                .as_ref()
+                .is_some_and(|r| r.generation == generation)
+            {
+                act.in_flight = None;
+            }
+        }));
+        outcome
     }
 
-    /// A sync nobody waits for (timer, first connection); its outcome is logged.
+    /// A sync nobody waits for (timer, first connection); its outcome is logged, and one the
+    /// rate budget deferred runs again when the window opens.
     fn sync_in_background(&mut self, ctx: &mut Context<Self>) {
         let Some(me) = self.me.clone() else { return };
+        if let Some(pending) = self.retry.take() {
+            ctx.cancel_future(pending);
+        }
         ctx.spawn(
             async move {
-                match me
-                    .ask(Sync {
-                        full: false,
-                        priority: Priority::Background,
-                    })
-                    .await
-                {
-                    Ok(Ok(report)) => tracing::info!(?report, "background sync done"),
-                    Ok(Err(SyncError::NotConnected)) => {
-                        tracing::debug!("no athlete connected; nothing to sync")
-                    }
-                    Ok(Err(e)) => tracing::warn!(error = %e, "background sync failed"),
-                    Err(e) => tracing::warn!(error = %e, "background sync not run"),
-                }
+                me.ask(Sync {
+                    full: false,
+                    priority: Priority::Background,
+                })
+                .await
             }
-            .into_actor(self),
+            .into_actor(self)
+            .map(|outcome, act, ctx| match outcome {
+                Ok(Ok(report)) => tracing::info!(?report, "background sync done"),
+                Ok(Err(SyncError::NotConnected)) => {
+                    tracing::debug!("no athlete connected; nothing to sync")
+                }
+                Ok(Err(SyncError::BudgetExhausted(until))) => {
+                    let wait = (until - Utc::now()).to_std().unwrap_or_default() + AFTER_WINDOW;
+                    tracing::info!(%until, "rate budget spent; the sync resumes when the window opens");
+                    act.retry = Some(ctx.run_later(wait, |act, ctx| act.sync_in_background(ctx)));
+                }
+                Ok(Err(e)) => tracing::warn!(error = %e, "background sync failed"),
+                Err(e) => tracing::warn!(error = %e, "background sync not run"),
+            }),
         );
     }
 }
@@ -352,7 +378,7 @@ impl Handler<Disconnect> for FetcherActor {
 
     #[tracing::instrument(name = "fetcher.disconnect", skip_all)]
     fn handle(&mut self, _: Disconnect, _: &mut Self::Context) -> Self::Result {
-        let running = self.in_flight.clone();
+        let running = self.in_flight.as_ref().map(|r| r.outcome.clone());
         let deps = self.deps.clone();
         let keep_owner = self.owner_pinned;
         Box::pin(async move {
@@ -364,7 +390,7 @@ impl Handler<Disconnect> for FetcherActor {
                 .ask(ConnectedAthlete)
                 .await??
                 .ok_or(SyncError::NotConnected)?;
-            match deps.token.ask(AccessToken).await? {
+            match deps.token.ask(AccessToken::default()).await? {
                 Ok(grant) => {
                     let token = grant.token.expose_secret();
                     let mut report = SyncReport::default();
@@ -412,9 +438,9 @@ impl Handler<Disconnect> for FetcherActor {
 #[tracing::instrument(name = "sync", skip(deps))]
 async fn run_sync(deps: SyncDeps, full: bool, priority: Priority) -> Result<SyncReport, SyncError> {
     let started = Utc::now();
-    let grant = deps.token.ask(AccessToken).await??;
+    let grant = deps.token.ask(AccessToken::default()).await??;
     let athlete = grant.athlete_id;
-    let result = sync_athlete(
+    let mut result = sync_athlete(
         &deps,
         athlete,
         grant.token.expose_secret(),
@@ -423,6 +449,26 @@ async fn run_sync(deps: SyncDeps, full: bool, priority: Priority) -> Result<Sync
         started,
     )
     .await;
+    if let Err(SyncError::Unauthorized) = result {
+        // Strava refused a token we thought good: refresh it once. A revoked connection shows
+        // here as a dead refresh token (reauthorization_required).
+        tracing::warn!("Strava refused the access token; refreshing it");
+        let grant = deps
+            .token
+            .ask(AccessToken {
+                force_refresh: true,
+            })
+            .await??;
+        result = sync_athlete(
+            &deps,
+            athlete,
+            grant.token.expose_secret(),
+            full,
+            priority,
+            started,
+        )
+        .await;
+    }
     let error = result.as_ref().err().map(ToString::to_string);
     match deps.pool.get().await {
         Ok(db) => {
@@ -470,28 +516,32 @@ async fn sync_athlete(
         )
     };
     let backfill = full || !state.backfill_done || newest.is_none();
-    let (mut page, after) = if backfill {
-        let first = if full {
-            1
-        } else {
-            state.backfill_next_page.max(1) as u32
-        };
-        (first, None)
+    let mut page = if backfill && !full {
+        state.backfill_next_page.max(1) as u32
     } else {
-        (1, newest.map(|t| (t - OVERLAP).timestamp()))
+        1
     };
-    // Strava may send short pages before the end of a list. A backfill therefore stops only on
-    // an empty page. The steady-state refresh asks for a window of about a day, which fits in
-    // one page: it stops on a page shorter than the longest page Strava has ever sent us (all
-    // of the window came), so a refresh costs two calls whether or not something is new. The
-    // daily reconciliation catches what a truncating server might still hide.
+    let since = newest.filter(|_| !backfill).map(|t| t - OVERLAP);
+    let known = match since {
+        Some(since) => {
+            let db = deps.pool.get().await?;
+            store::activity_ids_since(&db, athlete, since).await?
+        }
+        None => Default::default(),
+    };
+
+    // Strava may send short pages before the end of a list, so a backfill stops only on an
+    // empty page. The steady-state refresh asks for about a day, which fits in one page: it
+    // also stops on a first page shorter than the longest page Strava has sent us that holds
+    // every activity we already had in the window, so a refresh costs two calls when at most a
+    // few things are new. Later pages end the list only when short and bringing nothing new.
     let known_largest = usize::try_from(state.largest_page).unwrap_or(0);
-    let window_end = if known_largest == 0 {
-        PAGE_SIZE as usize
-    } else {
-        known_largest.min(PAGE_SIZE as usize)
+    let short_below = match known_largest {
+        0 => PAGE_SIZE as usize,
+        n => n.min(PAGE_SIZE as usize),
     };
     let mut largest = 0;
+    let mut known_seen = 0;
     loop {
         let activities = deps
             .gate
@@ -500,7 +550,15 @@ async fn sync_athlete(
                 RequestKind::Read,
                 priority,
                 &mut report,
-                || strava.activities_page(token, page, PAGE_SIZE, after, None),
+                || {
+                    strava.activities_page(
+                        token,
+                        page,
+                        PAGE_SIZE,
+                        since.map(|t| t.timestamp()),
+                        None,
+                    )
+                },
             )
             .await?;
         let count = activities.len();
@@ -509,6 +567,9 @@ async fn sync_athlete(
         }
         largest = largest.max(count);
         report.activities_fetched += count;
+        let seen_before = known_seen;
+        known_seen += activities.iter().filter(|a| known.contains(&a.id)).count();
+        let brought_new = known_seen - seen_before < count;
         deps.cache
             .ask(Ingest {
                 athlete_id: athlete,
@@ -517,13 +578,13 @@ async fn sync_athlete(
                 publish: None,
             })
             .await??;
-        page += 1;
         if backfill {
             let db = deps.pool.get().await?;
-            store::save_backfill_progress(&db, athlete, page as i32, false).await?;
-        } else if count < window_end {
+            store::save_backfill_progress(&db, athlete, page as i32 + 1, false).await?;
+        } else if count < short_below && known_seen >= known.len() && (page == 1 || !brought_new) {
             break;
         }
+        page += 1;
     }
     let db = deps.pool.get().await?;
     if backfill {

@@ -157,10 +157,14 @@ fn expiry(unix: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(unix, 0).single().unwrap_or_else(Utc::now)
 }
 
-/// An access token good for at least [`REFRESH_MARGIN`], and whose it is.
-#[derive(Message)]
+/// An access token good for at least [`REFRESH_MARGIN`], and whose it is. With
+/// `force_refresh`, ask Strava even if the token looks fresh (Strava answered 401 to it: a
+/// revoked connection shows as a dead refresh token).
+#[derive(Message, Default)]
 #[rtype(result = "Result<AccessGrant, TokenError>")]
-pub struct AccessToken;
+pub struct AccessToken {
+    pub force_refresh: bool,
+}
 
 pub struct AccessGrant {
     pub athlete_id: i64,
@@ -179,7 +183,7 @@ impl Handler<AccessToken> for TokenActor {
     type Result = AtomicResponse<Self, Result<AccessGrant, TokenError>>;
 
     #[tracing::instrument(name = "token.access", skip_all)]
-    fn handle(&mut self, _: AccessToken, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, msg: AccessToken, _: &mut Self::Context) -> Self::Result {
         let pool = self.pool.clone();
         let cipher = self.cipher.clone();
         let strava = self.strava.clone();
@@ -200,7 +204,7 @@ impl Handler<AccessToken> for TokenActor {
                 if current.status == REAUTHORIZATION_REQUIRED {
                     return Err(Failure::with(current, TokenError::ReauthorizationRequired));
                 }
-                if current.expires_at - Utc::now() > REFRESH_MARGIN {
+                if !msg.force_refresh && current.expires_at - Utc::now() > REFRESH_MARGIN {
                     return Ok(current);
                 }
                 let answer = match strava.refresh_token(current.refresh.expose_secret()).await {

@@ -82,6 +82,10 @@ pub struct SimConfig {
     pub limits: RateLimits,
     /// Added to every request (default zero).
     pub latency: Duration,
+    /// When not empty, page n of the activity list holds at most `short_pages[(n - 1) % len]`
+    /// items (and later pages continue after them): a server whose pages run short before the
+    /// end of the list (default empty: pages are `per_page` long).
+    pub short_pages: Vec<usize>,
 }
 
 impl Default for SimConfig {
@@ -96,6 +100,7 @@ impl Default for SimConfig {
             access_token_ttl_secs: 21_600,
             limits: RateLimits::default(),
             latency: Duration::ZERO,
+            short_pages: Vec::new(),
         }
     }
 }
@@ -112,6 +117,7 @@ impl std::fmt::Debug for SimConfig {
             .field("access_token_ttl_secs", &self.access_token_ttl_secs)
             .field("limits", &self.limits)
             .field("latency", &self.latency)
+            .field("short_pages", &self.short_pages)
             .finish()
     }
 }

@@ -411,9 +411,26 @@ impl Shared {
         if q.after.is_none() {
             selected.reverse();
         }
-        let skip = usize::try_from(q.page.saturating_sub(1).saturating_mul(q.per_page))
-            .unwrap_or(usize::MAX);
-        let take = usize::try_from(q.per_page).unwrap_or(usize::MAX);
+        let per_page = usize::try_from(q.per_page).unwrap_or(usize::MAX);
+        let pages_before = usize::try_from(q.page.saturating_sub(1)).unwrap_or(usize::MAX);
+        let (skip, take) = if self.config.short_pages.is_empty() {
+            (pages_before.saturating_mul(per_page), per_page)
+        } else {
+            // Each page is cut to its configured length; the next page starts after the cut.
+            let cut = |n: usize| {
+                let limits = &self.config.short_pages;
+                limits[n % limits.len()].min(per_page)
+            };
+            let cycle: usize = (0..self.config.short_pages.len()).map(cut).sum();
+            let whole = pages_before / self.config.short_pages.len();
+            let rest: usize = (0..pages_before % self.config.short_pages.len())
+                .map(cut)
+                .sum();
+            (
+                whole.saturating_mul(cycle).saturating_add(rest),
+                cut(pages_before % self.config.short_pages.len()),
+            )
+        };
         let page: Vec<_> = selected
             .into_iter()
             .skip(skip)

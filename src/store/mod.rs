@@ -229,6 +229,21 @@ pub async fn newest_start(
         .get(0))
 }
 
+/// Ids of the athlete's stored activities that started after `since`.
+pub async fn activity_ids_since(
+    db: &impl GenericClient,
+    athlete_id: i64,
+    since: DateTime<Utc>,
+) -> anyhow::Result<std::collections::HashSet<i64>> {
+    let rows = db
+        .query(
+            "SELECT id FROM activities WHERE athlete_id = $1 AND start_date > $2",
+            &[&athlete_id, &since],
+        )
+        .await?;
+    Ok(rows.into_iter().map(|r| r.get(0)).collect())
+}
+
 pub async fn upsert_athlete_stats(
     db: &impl GenericClient,
     athlete_id: i64,

@@ -1,10 +1,10 @@
 //! What a sync asks Strava, counted by the simulator.
 
 use chrono::Duration;
-use milepost::simulator::SimActivity;
+use milepost::simulator::{SimActivity, SimConfig};
 use serde_json::json;
 
-use crate::helpers::{API_KEY, json, spawn_app};
+use crate::helpers::{API_KEY, json, spawn_app, spawn_app_with};
 
 const LIST: &str = "GET /athlete/activities";
 const STATS: &str = "GET /athletes/{id}/stats";
@@ -58,4 +58,63 @@ async fn the_first_sync_pages_until_an_empty_page() {
     let pages = total.div_ceil(200);
     // every full page, then the empty one that ends the list
     assert_eq!(app.sim.request_count(LIST), pages + 1, "{total} activities");
+}
+
+/// A Strava whose pages run short before the end (7, then 5, then 7 …).
+fn short_pages() -> SimConfig {
+    SimConfig {
+        history_years: 0,
+        short_pages: vec![7, 5],
+        ..SimConfig::default()
+    }
+}
+
+fn public_ids(app: &crate::helpers::TestApp) -> Vec<i64> {
+    app.sim
+        .activities()
+        .iter()
+        .filter(|a| a["visibility"] == json!("everyone"))
+        .map(|a| a["id"].as_i64().unwrap())
+        .collect()
+}
+
+async fn served_ids(app: &crate::helpers::TestApp) -> Vec<i64> {
+    let mut ids = Vec::new();
+    for offset in (0..).step_by(200) {
+        let page = json(
+            app.get(&format!("/strava/activities?limit=200&offset={offset}"))
+                .await,
+        )
+        .await;
+        let data = page["data"].as_array().unwrap();
+        if data.is_empty() {
+            return ids;
+        }
+        ids.extend(data.iter().map(|a| a["id"].as_i64().unwrap()));
+    }
+    unreachable!()
+}
+
+#[actix_web::test]
+async fn short_pages_before_the_end_lose_nothing() {
+    let app = spawn_app_with(short_pages(), |_| {}).await;
+    app.connect_and_sync().await;
+    assert_eq!(served_ids(&app).await, public_ids(&app));
+
+    // a quiet hour costs two calls, short pages or not
+    app.sim.reset_counts();
+    assert_eq!(app.refresh(Some(API_KEY)).await.status().as_u16(), 200);
+    assert_eq!(read_calls(&app), 2, "{:?}", app.sim.request_counts());
+
+    // a busy hour: a dozen new activities, more than one short page holds
+    for minutes in 1..=12 {
+        app.sim.add_activity(SimActivity::new(
+            "Ride",
+            app.sim.now() - Duration::minutes(5 * minutes),
+            20_000.0,
+            3_600,
+        ));
+    }
+    assert_eq!(app.refresh(Some(API_KEY)).await.status().as_u16(), 200);
+    assert_eq!(served_ids(&app).await, public_ids(&app));
 }

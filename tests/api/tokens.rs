@@ -18,7 +18,7 @@ async fn a_token_near_expiry_is_refreshed_exactly_once_for_concurrent_askers() {
     let app = app.restart().await;
     app.sim.reset_counts();
 
-    let asks = (0..10).map(|_| app.services.token.ask(AccessToken));
+    let asks = (0..10).map(|_| app.services.token.ask(AccessToken::default()));
     let grants = futures::future::join_all(asks).await;
     let tokens: Vec<String> = grants
         .into_iter()
@@ -56,4 +56,31 @@ async fn a_wrong_encryption_key_never_sends_ciphertext_to_strava() {
     assert_eq!(calls, 0, "{:?}", app.sim.request_counts());
     // and what was cached keeps being served
     assert_eq!(app.get("/strava/stats/ytd").await.status().as_u16(), 200);
+}
+
+#[actix_web::test]
+async fn a_revoked_connection_is_found_out_and_shown_as_needing_reauthorization() {
+    let app = spawn_app().await;
+    app.connect_and_sync().await;
+    // The athlete revokes the app at Strava: the access token and the refresh token die.
+    app.sim.revoke_access();
+    let r = app.refresh(Some(API_KEY)).await;
+    assert_eq!(r.status().as_u16(), 409);
+    assert_eq!(
+        crate::helpers::json(r).await["code"],
+        serde_json::json!("reauthorization_required")
+    );
+    let health = crate::helpers::json(app.get("/strava/health").await).await;
+    assert_eq!(
+        health["strava"],
+        serde_json::json!("reauthorization_required")
+    );
+    // no more syncs until the owner reconnects, and the cached stats stay
+    app.sim.reset_counts();
+    assert_eq!(app.refresh(Some(API_KEY)).await.status().as_u16(), 409);
+    assert_eq!(app.sim.request_counts().values().sum::<u64>(), 0);
+    assert_eq!(app.get("/strava/stats/ytd").await.status().as_u16(), 200);
+    // reconnecting brings it back
+    app.connect_and_sync().await;
+    assert_eq!(app.refresh(Some(API_KEY)).await.status().as_u16(), 200);
 }

@@ -156,20 +156,30 @@ impl Application {
         });
         let production = settings.is_production();
         let metrics = services.metrics.clone();
+        let cors = http::cors::Cors::new(settings.allowed_origins());
         let server = HttpServer::new(move || {
             let metrics = metrics.clone();
+            let cors = cors.clone();
             App::new()
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
-                .wrap(http::security_headers(production))
                 .wrap_fn(move |req, srv| {
                     let span =
                         tracing::info_span!("request", method = %req.method(), path = %req.path());
                     let started = std::time::Instant::now();
                     let metrics = metrics.clone();
-                    let fut = srv.call(req);
+                    let cors = cors.clone();
+                    let preflight = cors.preflight(req.method(), req.headers());
+                    let request_headers = req.headers().clone();
+                    let fut = match preflight {
+                        Some(answer) => futures::future::Either::Left(futures::future::ready(Ok(
+                            req.into_response(answer),
+                        ))),
+                        None => futures::future::Either::Right(srv.call(req)),
+                    };
                     async move {
-                        let response = fut.await?;
+                        let mut response = fut.await?.map_into_boxed_body();
+                        cors.decorate(&request_headers, response.headers_mut());
                         let status = response.status().as_u16();
                         let route = response
                             .request()
@@ -188,6 +198,10 @@ impl Application {
                         Ok(response)
                     }
                 })
+                // outermost, so every answer carries them, preflights included
+                .wrap(http::security_headers(production))
+                // `/strava/health/` is `/strava/health`, as the old service redirected it
+                .wrap(actix_web::middleware::NormalizePath::trim())
                 .configure(http::routes)
                 .default_service(web::to(http::not_found))
         })

@@ -402,11 +402,16 @@ impl Handler<CompleteAuthorization> for TokenActor {
                     tracing::info!("refused a replayed OAuth state");
                     return Err(CallbackError::InvalidState);
                 }
-                if let Some(scope) = &msg.scope {
-                    let granted: Vec<&str> = scope.split(',').map(str::trim).collect();
-                    if !ACTIVITY_SCOPES.iter().any(|s| granted.contains(s)) {
-                        return Err(CallbackError::MissingScope("activity:read"));
-                    }
+                // Strava always says what was granted; no scope is no activity scope.
+                let granted: Vec<&str> = msg
+                    .scope
+                    .as_deref()
+                    .unwrap_or_default()
+                    .split(',')
+                    .map(str::trim)
+                    .collect();
+                if !ACTIVITY_SCOPES.iter().any(|s| granted.contains(s)) {
+                    return Err(CallbackError::MissingScope("activity:read"));
                 }
                 let answer = strava
                     .exchange_code(&msg.code)
@@ -426,6 +431,10 @@ impl Handler<CompleteAuthorization> for TokenActor {
                         athlete = athlete_id,
                         "refused a connection from an athlete who does not own this instance"
                     );
+                    // Their token is of no use here: hand it back rather than leave it live.
+                    if let Err(e) = strava.deauthorize(&answer.access_token).await {
+                        tracing::info!(error = %e.error, "could not deauthorize the refused athlete's token");
+                    }
                     return Err(CallbackError::NotOwner);
                 }
                 let tokens = Tokens {

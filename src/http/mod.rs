@@ -2,6 +2,7 @@
 //! response: no SQL, no Strava calls, no JSON building per request for served data.
 
 mod auth;
+pub mod cors;
 mod oauth;
 mod ops;
 mod stats;

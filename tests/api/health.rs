@@ -15,6 +15,14 @@ async fn health_reports_the_database_and_no_connection_yet() {
 }
 
 #[actix_web::test]
+async fn a_trailing_slash_reaches_the_same_route() {
+    let app = spawn_app().await;
+    let r = app.get("/strava/health/").await;
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(json(r).await["service"], json!("strava"));
+}
+
+#[actix_web::test]
 async fn liveness_and_readiness_answer() {
     let app = spawn_app().await;
     assert_eq!(app.get("/livez").await.status().as_u16(), 200);

@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod cors;
 mod health;
 mod hostile;
 mod oauth;

@@ -221,3 +221,20 @@ async fn tokens_in_the_database_are_not_plaintext() {
         assert!(!stored.contains(plain), "{field} stored in plaintext");
     }
 }
+
+#[actix_web::test]
+async fn a_callback_without_a_granted_scope_is_refused() {
+    let app = spawn_app().await;
+    let (strava, cookie) = app.authorize().await;
+    let callback = app.consent(&strava).await;
+    let mut url = url::Url::parse(&callback).unwrap();
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .into_owned()
+        .filter(|(k, _)| k != "scope")
+        .collect();
+    url.query_pairs_mut().clear().extend_pairs(kept);
+    let r = app.callback(url.as_str(), Some(&cookie)).await;
+    assert_eq!(r.status().as_u16(), 400);
+    assert_eq!(app.sim.request_count("POST /oauth/token"), 0);
+}

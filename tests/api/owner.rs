@@ -53,6 +53,8 @@ async fn a_pinned_owner_refuses_everyone_else() {
     for table in ["tokens", "owner", "activities"] {
         assert_eq!(rows(&app, table).await, 0, "{table}");
     }
+    // and the token Strava just issued is handed back
+    assert_eq!(app.sim.request_count("POST /oauth/deauthorize"), 1);
 }
 
 #[actix_web::test]

@@ -58,6 +58,13 @@ CREATE TABLE sync_state (
     last_error        TEXT
 );
 
+-- The app's Strava push subscription (one per application), made by `milepost webhook subscribe`.
+CREATE TABLE webhook_subscription (
+    id           BIGINT PRIMARY KEY,
+    callback_url TEXT        NOT NULL,
+    created_at   TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+
 -- OAuth state nonces already used, remembered until the state would have expired anyway.
 CREATE TABLE oauth_states (
     nonce      TEXT PRIMARY KEY,

@@ -27,10 +27,32 @@ pub enum Command {
     },
     /// Apply database migrations, then exit.
     Migrate,
+    /// Manage the app's Strava push subscription (webhook).
+    Webhook {
+        #[command(subcommand)]
+        action: WebhookAction,
+    },
     /// Run the Strava simulator alone.
     Sim {
         /// Port to listen on (127.0.0.1).
         #[arg(long, default_value_t = 5002)]
         port: u16,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhookAction {
+    /// Create the subscription; the service must already answer at the callback URL.
+    Subscribe {
+        /// Where Strava will post events, e.g. https://api.example.com/strava/webhook
+        #[arg(long)]
+        callback_url: String,
+    },
+    /// List the app's subscriptions: id, callback URL, created time.
+    List,
+    /// Delete a subscription at Strava and here.
+    Delete {
+        /// The subscription id.
+        id: i64,
     },
 }

@@ -6,11 +6,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 
-use milepost::cli::{Cli, Command};
+use milepost::cli::{Cli, Command, WebhookAction};
 use milepost::config::Settings;
-use milepost::startup::{Application, Services};
-use milepost::strava::budget::Priority;
-use milepost::{demo, simulator, store, telemetry};
+use milepost::startup::Application;
+use milepost::{commands, demo, simulator, store, telemetry};
 
 #[actix_web::main]
 async fn main() -> ExitCode {
@@ -32,7 +31,21 @@ async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve => serve(settings.finish()?).await,
         Command::Demo => demo::run(settings.finish()?).await,
-        Command::Refresh { full } => refresh(settings.finish()?, full).await,
+        Command::Refresh { full } => {
+            println!("{}", commands::refresh(&settings.finish()?, full).await?);
+            Ok(())
+        }
+        Command::Webhook { action } => {
+            let out = match action {
+                WebhookAction::Subscribe { callback_url } => {
+                    commands::webhook_subscribe(&settings, &callback_url).await?
+                }
+                WebhookAction::List => commands::webhook_list(&settings).await?,
+                WebhookAction::Delete { id } => commands::webhook_delete(&settings, id).await?,
+            };
+            println!("{out}");
+            Ok(())
+        }
         Command::Migrate => {
             let url = settings
                 .database_url()
@@ -61,22 +74,5 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     });
     app.run_until_stopped().await?;
     tracing::info!("stopped");
-    Ok(())
-}
-
-async fn refresh(settings: Settings, full: bool) -> anyhow::Result<()> {
-    let services = Services::start(&settings).await?;
-    let report = services
-        .fetcher
-        .ask(milepost::actors::fetcher::Sync {
-            full,
-            priority: Priority::Interactive,
-        })
-        .await??;
-    tracing::info!(?report, "refresh done");
-    println!(
-        "refreshed: {} requests, {} activities fetched, {} stored",
-        report.requests, report.activities_fetched, report.activities_stored
-    );
     Ok(())
 }

@@ -13,6 +13,7 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use secrecy::SecretString;
 
+use crate::actors::fetcher::FetcherOptions;
 use crate::actors::token::OAuthSettings;
 use crate::actors::{CacheActor, FetcherActor, TokenActor};
 use crate::config::Settings;
@@ -38,6 +39,20 @@ pub struct Services {
     pub pool: deadpool_postgres::Pool,
 }
 
+/// The Strava client the settings describe.
+pub fn strava_client(settings: &Settings) -> anyhow::Result<StravaClient> {
+    StravaClient::new(StravaConfig {
+        api_base_url: settings.strava_api_base_url.clone(),
+        oauth_base_url: settings.strava_oauth_base_url.clone(),
+        client_id: settings.strava_client_id.clone().unwrap_or_default(),
+        client_secret: settings
+            .strava_client_secret
+            .clone()
+            .unwrap_or_else(|| SecretString::from(String::new())),
+        timeout: Duration::from_secs(settings.strava_timeout_secs.max(1)),
+    })
+}
+
 fn required<'a>(value: &'a Option<SecretString>, name: &str) -> anyhow::Result<&'a SecretString> {
     value.as_ref().with_context(|| format!("{name} is not set"))
 }
@@ -58,16 +73,7 @@ impl Services {
             &settings.state_secret,
             "STATE_SECRET",
         )?));
-        let strava = StravaClient::new(StravaConfig {
-            api_base_url: settings.strava_api_base_url.clone(),
-            oauth_base_url: settings.strava_oauth_base_url.clone(),
-            client_id: settings.strava_client_id.clone().unwrap_or_default(),
-            client_secret: settings
-                .strava_client_secret
-                .clone()
-                .unwrap_or_else(|| SecretString::from(String::new())),
-            timeout: Duration::from_secs(settings.strava_timeout_secs.max(1)),
-        })?;
+        let strava = strava_client(settings)?;
 
         let metrics = Arc::new(Metrics::default());
         let ready = Arc::new(AtomicBool::new(false));
@@ -103,8 +109,11 @@ impl Services {
                 pool.clone(),
                 token.clone(),
                 cache.clone(),
-                Duration::from_secs(settings.refresh_interval_secs.max(1)),
-                settings.owner_athlete_id.is_some(),
+                FetcherOptions {
+                    refresh_interval: Duration::from_secs(settings.refresh_interval_secs.max(1)),
+                    owner_pinned: settings.owner_athlete_id.is_some(),
+                    webhook_subscription: settings.strava_webhook_subscription_id,
+                },
             )
             .start(),
             metrics.clone(),
@@ -149,6 +158,7 @@ impl Application {
             metrics: services.metrics.clone(),
             api_key: required(&settings.internal_api_key, "INTERNAL_API_KEY")?.clone(),
             metrics_token: settings.metrics_token.clone(),
+            webhook_verify_token: settings.strava_webhook_verify_token.clone(),
             frontend_url: settings.frontend_url.clone(),
             production: settings.is_production(),
             cache_max_age_secs: settings.cache_max_age_secs,

@@ -114,6 +114,7 @@ impl CacheActor {
                 me.ask(Ingest {
                     athlete_id,
                     activities: Vec::new(),
+                    removed: Vec::new(),
                     stats: None,
                     publish: Some(fetched_at),
                 })
@@ -259,6 +260,8 @@ impl Handler<ListActivities> for CacheActor {
 pub struct Ingest {
     pub athlete_id: i64,
     pub activities: Vec<Activity>,
+    /// Activities Strava no longer has.
+    pub removed: Vec<i64>,
     pub stats: Option<ActivityStats>,
     pub publish: Option<DateTime<Utc>>,
 }
@@ -282,6 +285,9 @@ impl Handler<Ingest> for CacheActor {
                 let tx = db.transaction().await?;
                 let upserted =
                     store::upsert_activities(&tx, msg.athlete_id, &msg.activities).await?;
+                if !msg.removed.is_empty() {
+                    store::delete_activities(&tx, msg.athlete_id, &msg.removed).await?;
+                }
                 if let Some(stats) = &msg.stats {
                     store::upsert_athlete_stats(&tx, msg.athlete_id, stats).await?;
                 }

@@ -50,6 +50,8 @@ pub enum SyncError {
     BudgetExhausted(DateTime<Utc>),
     #[error("Strava rejected the access token")]
     Unauthorized,
+    #[error("not found at Strava")]
+    NotFound,
     #[error("Strava failed: {0}")]
     Strava(String),
     #[error("internal: {0}")]
@@ -87,6 +89,7 @@ impl From<deadpool_postgres::PoolError> for SyncError {
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SyncReport {
+    /// Requests sent to Strava.
     pub requests: u32,
     pub activities_fetched: usize,
     pub activities_stored: usize,
@@ -94,8 +97,8 @@ pub struct SyncReport {
 
 /// Sends requests to Strava within the budget, with retries for transient failures.
 #[derive(Clone)]
-struct Gate {
-    strava: StravaClient,
+pub(super) struct Gate {
+    pub(super) strava: StravaClient,
     budget: Arc<Mutex<Budget>>,
     metrics: Arc<crate::metrics::Metrics>,
 }
@@ -107,7 +110,7 @@ impl Gate {
     }
 
     /// Sends `request` if the budget affords it, else refuses with the time it will.
-    async fn call<T, F, Fut>(
+    pub(super) async fn call<T, F, Fut>(
         &self,
         endpoint: &'static str,
         kind: RequestKind,
@@ -156,8 +159,10 @@ impl Gate {
                 backoff *= 2;
                 continue;
             }
-            if error == StravaError::Unauthorized {
-                return Err(SyncError::Unauthorized);
+            match error {
+                StravaError::Unauthorized => return Err(SyncError::Unauthorized),
+                StravaError::NotFound => return Err(SyncError::NotFound),
+                _ => {}
             }
             return Err(SyncError::Strava(error.to_string()));
         }
@@ -180,11 +185,11 @@ fn error_label(e: &StravaError) -> String {
 
 /// What a sync needs, cloned into the task that runs it.
 #[derive(Clone)]
-struct SyncDeps {
-    gate: Gate,
-    pool: Pool,
-    token: Mailbox<TokenActor>,
-    cache: Mailbox<CacheActor>,
+pub(super) struct SyncDeps {
+    pub(super) gate: Gate,
+    pub(super) pool: Pool,
+    pub(super) token: Mailbox<TokenActor>,
+    pub(super) cache: Mailbox<CacheActor>,
 }
 
 type SharedSync = Shared<LocalBoxFuture<'static, Result<SyncReport, SyncError>>>;
@@ -196,15 +201,27 @@ struct Running {
     generation: u64,
 }
 
+/// Settings the FetcherActor runs with.
+#[derive(Debug, Clone)]
+pub struct FetcherOptions {
+    pub refresh_interval: StdDuration,
+    /// OWNER_ATHLETE_ID pins the owner: a disconnect keeps the lock.
+    pub owner_pinned: bool,
+    /// STRAVA_WEBHOOK_SUBSCRIPTION_ID; else the one stored by `milepost webhook subscribe`.
+    pub webhook_subscription: Option<i64>,
+}
+
 pub struct FetcherActor {
     deps: SyncDeps,
-    /// OWNER_ATHLETE_ID pins the owner: a disconnect keeps the lock.
     owner_pinned: bool,
     refresh_interval: StdDuration,
+    webhook_subscription: Option<i64>,
     in_flight: Option<Running>,
     generation: u64,
     /// A background sync waiting for the rate budget's next window.
     retry: Option<SpawnHandle>,
+    /// A re-read of the athlete stats after webhook events, at most one a minute.
+    stats_refresh: Option<SpawnHandle>,
     me: Option<Mailbox<FetcherActor>>,
 }
 
@@ -214,8 +231,7 @@ impl FetcherActor {
         pool: Pool,
         token: Mailbox<TokenActor>,
         cache: Mailbox<CacheActor>,
-        refresh_interval: StdDuration,
-        owner_pinned: bool,
+        options: FetcherOptions,
     ) -> Self {
         let metrics = token.metrics().clone();
         Self {
@@ -229,11 +245,13 @@ impl FetcherActor {
                 token,
                 cache,
             },
-            owner_pinned,
-            refresh_interval,
+            owner_pinned: options.owner_pinned,
+            refresh_interval: options.refresh_interval,
+            webhook_subscription: options.webhook_subscription,
             in_flight: None,
             generation: 0,
             retry: None,
+            stats_refresh: None,
             me: None,
         }
     }
@@ -364,6 +382,57 @@ impl Handler<Connect> for FetcherActor {
                 result
             }),
         )
+    }
+}
+
+/// A webhook event: answered at once, handled afterwards (see `webhook.rs`).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct WebhookEvent(pub super::webhook::Event);
+
+/// How often at most webhook events make us re-read the athlete stats.
+const STATS_AFTER_EVENTS: StdDuration = StdDuration::from_secs(60);
+
+impl Handler<WebhookEvent> for FetcherActor {
+    type Result = ();
+
+    #[tracing::instrument(name = "fetcher.webhook", skip_all)]
+    fn handle(&mut self, WebhookEvent(event): WebhookEvent, ctx: &mut Self::Context) {
+        let deps = self.deps.clone();
+        let subscription = self.webhook_subscription;
+        let keep_owner = self.owner_pinned;
+        ctx.spawn(
+            async move { super::webhook::handle(&deps, subscription, keep_owner, event).await }
+                .into_actor(self)
+                .map(|outcome, act, ctx| match outcome {
+                    Ok(super::webhook::Outcome::ActivityChanged) => act.refresh_stats_soon(ctx),
+                    Ok(outcome) => tracing::debug!(?outcome, "webhook event handled"),
+                    Err(e) => tracing::warn!(error = %e, "webhook event not handled"),
+                }),
+        );
+    }
+}
+
+impl FetcherActor {
+    /// Re-reads the athlete stats (so ytd follows) a minute after the first of a burst of
+    /// activity events, once for the whole burst.
+    fn refresh_stats_soon(&mut self, ctx: &mut Context<Self>) {
+        if self.stats_refresh.is_some() {
+            return;
+        }
+        self.stats_refresh = Some(ctx.run_later(STATS_AFTER_EVENTS, |act, ctx| {
+            act.stats_refresh = None;
+            let deps = act.deps.clone();
+            ctx.spawn(
+                async move { super::webhook::refresh_stats(&deps).await }
+                    .into_actor(act)
+                    .map(|result, _, _| {
+                        if let Err(e) = result {
+                            tracing::warn!(error = %e, "could not re-read the athlete stats");
+                        }
+                    }),
+            );
+        }));
     }
 }
 
@@ -574,6 +643,7 @@ async fn sync_athlete(
             .ask(Ingest {
                 athlete_id: athlete,
                 activities,
+                removed: Vec::new(),
                 stats: None,
                 publish: None,
             })
@@ -597,6 +667,7 @@ async fn sync_athlete(
         .ask(Ingest {
             athlete_id: athlete,
             activities: Vec::new(),
+            removed: Vec::new(),
             stats: Some(stats),
             publish: Some(started),
         })

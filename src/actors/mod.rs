@@ -4,6 +4,7 @@
 pub mod cache;
 pub mod fetcher;
 pub mod token;
+pub mod webhook;
 
 pub use cache::CacheActor;
 pub use fetcher::FetcherActor;

@@ -6,6 +6,7 @@ pub mod cors;
 mod oauth;
 mod ops;
 mod stats;
+mod webhook;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -27,6 +28,7 @@ pub struct AppState {
     pub cache: Mailbox<CacheActor>,
     pub metrics: Arc<Metrics>,
     pub api_key: SecretString,
+    pub webhook_verify_token: Option<SecretString>,
     pub metrics_token: Option<SecretString>,
     pub frontend_url: String,
     pub production: bool,
@@ -102,7 +104,17 @@ fn strava_routes(cfg: &mut web::ServiceConfig) {
         .service(get("/stats/longest-ride", stats::longest_ride))
         .service(get("/activities", stats::activities))
         .service(post("/refresh-data", ops::refresh))
-        .service(post("/disconnect", ops::disconnect));
+        .service(post("/disconnect", ops::disconnect))
+        .service(
+            web::resource("/webhook")
+                .route(web::get().to(webhook::validate))
+                .route(web::post().to(webhook::receive))
+                .default_service(web::to(|| async {
+                    HttpResponse::MethodNotAllowed()
+                        .insert_header((header::ALLOW, "GET, POST"))
+                        .json(serde_json::json!({"detail": "Method Not Allowed"}))
+                })),
+        );
 }
 
 /// Every route, under `/strava` and again under `/v1/strava`.

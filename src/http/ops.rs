@@ -145,7 +145,7 @@ fn sync_error(e: SyncError, failing: &str) -> ApiError {
             )
             .with_retry_after(secs)
         }
-        e @ (SyncError::Strava(_) | SyncError::Unauthorized) => {
+        e @ (SyncError::Strava(_) | SyncError::Unauthorized | SyncError::NotFound) => {
             ApiError::server(StatusCode::BAD_GATEWAY, "strava_error", failing, &e)
         }
         e @ SyncError::Internal(_) => ApiError::internal(&e),

@@ -430,6 +430,49 @@ pub async fn forget_athlete(
     Ok(())
 }
 
+/// The push subscription `milepost webhook subscribe` stored, if any.
+pub async fn webhook_subscription(db: &impl GenericClient) -> anyhow::Result<Option<i64>> {
+    Ok(db
+        .query_opt("SELECT id FROM webhook_subscription LIMIT 1", &[])
+        .await?
+        .map(|r| r.get(0)))
+}
+
+/// Remembers the app's (single) push subscription.
+pub async fn save_webhook_subscription(
+    db: &impl GenericClient,
+    id: i64,
+    callback_url: &str,
+) -> anyhow::Result<()> {
+    db.execute("DELETE FROM webhook_subscription", &[]).await?;
+    db.execute(
+        "INSERT INTO webhook_subscription (id, callback_url) VALUES ($1, $2)",
+        &[&id, &callback_url],
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn delete_webhook_subscription(db: &impl GenericClient, id: i64) -> anyhow::Result<()> {
+    db.execute("DELETE FROM webhook_subscription WHERE id = $1", &[&id])
+        .await?;
+    Ok(())
+}
+
+/// Removes activities Strava no longer has.
+pub async fn delete_activities(
+    db: &impl GenericClient,
+    athlete_id: i64,
+    ids: &[i64],
+) -> anyhow::Result<u64> {
+    Ok(db
+        .execute(
+            "DELETE FROM activities WHERE athlete_id = $1 AND id = ANY($2)",
+            &[&athlete_id, &ids],
+        )
+        .await?)
+}
+
 /// What `/strava/health` reports beyond reachability.
 #[derive(Debug, Clone, Default)]
 pub struct HealthFacts {

@@ -265,6 +265,45 @@ impl StravaClient {
             .await
     }
 
+    /// Creates the app's push subscription; Strava validates `callback_url` during the call.
+    pub async fn create_push_subscription(
+        &self,
+        callback_url: &str,
+        verify_token: &str,
+    ) -> Result<PushSubscription, Failure> {
+        let response = self
+            .http
+            .post(self.api_url("push_subscriptions"))
+            .form(&[
+                ("client_id", self.config.client_id.as_str()),
+                ("client_secret", self.config.client_secret.expose_secret()),
+                ("callback_url", callback_url),
+                ("verify_token", verify_token),
+            ])
+            .send()
+            .await
+            .map_err(transport)?;
+        Ok(decode(response).await?.0)
+    }
+
+    /// Deletes the app's push subscription `id`.
+    pub async fn delete_push_subscription(&self, id: i64) -> Result<(), Failure> {
+        let response = self
+            .http
+            .delete(self.api_url(&format!("push_subscriptions/{id}")))
+            .query(&[
+                ("client_id", self.config.client_id.as_str()),
+                ("client_secret", self.config.client_secret.expose_secret()),
+            ])
+            .send()
+            .await
+            .map_err(transport)?;
+        if response.status().is_success() {
+            return Ok(());
+        }
+        decode::<serde_json::Value>(response).await.map(|_| ())
+    }
+
     /// The app's push subscriptions (app credentials, not a user token).
     pub async fn push_subscriptions(&self) -> Result<Vec<PushSubscription>, Failure> {
         let response = self

@@ -12,3 +12,4 @@ mod refresh;
 mod stats;
 mod sync;
 mod tokens;
+mod webhook;

@@ -214,6 +214,7 @@ async fn re_deriving_the_bodies_without_a_sync_keeps_every_one_of_them() {
         .ask(milepost::actors::cache::Ingest {
             athlete_id: athlete,
             activities: Vec::new(),
+            removed: Vec::new(),
             stats: None,
             publish: Some(fetched_at),
         })

@@ -1,0 +1,79 @@
+//! Commands that run once and exit: `refresh` and `webhook subscribe|list|delete`.
+
+use anyhow::Context;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::actors::fetcher::Sync;
+use crate::config::Settings;
+use crate::startup::{Services, strava_client};
+use crate::store;
+use crate::strava::budget::Priority;
+
+/// One sync, then a one-line report.
+pub async fn refresh(settings: &Settings, full: bool) -> anyhow::Result<String> {
+    let services = Services::start(settings).await?;
+    let report = services
+        .fetcher
+        .ask(Sync {
+            full,
+            priority: Priority::Interactive,
+        })
+        .await??;
+    Ok(format!(
+        "refreshed: {} requests, {} activities fetched, {} stored",
+        report.requests, report.activities_fetched, report.activities_stored
+    ))
+}
+
+fn database(settings: &Settings) -> anyhow::Result<deadpool_postgres::Pool> {
+    let url = settings
+        .database_url()
+        .context("set DATABASE_URL (or the POSTGRES_* variables)")?;
+    store::pool(&url, 2)
+}
+
+/// Creates the app's push subscription (Strava checks `callback_url` during the call, so the
+/// service must already answer there) and remembers its id.
+pub async fn webhook_subscribe(settings: &Settings, callback_url: &str) -> anyhow::Result<String> {
+    let verify_token: &SecretString = settings
+        .strava_webhook_verify_token
+        .as_ref()
+        .context("set STRAVA_WEBHOOK_VERIFY_TOKEN: the service answers Strava's check with it")?;
+    let pool = database(settings)?;
+    store::migrate(&pool).await?;
+    let subscription = strava_client(settings)?
+        .create_push_subscription(callback_url, verify_token.expose_secret())
+        .await
+        .map_err(|f| anyhow::anyhow!("Strava refused the subscription: {}", f.error))?;
+    let db = pool.get().await?;
+    store::save_webhook_subscription(&db, subscription.id, &subscription.callback_url).await?;
+    Ok(format!(
+        "subscribed: {} {}",
+        subscription.id, subscription.callback_url
+    ))
+}
+
+/// One line per subscription: id, callback URL, created time.
+pub async fn webhook_list(settings: &Settings) -> anyhow::Result<String> {
+    let subscriptions = strava_client(settings)?
+        .push_subscriptions()
+        .await
+        .map_err(|f| anyhow::anyhow!("Strava refused to list subscriptions: {}", f.error))?;
+    Ok(subscriptions
+        .iter()
+        .map(|s| format!("{} {} {}", s.id, s.callback_url, s.created_at))
+        .collect::<Vec<_>>()
+        .join("\n"))
+}
+
+/// Deletes a subscription at Strava and forgets it here.
+pub async fn webhook_delete(settings: &Settings, id: i64) -> anyhow::Result<String> {
+    strava_client(settings)?
+        .delete_push_subscription(id)
+        .await
+        .map_err(|f| anyhow::anyhow!("Strava refused to delete subscription {id}: {}", f.error))?;
+    let pool = database(settings)?;
+    store::migrate(&pool).await?;
+    store::delete_webhook_subscription(&pool.get().await?, id).await?;
+    Ok(format!("deleted: {id}"))
+}

@@ -1,0 +1,82 @@
+//! Strava's webhook: the subscription check (GET) and events (POST, acknowledged at once and
+//! handled by the FetcherActor afterwards).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use secrecy::ExposeSecret;
+use serde_json::json;
+
+use super::{AppState, mailbox, query_param};
+use crate::actors::fetcher::WebhookEvent;
+use crate::actors::webhook::Event;
+use crate::crypto::constant_time_eq;
+use crate::error::ApiError;
+
+/// `GET /strava/webhook?hub.mode=subscribe&hub.challenge=X&hub.verify_token=T`.
+#[tracing::instrument(name = "GET webhook", skip_all)]
+pub async fn validate(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let token = query_param(&req, "hub.verify_token").unwrap_or_default();
+    let ours = state
+        .webhook_verify_token
+        .as_ref()
+        .is_some_and(|t| constant_time_eq(token.as_bytes(), t.expose_secret().as_bytes()));
+    let challenge = query_param(&req, "hub.challenge");
+    match (query_param(&req, "hub.mode").as_deref(), challenge) {
+        (Some("subscribe"), Some(challenge)) if ours => {
+            Ok(HttpResponse::Ok().json(json!({"hub.challenge": challenge})))
+        }
+        _ => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "invalid_verify_token",
+            "Invalid webhook verification request",
+        )),
+    }
+}
+
+/// Webhook events are a few hundred bytes.
+const MAX_EVENT_BYTES: usize = 16 * 1024;
+
+/// The request body, refused with a JSON 413 beyond [`MAX_EVENT_BYTES`].
+async fn read_body(mut payload: web::Payload) -> Result<web::BytesMut, ApiError> {
+    use futures::StreamExt;
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk
+            .map_err(|_| ApiError::bad_request("malformed_body", "Unreadable request body"))?;
+        if body.len() + chunk.len() > MAX_EVENT_BYTES {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("Request body larger than {MAX_EVENT_BYTES} bytes"),
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// `POST /strava/webhook`: 200 as soon as the event is handed over.
+#[tracing::instrument(name = "POST webhook", skip_all)]
+pub async fn receive(
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let body = read_body(payload).await?;
+    let event: Event = serde_json::from_slice(&body)
+        .map_err(|_| ApiError::bad_request("malformed_event", "Malformed webhook event"))?;
+    tracing::info!(
+        object = %event.object_type,
+        aspect = %event.aspect_type,
+        id = event.object_id,
+        "webhook event"
+    );
+    state
+        .fetcher
+        .ask(WebhookEvent(event))
+        .await
+        .map_err(mailbox)?;
+    Ok(HttpResponse::Ok().json(json!({"status": "ok"})))
+}

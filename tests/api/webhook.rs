@@ -1,0 +1,223 @@
+//! Webhook events are hints: each is confirmed with Strava before anything changes.
+
+use std::time::Duration;
+
+use milepost::simulator::SimActivity;
+use serde_json::json;
+
+use crate::helpers::{TestApp, json, spawn_app_with};
+
+const VERIFY: &str = "test-webhook-verify-token";
+
+/// A connected, synced app whose push subscription exists at the simulator and in Postgres.
+async fn subscribed_app() -> TestApp {
+    let app = spawn_app_with(Default::default(), |s| {
+        s.strava_webhook_verify_token = Some(VERIFY.into())
+    })
+    .await;
+    app.connect_and_sync().await;
+    let out = milepost::commands::webhook_subscribe(&app.settings, &app.url("/strava/webhook"))
+        .await
+        .expect("subscribing");
+    assert!(out.starts_with("subscribed: "), "{out}");
+    app
+}
+
+async fn served_ids(app: &TestApp) -> Vec<i64> {
+    let body = json(app.get("/strava/activities?limit=200").await).await;
+    body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_i64().unwrap())
+        .collect()
+}
+
+/// Polls until `done` holds (events are handled after the POST is answered).
+async fn eventually(mut done: impl AsyncFnMut() -> bool) -> bool {
+    for _ in 0..40 {
+        if done().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    false
+}
+
+#[actix_web::test]
+async fn strava_s_subscription_check_is_answered_only_with_our_token() {
+    let app = spawn_app_with(Default::default(), |s| {
+        s.strava_webhook_verify_token = Some(VERIFY.into())
+    })
+    .await;
+    let ok = app
+        .get(&format!("/strava/webhook?hub.mode=subscribe&hub.challenge=15f7d1a91c1f40f8a748fd134752feb3&hub.verify_token={VERIFY}"))
+        .await;
+    assert_eq!(ok.status().as_u16(), 200);
+    assert_eq!(
+        json(ok).await,
+        json!({"hub.challenge": "15f7d1a91c1f40f8a748fd134752feb3"})
+    );
+    let wrong = app
+        .get("/strava/webhook?hub.mode=subscribe&hub.challenge=x&hub.verify_token=nope")
+        .await;
+    assert_eq!(wrong.status().as_u16(), 403);
+}
+
+#[actix_web::test]
+async fn a_deleted_activity_disappears_from_every_endpoint_within_a_second() {
+    let app = subscribed_app().await;
+    let newest = served_ids(&app).await[0];
+    assert!(app.sim.delete_activity(newest));
+    let started = std::time::Instant::now();
+    let status = app
+        .sim
+        .deliver_event(app.sim.activity_event("delete", newest, json!({})))
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    assert!(eventually(async || !served_ids(&app).await.contains(&newest)).await);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    let recent = app
+        .get("/strava/stats/activities")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!recent.contains(&newest.to_string()));
+}
+
+#[actix_web::test]
+async fn a_created_activity_appears_and_a_forged_delete_changes_nothing() {
+    let app = subscribed_app().await;
+    let id = app.sim.add_activity(
+        SimActivity::new(
+            "Run",
+            app.sim.now() - chrono::Duration::minutes(20),
+            8_000.0,
+            2_400,
+        )
+        .with_name("Lunch run"),
+    );
+    app.sim
+        .deliver_event(app.sim.activity_event("create", id, json!({})))
+        .await
+        .unwrap();
+    assert!(eventually(async || served_ids(&app).await.first() == Some(&id)).await);
+
+    // Strava still has it: a delete event for it is not believed.
+    app.sim.reset_counts();
+    app.sim
+        .deliver_event(app.sim.activity_event("delete", id, json!({})))
+        .await
+        .unwrap();
+    assert!(eventually(async || app.sim.request_count("GET /activities/{id}") == 1).await);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(served_ids(&app).await.first(), Some(&id));
+}
+
+#[actix_web::test]
+async fn events_for_another_subscription_or_athlete_cost_nothing() {
+    let app = subscribed_app().await;
+    let newest = served_ids(&app).await[0];
+    app.sim.reset_counts();
+    let mut foreign = app.sim.activity_event("delete", newest, json!({}));
+    foreign["subscription_id"] = json!(999_999);
+    let r = app
+        .http
+        .post(app.url("/strava/webhook"))
+        .json(&foreign)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let mut stranger = app.sim.activity_event("delete", newest, json!({}));
+    stranger["owner_id"] = json!(1);
+    let r = app
+        .http
+        .post(app.url("/strava/webhook"))
+        .json(&stranger)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        app.sim.request_counts().values().sum::<u64>(),
+        0,
+        "{:?}",
+        app.sim.request_counts()
+    );
+    assert!(served_ids(&app).await.contains(&newest));
+}
+
+#[actix_web::test]
+async fn a_deauthorization_confirmed_by_strava_leaves_nothing_and_a_forged_one_changes_nothing() {
+    let app = subscribed_app().await;
+    // forged: the token still works
+    app.sim
+        .deliver_event(app.sim.deauthorization_event())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.get("/strava/stats/ytd").await.status().as_u16(), 200);
+
+    // real: the athlete revoked the app at Strava
+    app.sim.revoke_access();
+    app.sim
+        .deliver_event(app.sim.deauthorization_event())
+        .await
+        .unwrap();
+    assert!(eventually(async || app.get("/strava/stats/ytd").await.status().as_u16() == 404).await);
+    let db = app.db().await;
+    for table in [
+        "tokens",
+        "activities",
+        "athlete_stats",
+        "sync_state",
+        "owner",
+    ] {
+        let n: i64 = db
+            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(n, 0, "{table}");
+    }
+    // a replay of the same event is harmless
+    let r = app
+        .http
+        .post(app.url("/strava/webhook"))
+        .json(&app.sim.deauthorization_event())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+}
+
+#[actix_web::test]
+async fn a_malformed_event_is_a_400_and_a_huge_one_a_413() {
+    let app = spawn_app_with(Default::default(), |_| {}).await;
+    let r = app
+        .http
+        .post(app.url("/strava/webhook"))
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert_eq!(json(r).await["code"], json!("malformed_event"));
+    let r = app
+        .http
+        .post(app.url("/strava/webhook"))
+        .body(vec![b' '; 100_000])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 413);
+    assert_eq!(json(r).await["code"], json!("payload_too_large"));
+}

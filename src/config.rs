@@ -255,6 +255,14 @@ impl Settings {
     /// Production: refuse to start with any problem. Development: fill missing secrets from the
     /// data directory, generating them once (the log says where, never what).
     pub fn finish(mut self) -> anyhow::Result<Self> {
+        let retention_secs = u64::from(self.retention_days) * 86_400;
+        if self.retention_days == 0 || self.reconcile_interval_secs >= retention_secs {
+            anyhow::bail!(
+                "RECONCILE_INTERVAL_SECS ({}) must be shorter than RETENTION_DAYS ({} days): data is re-confirmed by the reconciliation",
+                self.reconcile_interval_secs,
+                self.retention_days
+            );
+        }
         if self.is_production() {
             let problems = self.production_problems();
             if !problems.is_empty() {
@@ -402,6 +410,17 @@ mod tests {
         assert!(key(&first).len() >= MIN_SECRET_LEN);
         assert!(!format!("{first:?}").contains(&key(&first)));
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn reconciliation_must_come_before_retention_purges() {
+        let s = Settings {
+            reconcile_interval_secs: 7 * 86_400,
+            retention_days: 7,
+            ..Settings::default()
+        };
+        let err = s.finish().unwrap_err().to_string();
+        assert!(err.contains("RECONCILE_INTERVAL_SECS"), "{err}");
     }
 
     #[test]

@@ -82,6 +82,7 @@ impl Services {
                 pool.clone(),
                 metrics.clone(),
                 settings.public_visibility,
+                chrono::Duration::days(i64::from(settings.retention_days.max(1))),
                 ready.clone(),
             )
             .start(),
@@ -111,6 +112,9 @@ impl Services {
                 cache.clone(),
                 FetcherOptions {
                     refresh_interval: Duration::from_secs(settings.refresh_interval_secs.max(1)),
+                    reconcile_interval: Duration::from_secs(
+                        settings.reconcile_interval_secs.max(1),
+                    ),
                     owner_pinned: settings.owner_athlete_id.is_some(),
                     webhook_subscription: settings.strava_webhook_subscription_id,
                 },

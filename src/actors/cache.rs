@@ -3,6 +3,9 @@
 //! athlete stats and the derived bodies together), and warms itself from Postgres at start-up so
 //! a restart serves data before any Strava call.
 //!
+//! Anything Strava has not confirmed within RETENTION_DAYS is purged (at start-up and hourly)
+//! and the bodies derived again.
+//!
 //! Bodies that depend on the date (the twelve months ending with the current one) are derived
 //! again when the day changes, even if no sync brings new data.
 //!
@@ -28,6 +31,8 @@ use crate::strava::models::{Activity, ActivityStats};
 const CACHE_CAPACITY: u64 = 10_000;
 /// How long start-up waits before trying to warm again when Postgres is not there yet.
 const WARM_RETRY: Duration = Duration::from_secs(2);
+/// How often the retention sweep runs (and once right after warming).
+const RETENTION_SWEEP: Duration = Duration::from_secs(3600);
 /// How often the actor checks whether the day changed under its bodies.
 const DAY_CHECK: Duration = Duration::from_secs(60);
 /// How long a health check waits for Postgres.
@@ -59,6 +64,8 @@ pub struct CacheActor {
     cache: moka::sync::Cache<String, Arc<CachedBody>>,
     metrics: Arc<Metrics>,
     visibility: Visibility,
+    /// Strava data not confirmed for this long is purged.
+    retention: chrono::Duration,
     ready: Arc<AtomicBool>,
     /// Every public activity, pre-serialized, for `/strava/activities`.
     list: Arc<stats::ActivityList>,
@@ -74,6 +81,7 @@ impl CacheActor {
         pool: Pool,
         metrics: Arc<Metrics>,
         visibility: Visibility,
+        retention: chrono::Duration,
         ready: Arc<AtomicBool>,
     ) -> Self {
         Self {
@@ -81,12 +89,50 @@ impl CacheActor {
             cache: moka::sync::Cache::new(CACHE_CAPACITY),
             metrics,
             visibility,
+            retention,
             ready,
             list: Arc::default(),
             derived_on: None,
             utc_offset: 0,
             me: None,
         }
+    }
+
+    /// Purges what Strava has not confirmed within the retention period and derives the bodies
+    /// again if anything went. The first sweep, right after warming, makes the actor ready.
+    fn sweep(&mut self, ctx: &mut Context<Self>) {
+        let Some(me) = self.me.clone() else { return };
+        let pool = self.pool.clone();
+        let cutoff = Utc::now() - self.retention;
+        ctx.spawn(
+            async move {
+                let db = pool.get().await?;
+                let purged = store::purge_unconfirmed(&db, cutoff).await?;
+                if purged == 0 {
+                    return anyhow::Ok(());
+                }
+                tracing::info!(purged, %cutoff, "purged Strava data not confirmed within the retention period");
+                if let Some((athlete_id, fetched_at)) = store::last_publication(&db).await? {
+                    drop(db);
+                    me.ask(Ingest {
+                        athlete_id,
+                        activities: Vec::new(),
+                        removed: Vec::new(),
+                        stats: None,
+                        publish: Some(fetched_at),
+                    })
+                    .await??;
+                }
+                Ok(())
+            }
+            .into_actor(self)
+            .map(|result, act, _| {
+                if let Err(e) = result {
+                    tracing::warn!(error = %e, "retention sweep failed");
+                }
+                act.ready.store(true, Ordering::Release);
+            }),
+        );
     }
 
     /// The athlete's local date at `t`.
@@ -155,7 +201,7 @@ impl CacheActor {
                 }
                 act.replace(bodies);
                 act.list = Arc::new(list);
-                act.ready.store(true, Ordering::Release);
+                act.sweep(ctx);
                 tracing::info!(
                     entries = act.cache.entry_count(),
                     "cache warmed from Postgres"
@@ -207,6 +253,7 @@ impl Actor for CacheActor {
         self.warm(ctx);
         // Bodies warmed from Postgres may be from an earlier day: the first check re-derives.
         ctx.run_interval(DAY_CHECK, Self::rederive_if_new_day);
+        ctx.run_interval(RETENTION_SWEEP, Self::sweep);
     }
 }
 

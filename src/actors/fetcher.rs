@@ -205,6 +205,8 @@ struct Running {
 #[derive(Debug, Clone)]
 pub struct FetcherOptions {
     pub refresh_interval: StdDuration,
+    /// The full re-list that catches what no event reported (RECONCILE_INTERVAL_SECS).
+    pub reconcile_interval: StdDuration,
     /// OWNER_ATHLETE_ID pins the owner: a disconnect keeps the lock.
     pub owner_pinned: bool,
     /// STRAVA_WEBHOOK_SUBSCRIPTION_ID; else the one stored by `milepost webhook subscribe`.
@@ -215,6 +217,7 @@ pub struct FetcherActor {
     deps: SyncDeps,
     owner_pinned: bool,
     refresh_interval: StdDuration,
+    reconcile_interval: StdDuration,
     webhook_subscription: Option<i64>,
     in_flight: Option<Running>,
     generation: u64,
@@ -247,6 +250,7 @@ impl FetcherActor {
             },
             owner_pinned: options.owner_pinned,
             refresh_interval: options.refresh_interval,
+            reconcile_interval: options.reconcile_interval,
             webhook_subscription: options.webhook_subscription,
             in_flight: None,
             generation: 0,
@@ -298,7 +302,7 @@ impl FetcherActor {
 
     /// A sync nobody waits for (timer, first connection); its outcome is logged, and one the
     /// rate budget deferred runs again when the window opens.
-    fn sync_in_background(&mut self, ctx: &mut Context<Self>) {
+    fn sync_in_background(&mut self, full: bool, ctx: &mut Context<Self>) {
         let Some(me) = self.me.clone() else { return };
         if let Some(pending) = self.retry.take() {
             ctx.cancel_future(pending);
@@ -306,13 +310,13 @@ impl FetcherActor {
         ctx.spawn(
             async move {
                 me.ask(Sync {
-                    full: false,
+                    full,
                     priority: Priority::Background,
                 })
                 .await
             }
             .into_actor(self)
-            .map(|outcome, act, ctx| match outcome {
+            .map(move |outcome, act, ctx| match outcome {
                 Ok(Ok(report)) => tracing::info!(?report, "background sync done"),
                 Ok(Err(SyncError::NotConnected)) => {
                     tracing::debug!("no athlete connected; nothing to sync")
@@ -320,7 +324,9 @@ impl FetcherActor {
                 Ok(Err(SyncError::BudgetExhausted(until))) => {
                     let wait = (until - Utc::now()).to_std().unwrap_or_default() + AFTER_WINDOW;
                     tracing::info!(%until, "rate budget spent; the sync resumes when the window opens");
-                    act.retry = Some(ctx.run_later(wait, |act, ctx| act.sync_in_background(ctx)));
+                    act.retry = Some(ctx.run_later(wait, move |act, ctx| {
+                        act.sync_in_background(full, ctx)
+                    }));
                 }
                 Ok(Err(e)) => tracing::warn!(error = %e, "background sync failed"),
                 Err(e) => tracing::warn!(error = %e, "background sync not run"),
@@ -336,7 +342,12 @@ impl Actor for FetcherActor {
         ctx.set_mailbox_capacity(1024);
         self.me = Some(Mailbox::new(ctx.address(), self.deps.gate.metrics.clone()));
         ctx.run_interval(self.refresh_interval, |act, ctx| {
-            act.sync_in_background(ctx)
+            act.sync_in_background(false, ctx)
+        });
+        // The daily reconciliation: a full re-list that removes what Strava no longer has
+        // and re-confirms the rest before the retention period runs out.
+        ctx.run_interval(self.reconcile_interval, |act, ctx| {
+            act.sync_in_background(true, ctx)
         });
     }
 }
@@ -377,7 +388,7 @@ impl Handler<Connect> for FetcherActor {
             .into_actor(self)
             .map(|result, act, ctx| {
                 if result.is_ok() {
-                    act.sync_in_background(ctx);
+                    act.sync_in_background(false, ctx);
                 }
                 result
             }),
@@ -611,6 +622,8 @@ async fn sync_athlete(
     };
     let mut largest = 0;
     let mut known_seen = 0;
+    // A full re-list also finds what Strava no longer has (reconciliation).
+    let mut listed = std::collections::HashSet::new();
     loop {
         let activities = deps
             .gate
@@ -639,6 +652,9 @@ async fn sync_athlete(
         let seen_before = known_seen;
         known_seen += activities.iter().filter(|a| known.contains(&a.id)).count();
         let brought_new = known_seen - seen_before < count;
+        if full {
+            listed.extend(activities.iter().map(|a| a.id));
+        }
         deps.cache
             .ask(Ingest {
                 athlete_id: athlete,
@@ -661,13 +677,28 @@ async fn sync_athlete(
         store::save_backfill_progress(&db, athlete, 1, true).await?;
     }
     store::save_largest_page(&db, athlete, i32::try_from(largest).unwrap_or(i32::MAX)).await?;
+    let removed: Vec<i64> = if full {
+        store::activity_ids(&db, athlete)
+            .await?
+            .difference(&listed)
+            .copied()
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if !removed.is_empty() {
+        tracing::info!(
+            count = removed.len(),
+            "removing activities Strava no longer lists"
+        );
+    }
     drop(db);
     let ingested = deps
         .cache
         .ask(Ingest {
             athlete_id: athlete,
             activities: Vec::new(),
-            removed: Vec::new(),
+            removed,
             stats: Some(stats),
             publish: Some(started),
         })

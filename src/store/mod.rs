@@ -229,6 +229,20 @@ pub async fn newest_start(
         .get(0))
 }
 
+/// Ids of every stored activity of the athlete.
+pub async fn activity_ids(
+    db: &impl GenericClient,
+    athlete_id: i64,
+) -> anyhow::Result<std::collections::HashSet<i64>> {
+    let rows = db
+        .query(
+            "SELECT id FROM activities WHERE athlete_id = $1",
+            &[&athlete_id],
+        )
+        .await?;
+    Ok(rows.into_iter().map(|r| r.get(0)).collect())
+}
+
 /// Ids of the athlete's stored activities that started after `since`.
 pub async fn activity_ids_since(
     db: &impl GenericClient,
@@ -457,6 +471,23 @@ pub async fn delete_webhook_subscription(db: &impl GenericClient, id: i64) -> an
     db.execute("DELETE FROM webhook_subscription WHERE id = $1", &[&id])
         .await?;
     Ok(())
+}
+
+/// Deletes every Strava record not confirmed by Strava since `cutoff`; how many went.
+pub async fn purge_unconfirmed(
+    db: &impl GenericClient,
+    cutoff: DateTime<Utc>,
+) -> anyhow::Result<u64> {
+    let activities = db
+        .execute("DELETE FROM activities WHERE confirmed_at < $1", &[&cutoff])
+        .await?;
+    let stats = db
+        .execute(
+            "DELETE FROM athlete_stats WHERE confirmed_at < $1",
+            &[&cutoff],
+        )
+        .await?;
+    Ok(activities + stats)
 }
 
 /// Removes activities Strava no longer has.

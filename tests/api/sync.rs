@@ -118,3 +118,45 @@ async fn short_pages_before_the_end_lose_nothing() {
     assert_eq!(app.refresh(Some(API_KEY)).await.status().as_u16(), 200);
     assert_eq!(served_ids(&app).await, public_ids(&app));
 }
+
+#[actix_web::test]
+async fn a_full_refresh_removes_what_strava_no_longer_has() {
+    let app = spawn_app().await;
+    app.connect_and_sync().await;
+    let gone = served_ids(&app).await[3];
+    // deleted at Strava, and no event told us
+    assert!(app.sim.delete_activity(gone));
+    let r = app
+        .http
+        .post(app.url("/strava/refresh-data?full=true"))
+        .header("X-API-Key", API_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(!served_ids(&app).await.contains(&gone));
+    assert_eq!(served_ids(&app).await, public_ids(&app));
+}
+
+#[actix_web::test]
+async fn data_not_confirmed_within_the_retention_period_is_purged_not_served() {
+    let app = spawn_app().await;
+    app.connect_and_sync().await;
+    // eight days without Strava confirming anything, and Strava unreachable now
+    app.db()
+        .await
+        .batch_execute(
+            "UPDATE activities SET confirmed_at = now() - interval '8 days';
+             UPDATE athlete_stats SET confirmed_at = now() - interval '8 days';",
+        )
+        .await
+        .unwrap();
+    app.sim
+        .set_fault(Some(milepost::simulator::Fault::ServerError));
+    let app = app.restart().await;
+    assert_eq!(app.get("/strava/stats/ytd").await.status().as_u16(), 404);
+    let list = json(app.get("/strava/activities").await).await;
+    assert_eq!(list["total"], json!(0));
+    let recent = json(app.get("/strava/stats/activities").await).await;
+    assert_eq!(recent["data"], json!([]));
+}

@@ -56,7 +56,7 @@ async fn concurrent_refreshes_share_one_sync() {
     let app = spawn_app().await;
     app.connect_and_sync().await;
     app.sim.reset_counts();
-    let calls = (0..20).map(|_| app.refresh(Some(API_KEY)));
+    let calls = (0..100).map(|_| app.refresh(Some(API_KEY)));
     let answers = futures::future::join_all(calls).await;
     assert!(answers.iter().all(|r| r.status().as_u16() == 200));
     // One sync asks for the athlete stats exactly once.
@@ -128,4 +128,30 @@ async fn after_a_429_no_request_is_sent_until_the_window_resets() {
         app.get("/strava/stats/ytd").await.text().await.unwrap(),
         before
     );
+}
+
+#[actix_web::test]
+async fn a_timeout_storm_keeps_every_read_serving_the_last_good_data() {
+    let app = spawn_app().await;
+    app.connect_and_sync().await;
+    let paths = [
+        "/strava/stats/ytd",
+        "/strava/stats/activities",
+        "/strava/stats/monthly",
+    ];
+    let mut before = Vec::new();
+    for path in paths {
+        before.push(app.get(path).await.text().await.unwrap());
+    }
+    // every Strava answer now comes after the client's timeout (2 s in tests)
+    app.sim.set_fault(Some(milepost::simulator::Fault::Latency(
+        std::time::Duration::from_secs(3),
+    )));
+    let r = app.refresh(Some(API_KEY)).await;
+    assert_eq!(r.status().as_u16(), 502);
+    for (path, old) in paths.iter().zip(before) {
+        let r = app.get(path).await;
+        assert_eq!(r.status().as_u16(), 200, "{path}");
+        assert_eq!(r.text().await.unwrap(), old, "{path}");
+    }
 }

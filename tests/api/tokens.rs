@@ -84,3 +84,90 @@ async fn a_revoked_connection_is_found_out_and_shown_as_needing_reauthorization(
     app.connect_and_sync().await;
     assert_eq!(app.refresh(Some(API_KEY)).await.status().as_u16(), 200);
 }
+
+/// Settings for a Strava that rotates refresh tokens and issues short-lived access tokens, so
+/// every use of a token needs a refresh.
+fn rotating() -> milepost::simulator::SimConfig {
+    milepost::simulator::SimConfig {
+        rotate_refresh_tokens: true,
+        access_token_ttl_secs: 1_800,
+        history_years: 0,
+        ..Default::default()
+    }
+}
+
+#[actix_web::test]
+async fn fifty_rotations_across_restarts_never_lose_the_connection() {
+    let mut app = crate::helpers::spawn_app_with(rotating(), |_| {}).await;
+    app.connect_and_sync().await;
+    for round in 0..5 {
+        for _ in 0..10 {
+            app.services
+                .token
+                .ask(AccessToken::default())
+                .await
+                .unwrap()
+                .unwrap_or_else(|e| panic!("round {round}: {e}"));
+        }
+        app = app.restart().await;
+    }
+    assert!(
+        app.sim.token_refresh_count() >= 50,
+        "{}",
+        app.sim.token_refresh_count()
+    );
+    assert_eq!(app.refresh(Some(API_KEY)).await.status().as_u16(), 200);
+}
+
+/// What a crash between Strava's rotation and our commit leaves: Strava has issued a new
+/// refresh token we never stored, and killed the one we have. Nothing can recover a refresh
+/// token Strava has already replaced, so the design makes the loss visible and recoverable:
+/// the connection reads `reauthorization_required`, syncs stop, the cached stats keep being
+/// served, and the owner's next visit to /strava/authorize restores everything.
+#[actix_web::test]
+async fn a_rotation_lost_in_a_crash_asks_the_owner_to_reconnect_and_keeps_serving() {
+    let app = crate::helpers::spawn_app_with(rotating(), |_| {}).await;
+    app.connect_and_sync().await;
+    // Replay the crash: rotate at Strava with our stored refresh token and drop the answer.
+    let row = app
+        .db()
+        .await
+        .query_one("SELECT athlete_id, refresh_token FROM tokens", &[])
+        .await
+        .unwrap();
+    let cipher = milepost::crypto::TokenCipher::new(
+        &secrecy::SecretString::from(crate::helpers::ENCRYPTION_KEY),
+        &[],
+    );
+    let refresh = cipher
+        .decrypt(&row.get::<_, String>(1), row.get(0), "refresh_token")
+        .unwrap();
+    let lost = reqwest::Client::new()
+        .post(format!("{}/token", app.sim.oauth_base_url()))
+        .form(&[
+            ("client_id", app.sim.config().client_id.as_str()),
+            ("client_secret", app.sim.config().client_secret.as_str()),
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh.expose_secret()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lost.status().as_u16(), 200);
+    let app = app.restart().await;
+
+    let r = app.refresh(Some(API_KEY)).await;
+    assert_eq!(r.status().as_u16(), 409);
+    let health = crate::helpers::json(app.get("/strava/health").await).await;
+    assert_eq!(
+        health["strava"],
+        serde_json::json!("reauthorization_required")
+    );
+    assert_eq!(
+        app.get("/strava/stats/monthly").await.status().as_u16(),
+        200
+    );
+
+    app.connect_and_sync().await;
+    assert_eq!(app.refresh(Some(API_KEY)).await.status().as_u16(), 200);
+}

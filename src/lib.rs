@@ -1,5 +1,6 @@
 pub mod actors;
 pub mod cli;
+pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod crypto;

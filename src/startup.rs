@@ -16,6 +16,7 @@ use secrecy::SecretString;
 use crate::actors::fetcher::FetcherOptions;
 use crate::actors::token::OAuthSettings;
 use crate::actors::{CacheActor, FetcherActor, TokenActor};
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::crypto::{StateSigner, TokenCipher};
 use crate::http::{self, AppState};
@@ -59,6 +60,12 @@ fn required<'a>(value: &'a Option<SecretString>, name: &str) -> anyhow::Result<&
 
 impl Services {
     pub async fn start(settings: &Settings) -> anyhow::Result<Self> {
+        Self::start_with(settings, Clock::system()).await
+    }
+
+    /// Like [`start`](Self::start), reading the time for the rate budget and token expiry
+    /// from `clock` (tests share the simulator's).
+    pub async fn start_with(settings: &Settings, clock: Clock) -> anyhow::Result<Self> {
         let url = settings.database_url().context(
             "no database configured: set DATABASE_URL (or POSTGRES_USER/POSTGRES_PASSWORD/POSTGRES_DB), or run `milepost demo`",
         )?;
@@ -100,6 +107,7 @@ impl Services {
                     owner_athlete_id: settings.owner_athlete_id,
                 },
                 metrics.clone(),
+                clock.clone(),
             )
             .start(),
             metrics.clone(),
@@ -117,6 +125,7 @@ impl Services {
                     ),
                     owner_pinned: settings.owner_athlete_id.is_some(),
                     webhook_subscription: settings.strava_webhook_subscription_id,
+                    clock: clock.clone(),
                 },
             )
             .start(),
@@ -152,7 +161,16 @@ impl Application {
     /// Like [`build`](Self::build) on a listener bound beforehand (when the port must be known
     /// first, e.g. for a redirect URI naming it).
     pub async fn build_on(settings: Settings, listener: TcpListener) -> anyhow::Result<Self> {
-        let services = Services::start(&settings).await?;
+        Self::build_with(settings, listener, Clock::system()).await
+    }
+
+    /// Like [`build_on`](Self::build_on) with the time read from `clock`.
+    pub async fn build_with(
+        settings: Settings,
+        listener: TcpListener,
+        clock: Clock,
+    ) -> anyhow::Result<Self> {
+        let services = Services::start_with(&settings, clock).await?;
         let port = listener.local_addr()?.port();
 
         let state = web::Data::new(AppState {

@@ -23,6 +23,7 @@ use super::token::{
     AccessToken, CallbackError, CompleteAuthorization, ConnectedAthlete, ForgetTokens, TokenActor,
     TokenError,
 };
+use crate::clock::Clock;
 use crate::metrics::Mailbox;
 use crate::store;
 use crate::strava::budget::{Budget, Priority, RequestKind};
@@ -46,8 +47,9 @@ pub enum SyncError {
     NotConnected,
     #[error("the Strava connection needs re-authorization")]
     ReauthorizationRequired,
-    #[error("the Strava rate budget is spent until {0}")]
-    BudgetExhausted(DateTime<Utc>),
+    /// How long until the window that refused us resets.
+    #[error("the Strava rate budget is spent for {}s", .0.as_secs())]
+    BudgetExhausted(StdDuration),
     #[error("Strava rejected the access token")]
     Unauthorized,
     #[error("not found at Strava")]
@@ -100,6 +102,7 @@ pub struct SyncReport {
 pub(super) struct Gate {
     pub(super) strava: StravaClient,
     budget: Arc<Mutex<Budget>>,
+    clock: Clock,
     metrics: Arc<crate::metrics::Metrics>,
 }
 
@@ -126,14 +129,15 @@ impl Gate {
         for attempt in 1..=ATTEMPTS {
             // Never wait here: a sync others have joined must not sleep on the budget. The
             // actor schedules background work for when the window opens instead.
+            let now = self.clock.now();
             self.budget()
-                .check(kind, priority, Utc::now())
-                .map_err(SyncError::BudgetExhausted)?;
-            self.budget().spend(kind, Utc::now());
+                .check(kind, priority, now)
+                .map_err(|until| SyncError::BudgetExhausted(until_from(now, until)))?;
+            self.budget().spend(kind, self.clock.now());
             report.requests += 1;
             let (error, rate) = match request().await {
                 Ok(answer) => {
-                    self.budget().record(&answer.rate, Utc::now());
+                    self.budget().record(&answer.rate, self.clock.now());
                     self.metrics.count_strava(endpoint, "200");
                     return Ok(answer.value);
                 }
@@ -141,17 +145,18 @@ impl Gate {
             };
             self.metrics.count_strava(endpoint, error_label(&error));
             if error == StravaError::RateLimited {
+                let now = self.clock.now();
                 let mut budget = self.budget();
-                budget.record_rate_limited(&rate, Utc::now());
+                budget.record_rate_limited(&rate, now);
                 let until = budget
-                    .check(RequestKind::Read, Priority::Interactive, Utc::now())
+                    .check(RequestKind::Read, Priority::Interactive, now)
                     .err()
-                    .unwrap_or_else(Utc::now);
+                    .unwrap_or(now);
                 tracing::warn!(%until, "Strava answered 429; no requests until the window resets");
-                return Err(SyncError::BudgetExhausted(until));
+                return Err(SyncError::BudgetExhausted(until_from(now, until)));
             }
             if !rate.is_empty() {
-                self.budget().record(&rate, Utc::now());
+                self.budget().record(&rate, self.clock.now());
             }
             if error.is_transient() && attempt < ATTEMPTS {
                 tracing::warn!(error = %error, attempt, "transient Strava failure; retrying");
@@ -168,6 +173,11 @@ impl Gate {
         }
         Err(SyncError::Strava("retries exhausted".into()))
     }
+}
+
+/// The wait from `now` to `until`, never negative.
+fn until_from(now: DateTime<Utc>, until: DateTime<Utc>) -> StdDuration {
+    (until - now).to_std().unwrap_or_default()
 }
 
 fn error_label(e: &StravaError) -> String {
@@ -211,6 +221,8 @@ pub struct FetcherOptions {
     pub owner_pinned: bool,
     /// STRAVA_WEBHOOK_SUBSCRIPTION_ID; else the one stored by `milepost webhook subscribe`.
     pub webhook_subscription: Option<i64>,
+    /// Where the budget reads the time (Strava's windows are clock time).
+    pub clock: Clock,
 }
 
 pub struct FetcherActor {
@@ -242,6 +254,7 @@ impl FetcherActor {
                 gate: Gate {
                     strava,
                     budget: Arc::new(Mutex::new(Budget::default())),
+                    clock: options.clock,
                     metrics,
                 },
                 pool,
@@ -321,12 +334,15 @@ impl FetcherActor {
                 Ok(Err(SyncError::NotConnected)) => {
                     tracing::debug!("no athlete connected; nothing to sync")
                 }
-                Ok(Err(SyncError::BudgetExhausted(until))) => {
-                    let wait = (until - Utc::now()).to_std().unwrap_or_default() + AFTER_WINDOW;
-                    tracing::info!(%until, "rate budget spent; the sync resumes when the window opens");
-                    act.retry = Some(ctx.run_later(wait, move |act, ctx| {
-                        act.sync_in_background(full, ctx)
-                    }));
+                Ok(Err(SyncError::BudgetExhausted(wait))) => {
+                    let wait = wait + AFTER_WINDOW;
+                    tracing::info!(
+                        wait_secs = wait.as_secs(),
+                        "rate budget spent; the sync resumes when the window opens"
+                    );
+                    act.retry = Some(
+                        ctx.run_later(wait, move |act, ctx| act.sync_in_background(full, ctx)),
+                    );
                 }
                 Ok(Err(e)) => tracing::warn!(error = %e, "background sync failed"),
                 Err(e) => tracing::warn!(error = %e, "background sync not run"),

@@ -15,6 +15,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use deadpool_postgres::Pool;
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::clock::Clock;
 use crate::crypto::{StateError, StateSigner, TokenCipher, constant_time_eq};
 use crate::metrics::Metrics;
 use crate::store::{self, StoredTokens};
@@ -95,6 +96,7 @@ pub struct TokenActor {
     strava: StravaClient,
     oauth: OAuthSettings,
     metrics: Arc<Metrics>,
+    clock: Clock,
     tokens: Option<Tokens>,
 }
 
@@ -106,6 +108,7 @@ impl TokenActor {
         strava: StravaClient,
         oauth: OAuthSettings,
         metrics: Arc<Metrics>,
+        clock: Clock,
     ) -> Self {
         Self {
             pool,
@@ -114,6 +117,7 @@ impl TokenActor {
             strava,
             oauth,
             metrics,
+            clock,
             tokens: None,
         }
     }
@@ -189,6 +193,7 @@ impl Handler<AccessToken> for TokenActor {
         let strava = self.strava.clone();
         let metrics = self.metrics.clone();
         let cached = self.tokens.clone();
+        let now = self.clock.now();
         AtomicResponse::new(Box::pin(
             async move {
                 let current = match cached {
@@ -204,7 +209,7 @@ impl Handler<AccessToken> for TokenActor {
                 if current.status == REAUTHORIZATION_REQUIRED {
                     return Err(Failure::with(current, TokenError::ReauthorizationRequired));
                 }
-                if !msg.force_refresh && current.expires_at - Utc::now() > REFRESH_MARGIN {
+                if !msg.force_refresh && current.expires_at - now > REFRESH_MARGIN {
                     return Ok(current);
                 }
                 let answer = match strava.refresh_token(current.refresh.expose_secret()).await {

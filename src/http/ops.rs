@@ -5,7 +5,6 @@ use std::sync::atomic::Ordering;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::Utc;
 use secrecy::ExposeSecret;
 use serde_json::json;
 
@@ -136,8 +135,8 @@ fn sync_error(e: SyncError, failing: &str) -> ApiError {
             "reauthorization_required",
             "Strava connection needs re-authorization. Visit /strava/authorize",
         ),
-        SyncError::BudgetExhausted(until) => {
-            let secs = (until - Utc::now()).num_seconds().max(1) as u64;
+        SyncError::BudgetExhausted(wait) => {
+            let secs = wait.as_secs().max(1);
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "rate_limited",

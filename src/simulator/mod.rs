@@ -260,6 +260,13 @@ impl Simulator {
 
     /// Moves simulated time forward: token and code expiry, rate-limit windows, stats and the
     /// timestamps the simulator writes all follow.
+    /// The simulator's clock as milepost's [`crate::clock::Clock`], to share simulated time
+    /// with the app under test.
+    pub fn clock(&self) -> crate::clock::Clock {
+        let shared = self.shared.clone();
+        crate::clock::Clock::from_fn(move || shared.clock.now())
+    }
+
     pub fn advance_clock(&self, by: Duration) {
         self.shared.clock.advance(by);
     }

@@ -192,7 +192,8 @@ async fn start(sim: Simulator, db_url: String, mut settings: Settings) -> TestAp
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
     let address = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
     settings.strava_redirect_uri = Some(format!("{address}/strava/callback"));
-    let app = Application::build_on(settings.clone(), listener)
+    // The app reads the time from the simulator's clock, so tests can move both at once.
+    let app = Application::build_with(settings.clone(), listener, sim.clock())
         .await
         .expect("building the app");
     let services = app.services().clone();

@@ -160,3 +160,46 @@ async fn data_not_confirmed_within_the_retention_period_is_purged_not_served() {
     let recent = json(app.get("/strava/stats/activities").await).await;
     assert_eq!(recent["data"], json!([]));
 }
+
+#[actix_web::test]
+async fn a_long_backfill_completes_across_rate_windows_without_a_single_429() {
+    // ~2,500 activities, and a Strava that allows 8 reads a quarter hour
+    let sim = SimConfig {
+        history_years: 9,
+        limits: milepost::simulator::RateLimits {
+            overall_15min: 16,
+            overall_daily: 2_000,
+            read_15min: 8,
+            read_daily: 1_000,
+        },
+        ..SimConfig::default()
+    };
+    let app = spawn_app_with(sim, |_| {}).await;
+    let total = app.sim.activities().len() as u64;
+    assert!(total >= 2_400, "{total}");
+    assert_eq!(app.connect().await.status().as_u16(), 307);
+
+    let mut windows = 0;
+    loop {
+        // the next quarter hour, in the simulator's time and so in the app's
+        app.sim
+            .advance_clock(std::time::Duration::from_secs(15 * 60));
+        windows += 1;
+        let r = app.refresh(Some(API_KEY)).await;
+        match r.status().as_u16() {
+            200 => break,
+            503 => assert!(r.headers().contains_key("retry-after")),
+            other => panic!("refresh answered {other}: {}", r.text().await.unwrap()),
+        }
+        assert!(windows < 40, "the backfill never completed");
+    }
+    assert!(windows > 1, "it took several windows");
+    assert_eq!(served_ids(&app).await, public_ids(&app));
+    let list_calls = app.sim.request_count(LIST);
+    assert!(
+        list_calls <= total.div_ceil(200) + 3,
+        "{list_calls} list calls for {total}"
+    );
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(!metrics.contains("status=\"429\""), "a request was refused");
+}

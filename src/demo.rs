@@ -86,7 +86,7 @@ async fn serve_demo(mut settings: Settings) -> anyhow::Result<()> {
     let app = Application::build(settings).await?;
     let port = app.port();
     let handle = app.handle();
-    let pool = app.services().pool.clone();
+    let services = app.services().clone();
     let server = actix_web::rt::spawn(app.run_until_stopped());
 
     let outcome = async {
@@ -102,8 +102,9 @@ async fn serve_demo(mut settings: Settings) -> anyhow::Result<()> {
     println!("\nStopping …");
     handle.stop(true).await;
     let _ = server.await;
-    // Close our connections before the cluster goes away under them.
-    pool.close();
+    // Stop the actors and close our connections before the cluster goes away under them.
+    services.shutdown().await;
+    services.pool.close();
     sim.stop().await;
     outcome
 }

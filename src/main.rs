@@ -67,12 +67,14 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app = Application::build(settings).await?;
     tracing::info!(port = app.port(), "milepost listening");
     let handle = app.handle();
+    let services = app.services().clone();
     actix_web::rt::spawn(async move {
         demo::shutdown_signal().await;
         tracing::info!("shutting down: finishing in-flight requests");
         handle.stop(true).await;
     });
     app.run_until_stopped().await?;
+    services.shutdown().await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -15,7 +15,7 @@ use secrecy::SecretString;
 
 use crate::actors::fetcher::FetcherOptions;
 use crate::actors::token::OAuthSettings;
-use crate::actors::{CacheActor, FetcherActor, TokenActor};
+use crate::actors::{CacheActor, FetcherActor, Shutdown, TokenActor};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::crypto::{StateSigner, TokenCipher};
@@ -139,6 +139,15 @@ impl Services {
             ready,
             pool,
         })
+    }
+}
+
+impl Services {
+    /// Stops the actors, fetcher first, so no sync or timer outlives the server.
+    pub async fn shutdown(&self) {
+        let _ = self.fetcher.ask(Shutdown).await;
+        let _ = self.token.ask(Shutdown).await;
+        let _ = self.cache.ask(Shutdown).await;
     }
 }
 

@@ -282,15 +282,21 @@ impl FetcherActor {
             None => None,
         };
         let deps = self.deps.clone();
-        let task = actix::spawn(async move {
-            if let Some(previous) = previous {
-                let _ = previous.await;
+        // The sync runs in this actor's context whoever waits for it, and stops with the actor.
+        let (done, outcome) = futures::channel::oneshot::channel();
+        ctx.spawn(
+            async move {
+                if let Some(previous) = previous {
+                    let _ = previous.await;
+                }
+                let _ = done.send(run_sync(deps, full, priority).await);
             }
-            run_sync(deps, full, priority).await
-        });
+            .into_actor(self),
+        );
         let outcome = async move {
-            task.await
-                .unwrap_or_else(|e| Err(SyncError::Internal(format!("sync task failed: {e}"))))
+            outcome
+                .await
+                .unwrap_or_else(|_| Err(SyncError::Internal("the sync was stopped".into())))
         }
         .boxed_local()
         .shared();
@@ -365,6 +371,33 @@ impl Actor for FetcherActor {
         ctx.run_interval(self.reconcile_interval, |act, ctx| {
             act.sync_in_background(true, ctx)
         });
+        self.resume_backfill(ctx);
+    }
+}
+
+impl FetcherActor {
+    /// A backfill a restart interrupted goes on at once rather than at the next timer tick.
+    fn resume_backfill(&mut self, ctx: &mut Context<Self>) {
+        let deps = self.deps.clone();
+        ctx.spawn(
+            async move {
+                let Some(athlete) = deps.token.ask(ConnectedAthlete).await?? else {
+                    return Ok(false);
+                };
+                let db = deps.pool.get().await?;
+                let state = store::sync_state(&db, athlete).await?;
+                Ok::<_, SyncError>(!state.backfill_done && state.backfill_next_page > 1)
+            }
+            .into_actor(self)
+            .map(|unfinished, act, ctx| match unfinished {
+                Ok(true) => {
+                    tracing::info!("resuming an unfinished backfill");
+                    act.sync_in_background(false, ctx);
+                }
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "could not check for an unfinished backfill"),
+            }),
+        );
     }
 }
 

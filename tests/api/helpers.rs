@@ -312,6 +312,7 @@ impl TestApp {
     /// Stops this app and starts a new one on the same database, talking to `sim` instead.
     pub async fn switch_strava(mut self, sim: Simulator) -> TestApp {
         self.handle.stop(true).await;
+        self.services.shutdown().await;
         let fresh = test_settings(&sim, &self.db_url);
         self.settings.strava_api_base_url = fresh.strava_api_base_url;
         self.settings.strava_oauth_base_url = fresh.strava_oauth_base_url;
@@ -321,6 +322,7 @@ impl TestApp {
     /// Stops this app and starts a new one on the same database and simulator.
     pub async fn restart(self) -> TestApp {
         self.handle.stop(true).await;
+        self.services.shutdown().await;
         start(self.sim, self.db_url, self.settings).await
     }
 }

@@ -203,3 +203,49 @@ async fn a_long_backfill_completes_across_rate_windows_without_a_single_429() {
     let metrics = app.get("/metrics").await.text().await.unwrap();
     assert!(!metrics.contains("status=\"429\""), "a request was refused");
 }
+
+#[actix_web::test]
+async fn a_backfill_interrupted_by_a_restart_resumes_where_it_stopped() {
+    let sim = SimConfig {
+        limits: milepost::simulator::RateLimits {
+            overall_15min: 24,
+            overall_daily: 2_000,
+            read_15min: 12,
+            read_daily: 1_000,
+        },
+        ..SimConfig::default()
+    };
+    let app = spawn_app_with(sim, |_| {}).await;
+    assert_eq!(app.connect().await.status().as_u16(), 307);
+    // the first window's budget runs out part way
+    let mut stopped = false;
+    for _ in 0..200 {
+        let page: i32 = app
+            .db()
+            .await
+            .query_opt("SELECT backfill_next_page FROM sync_state", &[])
+            .await
+            .unwrap()
+            .map_or(1, |r| r.get(0));
+        if page > 3 && app.get("/strava/stats/ytd").await.status().as_u16() == 404 {
+            stopped = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(stopped, "the backfill should have paused on the budget");
+    let listed_before = app.sim.request_count(LIST);
+
+    app.sim
+        .advance_clock(std::time::Duration::from_secs(15 * 60));
+    let app = app.restart().await;
+    app.wait_for("/strava/stats/ytd").await;
+    assert_eq!(served_ids(&app).await, public_ids(&app));
+    let pages = (app.sim.activities().len() as u64).div_ceil(200) + 1;
+    // Resumed, not restarted: at most the page in flight at the restart is asked for again.
+    let listed = app.sim.request_count(LIST);
+    assert!(
+        (pages..=pages + 1).contains(&listed),
+        "{listed} list calls for {pages} pages ({listed_before} before the restart)"
+    );
+}

@@ -36,6 +36,23 @@ pub struct HttpLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BudgetLabels {
+    /// `overall` or `read`.
+    pub kind: &'static str,
+    /// `15min` or `daily`.
+    pub window: &'static str,
+}
+
+/// One actor's figures for `/strava/admin/actors`.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ActorSummary {
+    pub handled: u64,
+    pub errors: u64,
+    pub in_flight: i64,
+    pub last_handled_at: Option<String>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CacheLabels {
     pub result: &'static str,
 }
@@ -59,6 +76,11 @@ pub struct Metrics {
     pub activities_stored: Gauge,
     pub last_sync_success: Gauge,
     pub http_requests: Family<HttpLabels, Counter>,
+    pub budget_usage: Family<BudgetLabels, Gauge>,
+    pub budget_limit: Family<BudgetLabels, Gauge>,
+    pub sync_seconds: Histogram,
+    /// Per actor, for the admin view (the registry cannot be read back).
+    actors: std::sync::Mutex<std::collections::BTreeMap<&'static str, ActorSummary>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -85,6 +107,24 @@ impl Default for Metrics {
         let activities_stored = Gauge::default();
         let last_sync_success = Gauge::default();
         let http_requests = Family::<HttpLabels, Counter>::default();
+        let budget_usage = Family::<BudgetLabels, Gauge>::default();
+        let budget_limit = Family::<BudgetLabels, Gauge>::default();
+        let sync_seconds = Histogram::new(exponential_buckets(0.05, 2.0, 12));
+        registry.register(
+            "strava_budget_usage",
+            "Strava rate-limit usage as last known, by limit and window",
+            budget_usage.clone(),
+        );
+        registry.register(
+            "strava_budget_limit",
+            "Strava rate limits, by limit and window",
+            budget_limit.clone(),
+        );
+        registry.register(
+            "sync_duration_seconds",
+            "How long syncs take",
+            sync_seconds.clone(),
+        );
         registry.register(
             "actor_messages_handled",
             "Messages an actor has answered",
@@ -159,6 +199,10 @@ impl Default for Metrics {
             activities_stored,
             last_sync_success,
             http_requests,
+            budget_usage,
+            budget_limit,
+            sync_seconds,
+            actors: Default::default(),
         }
     }
 }
@@ -170,6 +214,35 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+
+    /// Every actor's message figures, by actor name.
+    pub fn actor_summaries(&self) -> std::collections::BTreeMap<&'static str, ActorSummary> {
+        self.actors.lock().map(|a| a.clone()).unwrap_or_default()
+    }
+
+    fn note_actor(&self, actor: &'static str, change: impl FnOnce(&mut ActorSummary)) {
+        if let Ok(mut actors) = self.actors.lock() {
+            change(actors.entry(actor).or_default());
+        }
+    }
+
+    /// The budget's figures as gauges: `((15 min, daily), (15 min, daily))` usage and limits.
+    pub fn set_budget(&self, usage: ((u32, u32), (u32, u32)), limits: ((u32, u32), (u32, u32))) {
+        for (kind, (u, l)) in [
+            ("overall", (usage.0, limits.0)),
+            ("read", (usage.1, limits.1)),
+        ] {
+            for (window, used, limit) in [("15min", u.0, l.0), ("daily", u.1, l.1)] {
+                let labels = BudgetLabels { kind, window };
+                self.budget_usage
+                    .get_or_create(&labels)
+                    .set(i64::from(used));
+                self.budget_limit
+                    .get_or_create(&labels)
+                    .set(i64::from(limit));
+            }
+        }
     }
 
     pub fn count_strava(&self, endpoint: &'static str, status: impl Into<String>) {
@@ -266,15 +339,23 @@ impl<A: Actor> Mailbox<A> {
             .get_or_create(&labels)
             .clone();
         in_flight.inc();
+        self.metrics.note_actor(labels.actor, |a| a.in_flight += 1);
         let started = Instant::now();
         let answer = self.addr.send(msg).timeout(ASK_TIMEOUT).await;
         in_flight.dec();
+        let failed = answer.as_ref().map_or(true, Outcome::failed);
+        self.metrics.note_actor(labels.actor, |a| {
+            a.in_flight -= 1;
+            a.handled += 1;
+            a.errors += u64::from(failed);
+            a.last_handled_at = Some(crate::stats::timestamp(chrono::Utc::now()));
+        });
         self.metrics
             .message_seconds
             .get_or_create(&labels)
             .observe(started.elapsed().as_secs_f64());
         self.metrics.messages_handled.get_or_create(&labels).inc();
-        if answer.as_ref().map_or(true, Outcome::failed) {
+        if failed {
             self.metrics.message_errors.get_or_create(&labels).inc();
         }
         answer

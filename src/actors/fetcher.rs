@@ -112,6 +112,26 @@ impl Gate {
         self.budget.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The budget's figures now, also published as gauges.
+    pub(super) fn budget_status(&self) -> BudgetStatus {
+        let now = self.clock.now();
+        let budget = self.budget();
+        let (usage, read_usage) = budget.usage_at(now);
+        let limits = budget.limits();
+        self.metrics
+            .set_budget((usage, read_usage), (limits.overall, limits.read));
+        BudgetStatus {
+            usage,
+            limit: limits.overall,
+            read_usage,
+            read_limit: limits.read,
+            refused_until: budget
+                .check(RequestKind::Write, Priority::Interactive, now)
+                .err()
+                .map(crate::stats::timestamp),
+        }
+    }
+
     /// Sends `request` if the budget affords it, else refuses with the time it will.
     pub(super) async fn call<T, F, Fut>(
         &self,
@@ -135,9 +155,11 @@ impl Gate {
                 .map_err(|until| SyncError::BudgetExhausted(until_from(now, until)))?;
             self.budget().spend(kind, self.clock.now());
             report.requests += 1;
-            let (error, rate) = match request().await {
+            let answer = request().await;
+            let (error, rate) = match answer {
                 Ok(answer) => {
                     self.budget().record(&answer.rate, self.clock.now());
+                    self.budget_status();
                     self.metrics.count_strava(endpoint, "200");
                     return Ok(answer.value);
                 }
@@ -445,6 +467,46 @@ impl Handler<Connect> for FetcherActor {
     }
 }
 
+/// The rate budget as the FetcherActor knows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BudgetStatus {
+    /// `[15 min, daily]`.
+    pub usage: (u32, u32),
+    pub limit: (u32, u32),
+    pub read_usage: (u32, u32),
+    pub read_limit: (u32, u32),
+    /// Set while nothing may be sent (after a 429 or a spent window).
+    pub refused_until: Option<String>,
+}
+
+/// The FetcherActor's figures for operators.
+#[derive(Message)]
+#[rtype(result = "FetcherStatus")]
+pub struct Status;
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FetcherStatus {
+    pub sync_in_flight: bool,
+    pub budget: BudgetStatus,
+}
+
+impl Handler<Status> for FetcherActor {
+    type Result = MessageResult<Status>;
+
+    fn handle(&mut self, _: Status, _: &mut Self::Context) -> Self::Result {
+        MessageResult(FetcherStatus {
+            sync_in_flight: self.in_flight.is_some(),
+            budget: self.deps.gate.budget_status(),
+        })
+    }
+}
+
+impl crate::metrics::Outcome for FetcherStatus {
+    fn failed(&self) -> bool {
+        false
+    }
+}
+
 /// A webhook event: answered at once, handled afterwards (see `webhook.rs`).
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -607,6 +669,8 @@ async fn run_sync(deps: SyncDeps, full: bool, priority: Priority) -> Result<Sync
         }
         Err(e) => tracing::warn!(error = %e, "could not record the sync result"),
     }
+    let took = (Utc::now() - started).to_std().unwrap_or_default();
+    deps.gate.metrics.sync_seconds.observe(took.as_secs_f64());
     if result.is_ok() {
         deps.gate
             .metrics

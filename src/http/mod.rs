@@ -105,6 +105,7 @@ fn strava_routes(cfg: &mut web::ServiceConfig) {
         .service(get("/activities", stats::activities))
         .service(post("/refresh-data", ops::refresh))
         .service(post("/disconnect", ops::disconnect))
+        .service(get("/admin/actors", ops::actors))
         .service(
             web::resource("/webhook")
                 .route(web::get().to(webhook::validate))

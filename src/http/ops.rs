@@ -11,7 +11,7 @@ use serde_json::json;
 use super::auth::require_api_key;
 use super::{AppState, mailbox, query_param};
 use crate::actors::cache::Health;
-use crate::actors::fetcher::{Disconnect, Sync, SyncError};
+use crate::actors::fetcher::{Disconnect, Status, Sync, SyncError};
 use crate::crypto::constant_time_eq;
 use crate::error::ApiError;
 use crate::stats::timestamp;
@@ -102,6 +102,27 @@ pub async fn refresh(
     tracing::info!(?report, "refresh done");
     Ok(HttpResponse::Ok()
         .json(json!({"status": "success", "message": "Data refreshed successfully"})))
+}
+
+/// Operators' view: each actor's message figures, the sync, the budget, the cache.
+#[tracing::instrument(name = "GET admin/actors", skip_all)]
+pub async fn actors(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    require_api_key(&req, &state)?;
+    let fetcher = state.fetcher.ask(Status).await.map_err(mailbox)?;
+    let facts = state.cache.ask(Health).await.map_err(mailbox)?.ok();
+    Ok(HttpResponse::Ok().json(json!({
+        "actors": state.metrics.actor_summaries(),
+        "sync": {
+            "in_flight": fetcher.sync_in_flight,
+            "last_success": facts.as_ref().and_then(|f| f.last_sync).map(timestamp),
+            "strava": facts.as_ref().map(|f| f.connection.as_deref().unwrap_or("not_connected")),
+        },
+        "budget": fetcher.budget,
+        "cache": {"entries": state.metrics.cache_entries.get()},
+    })))
 }
 
 #[tracing::instrument(name = "POST disconnect", skip_all)]

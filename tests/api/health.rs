@@ -102,3 +102,43 @@ async fn metrics_show_each_actors_message_counts() {
     assert!(text.contains("milepost_actor_message_duration_seconds_bucket"));
     assert!(text.contains("milepost_actor_messages_in_flight"));
 }
+
+#[actix_web::test]
+async fn operators_see_each_actor_the_budget_and_the_cache() {
+    let app = spawn_app().await;
+    let r = app.get("/strava/admin/actors").await;
+    assert_eq!(r.status().as_u16(), 401);
+    app.connect_and_sync().await;
+    let r = app
+        .http
+        .get(app.url("/strava/admin/actors"))
+        .header("X-API-Key", crate::helpers::API_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let body = json(r).await;
+    for actor in ["CacheActor", "FetcherActor", "TokenActor"] {
+        assert!(
+            body["actors"][actor]["handled"].as_u64().unwrap() >= 1,
+            "{body}"
+        );
+        assert!(
+            body["actors"][actor]["last_handled_at"].is_string(),
+            "{body}"
+        );
+    }
+    assert_eq!(body["sync"]["strava"], json!("connected"));
+    assert_eq!(body["budget"]["read_limit"], json!([100, 1000]));
+    assert!(
+        body["budget"]["read_usage"][0].as_u64().unwrap() >= 2,
+        "{body}"
+    );
+    assert!(body["cache"]["entries"].as_i64().unwrap() > 3, "{body}");
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains("milepost_strava_budget_limit{kind=\"read\",window=\"15min\"} 100"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("milepost_sync_duration_seconds_count"));
+}

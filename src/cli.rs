@@ -27,6 +27,11 @@ pub enum Command {
     },
     /// Apply database migrations, then exit.
     Migrate,
+    /// Encryption keys.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
     /// Manage the app's Strava push subscription (webhook).
     Webhook {
         #[command(subcommand)]
@@ -55,4 +60,10 @@ pub enum WebhookAction {
         /// The subscription id.
         id: i64,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysAction {
+    /// Re-encrypt every stored token under ENCRYPTION_KEY (old keys in ENCRYPTION_KEYS_PREVIOUS).
+    Rotate,
 }

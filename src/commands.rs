@@ -1,4 +1,4 @@
-//! Commands that run once and exit: `refresh` and `webhook subscribe|list|delete`.
+//! Commands that run once and exit: `refresh`, `keys rotate` and `webhook subscribe|list|delete`.
 
 use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
@@ -22,6 +22,43 @@ pub async fn refresh(settings: &Settings, full: bool) -> anyhow::Result<String> 
     Ok(format!(
         "refreshed: {} requests, {} activities fetched, {} stored",
         report.requests, report.activities_fetched, report.activities_stored
+    ))
+}
+
+/// Re-encrypts every stored token under the current ENCRYPTION_KEY (the old key must be in
+/// ENCRYPTION_KEYS_PREVIOUS), in one transaction.
+pub async fn keys_rotate(settings: &Settings) -> anyhow::Result<String> {
+    let current = settings.encryption_key.as_ref().context(
+        "set ENCRYPTION_KEY to the new key and ENCRYPTION_KEYS_PREVIOUS to the old ones",
+    )?;
+    let cipher = crate::crypto::TokenCipher::new(current, &settings.previous_encryption_keys());
+    let pool = database(settings)?;
+    store::migrate(&pool).await?;
+    let mut db = pool.get().await?;
+    let tx = db.transaction().await?;
+    let mut rotated = 0;
+    for mut row in store::all_tokens(&tx).await? {
+        if cipher.is_current(&row.access_token) && cipher.is_current(&row.refresh_token) {
+            continue;
+        }
+        for (field, value) in [
+            ("access_token", &mut row.access_token),
+            ("refresh_token", &mut row.refresh_token),
+        ] {
+            let plain = cipher.decrypt(value, row.athlete_id, field).map_err(|_| {
+                anyhow::anyhow!(
+                    "a stored {field} decrypts under none of the configured keys: add its key to ENCRYPTION_KEYS_PREVIOUS"
+                )
+            })?;
+            *value = cipher.encrypt(plain.expose_secret(), row.athlete_id, field);
+        }
+        store::save_tokens(&tx, &row).await?;
+        rotated += 1;
+    }
+    tx.commit().await?;
+    Ok(format!(
+        "re-encrypted the tokens of {rotated} athlete(s) under key {}",
+        cipher.current_key_id()
     ))
 }
 

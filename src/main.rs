@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 
-use milepost::cli::{Cli, Command, WebhookAction};
+use milepost::cli::{Cli, Command, KeysAction, WebhookAction};
 use milepost::config::Settings;
 use milepost::startup::Application;
 use milepost::{commands, demo, simulator, store, telemetry};
@@ -33,6 +33,12 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Demo => demo::run(settings.finish()?).await,
         Command::Refresh { full } => {
             println!("{}", commands::refresh(&settings.finish()?, full).await?);
+            Ok(())
+        }
+        Command::Keys {
+            action: KeysAction::Rotate,
+        } => {
+            println!("{}", commands::keys_rotate(&settings).await?);
             Ok(())
         }
         Command::Webhook { action } => {

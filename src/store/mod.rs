@@ -98,6 +98,27 @@ pub async fn load_tokens(db: &impl GenericClient) -> anyhow::Result<Option<Store
     }))
 }
 
+/// Every stored token row (one per athlete ever connected and not forgotten).
+pub async fn all_tokens(db: &impl GenericClient) -> anyhow::Result<Vec<StoredTokens>> {
+    let rows = db
+        .query(
+            "SELECT athlete_id, access_token, refresh_token, expires_at, scope, status FROM tokens",
+            &[],
+        )
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| StoredTokens {
+            athlete_id: r.get(0),
+            access_token: r.get(1),
+            refresh_token: r.get(2),
+            expires_at: r.get(3),
+            scope: r.get(4),
+            status: r.get(5),
+        })
+        .collect())
+}
+
 pub async fn save_tokens(db: &impl GenericClient, t: &StoredTokens) -> anyhow::Result<()> {
     db.execute(
         "INSERT INTO tokens (athlete_id, access_token, refresh_token, expires_at, scope, status, updated_at)

@@ -171,3 +171,37 @@ async fn a_rotation_lost_in_a_crash_asks_the_owner_to_reconnect_and_keeps_servin
     app.connect_and_sync().await;
     assert_eq!(app.refresh(Some(API_KEY)).await.status().as_u16(), 200);
 }
+
+#[actix_web::test]
+async fn keys_rotate_moves_every_token_to_the_new_key() {
+    let app = spawn_app().await;
+    app.connect_and_sync().await;
+    const NEW_KEY: &str = "a-brand-new-encryption-key-0123456789abcdef";
+    let mut settings = app.settings.clone();
+    settings.encryption_key = Some(secrecy::SecretString::from(NEW_KEY));
+    settings.encryption_keys_previous =
+        Some(secrecy::SecretString::from(crate::helpers::ENCRYPTION_KEY));
+    let out = milepost::commands::keys_rotate(&settings).await.unwrap();
+    assert!(out.contains("1 athlete"), "{out}");
+
+    let new_only = milepost::crypto::TokenCipher::new(&secrecy::SecretString::from(NEW_KEY), &[]);
+    let row = app
+        .db()
+        .await
+        .query_one(
+            "SELECT athlete_id, access_token, refresh_token FROM tokens",
+            &[],
+        )
+        .await
+        .unwrap();
+    for (i, field) in [(1, "access_token"), (2, "refresh_token")] {
+        let stored: String = row.get(i);
+        assert!(new_only.is_current(&stored));
+        assert!(new_only.decrypt(&stored, row.get(0), field).is_ok());
+    }
+    // the app runs on the new key alone
+    let mut app = app;
+    app.settings.encryption_key = Some(secrecy::SecretString::from(NEW_KEY));
+    let app = app.restart().await;
+    assert_eq!(app.refresh(Some(API_KEY)).await.status().as_u16(), 200);
+}

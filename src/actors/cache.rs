@@ -112,18 +112,8 @@ impl CacheActor {
                     return anyhow::Ok(());
                 }
                 tracing::info!(purged, %cutoff, "purged Strava data not confirmed within the retention period");
-                if let Some((athlete_id, fetched_at)) = store::last_publication(&db).await? {
-                    drop(db);
-                    me.ask(Ingest {
-                        athlete_id,
-                        activities: Vec::new(),
-                        removed: Vec::new(),
-                        stats: None,
-                        publish: Some(fetched_at),
-                    })
-                    .await??;
-                }
-                Ok(())
+                drop(db);
+                rederive(&pool, &me).await
             }
             .into_actor(self)
             .map(|result, act, _| {
@@ -152,19 +142,7 @@ impl CacheActor {
         self.derived_on = Some(today);
         ctx.spawn(
             async move {
-                let db = pool.get().await?;
-                let Some((athlete_id, fetched_at)) = store::last_publication(&db).await? else {
-                    return Ok(());
-                };
-                drop(db);
-                me.ask(Ingest {
-                    athlete_id,
-                    activities: Vec::new(),
-                    removed: Vec::new(),
-                    stats: None,
-                    publish: Some(fetched_at),
-                })
-                .await??;
+                rederive(&pool, &me).await?;
                 tracing::info!("a new day: bodies derived again");
                 anyhow::Ok(())
             }
@@ -242,6 +220,22 @@ impl CacheActor {
             .cache_entries
             .set(self.cache.entry_count() as i64);
     }
+}
+
+/// Derives every body again from what is stored (no new data), if a sync ever published any.
+async fn rederive(pool: &Pool, me: &Mailbox<CacheActor>) -> anyhow::Result<()> {
+    let last = store::last_publication(&pool.get().await?).await?;
+    if let Some((athlete_id, fetched_at)) = last {
+        me.ask(Ingest {
+            athlete_id,
+            activities: Vec::new(),
+            removed: Vec::new(),
+            stats: None,
+            publish: Some(fetched_at),
+        })
+        .await??;
+    }
+    Ok(())
 }
 
 impl Actor for CacheActor {

@@ -20,6 +20,7 @@ use secrecy::SecretString;
 use crate::actors::{CacheActor, FetcherActor, TokenActor};
 use crate::error::ApiError;
 use crate::metrics::{Mailbox, Metrics};
+use crate::stats::keys;
 
 /// What every handler can reach: actor mailboxes and a few settings.
 pub struct AppState {
@@ -94,11 +95,35 @@ fn strava_routes(cfg: &mut web::ServiceConfig) {
     cfg.service(get("/health", ops::health))
         .service(get("/authorize", oauth::authorize))
         .service(get("/callback", oauth::callback))
-        .service(get("/stats/ytd", stats::ytd))
-        .service(get("/stats/activities", stats::recent))
+        .service(get(
+            "/stats/ytd",
+            stats::cached(
+                keys::YTD,
+                "YTD stats not cached yet. Try /strava/refresh-data",
+            ),
+        ))
+        .service(get(
+            "/stats/activities",
+            stats::cached(
+                keys::RECENT,
+                "Activities not cached yet. Try /strava/refresh-data",
+            ),
+        ))
         .service(get("/stats/monthly", stats::monthly))
-        .service(get("/stats/totals", stats::totals))
-        .service(get("/stats/yearly", stats::yearly))
+        .service(get(
+            "/stats/totals",
+            stats::cached(
+                keys::TOTALS,
+                "Totals not cached yet. Try /strava/refresh-data",
+            ),
+        ))
+        .service(get(
+            "/stats/yearly",
+            stats::cached(
+                keys::YEARLY,
+                "Yearly stats not cached yet. Try /strava/refresh-data",
+            ),
+        ))
         .service(get("/stats/summary/{year}", stats::summary))
         .service(get("/stats/longest-run", stats::longest_run))
         .service(get("/stats/longest-ride", stats::longest_ride))

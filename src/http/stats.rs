@@ -3,6 +3,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use chrono::{Datelike, Utc};
+use futures::future::LocalBoxFuture;
 
 use super::{AppState, cached_json, mailbox, query_param};
 use crate::actors::cache::{CachedBody, Get, ListActivities};
@@ -28,31 +29,14 @@ async fn serve(
     }
 }
 
-#[tracing::instrument(name = "GET stats/ytd", skip_all)]
-pub async fn ytd(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    serve(
-        &req,
-        &state,
-        keys::YTD.into(),
-        None,
-        "YTD stats not cached yet. Try /strava/refresh-data",
-    )
-    .await
-}
-
-#[tracing::instrument(name = "GET stats/activities", skip_all)]
-pub async fn recent(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    serve(
-        &req,
-        &state,
-        keys::RECENT.into(),
-        None,
-        "Activities not cached yet. Try /strava/refresh-data",
-    )
-    .await
+/// A route answering the body under `key`, or 404 with `missing` before any sync.
+pub fn cached(
+    key: &'static str,
+    missing: &'static str,
+) -> impl Fn(HttpRequest, web::Data<AppState>) -> LocalBoxFuture<'static, Result<HttpResponse, ApiError>>
++ Clone
++ 'static {
+    move |req, state| Box::pin(async move { serve(&req, &state, key.into(), None, missing).await })
 }
 
 #[tracing::instrument(name = "GET stats/monthly", skip_all)]
@@ -139,36 +123,6 @@ const DEFAULT_LIMIT: usize = 100;
 
 fn this_year() -> i64 {
     i64::from(Utc::now().year())
-}
-
-#[tracing::instrument(name = "GET stats/totals", skip_all)]
-pub async fn totals(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    serve(
-        &req,
-        &state,
-        keys::TOTALS.into(),
-        None,
-        "Totals not cached yet. Try /strava/refresh-data",
-    )
-    .await
-}
-
-#[tracing::instrument(name = "GET stats/yearly", skip_all)]
-pub async fn yearly(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    serve(
-        &req,
-        &state,
-        keys::YEARLY.into(),
-        None,
-        "Yearly stats not cached yet. Try /strava/refresh-data",
-    )
-    .await
 }
 
 #[tracing::instrument(name = "GET stats/summary", skip_all)]

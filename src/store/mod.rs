@@ -80,43 +80,32 @@ pub struct StoredTokens {
     pub status: String,
 }
 
-pub async fn load_tokens(db: &impl GenericClient) -> anyhow::Result<Option<StoredTokens>> {
-    let row = db
-        .query_opt(
-            "SELECT athlete_id, access_token, refresh_token, expires_at, scope, status
-             FROM tokens ORDER BY updated_at DESC LIMIT 1",
-            &[],
-        )
-        .await?;
-    Ok(row.map(|r| StoredTokens {
-        athlete_id: r.get(0),
-        access_token: r.get(1),
-        refresh_token: r.get(2),
-        expires_at: r.get(3),
-        scope: r.get(4),
-        status: r.get(5),
-    }))
-}
+const TOKEN_COLUMNS: &str = "athlete_id, access_token, refresh_token, expires_at, scope, status";
 
-/// Every stored token row (one per athlete ever connected and not forgotten).
-pub async fn all_tokens(db: &impl GenericClient) -> anyhow::Result<Vec<StoredTokens>> {
-    let rows = db
-        .query(
-            "SELECT athlete_id, access_token, refresh_token, expires_at, scope, status FROM tokens",
-            &[],
-        )
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| StoredTokens {
+impl From<tokio_postgres::Row> for StoredTokens {
+    fn from(r: tokio_postgres::Row) -> Self {
+        Self {
             athlete_id: r.get(0),
             access_token: r.get(1),
             refresh_token: r.get(2),
             expires_at: r.get(3),
             scope: r.get(4),
             status: r.get(5),
-        })
-        .collect())
+        }
+    }
+}
+
+/// The connected athlete's tokens (the most recently written row).
+pub async fn load_tokens(db: &impl GenericClient) -> anyhow::Result<Option<StoredTokens>> {
+    let sql = format!("SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY updated_at DESC LIMIT 1");
+    Ok(db.query_opt(&sql, &[]).await?.map(StoredTokens::from))
+}
+
+/// Every stored token row (one per athlete ever connected and not forgotten).
+pub async fn all_tokens(db: &impl GenericClient) -> anyhow::Result<Vec<StoredTokens>> {
+    let sql = format!("SELECT {TOKEN_COLUMNS} FROM tokens");
+    let rows = db.query(&sql, &[]).await?;
+    Ok(rows.into_iter().map(StoredTokens::from).collect())
 }
 
 pub async fn save_tokens(db: &impl GenericClient, t: &StoredTokens) -> anyhow::Result<()> {

@@ -142,3 +142,24 @@ async fn operators_see_each_actor_the_budget_and_the_cache() {
     );
     assert!(metrics.contains("milepost_sync_duration_seconds_count"));
 }
+
+#[actix_web::test]
+async fn production_adds_hsts_and_secure_cookies() {
+    let app = crate::helpers::spawn_app_with(Default::default(), |s| {
+        s.environment = milepost::config::Environment::Production
+    })
+    .await;
+    let r = app.get("/strava/health").await;
+    assert!(
+        r.headers()["strict-transport-security"]
+            .to_str()
+            .unwrap()
+            .contains("max-age=")
+    );
+    let r = app.get("/strava/authorize").await;
+    let cookie = r.headers()["set-cookie"].to_str().unwrap();
+    assert!(
+        cookie.contains("Secure") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
+}

@@ -61,9 +61,21 @@ async fn read_body(mut payload: web::Payload) -> Result<web::BytesMut, ApiError>
 /// `POST /strava/webhook`: 200 as soon as the event is handed over.
 #[tracing::instrument(name = "POST webhook", skip_all)]
 pub async fn receive(
+    req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    let content_type = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap_or_default().to_ascii_lowercase());
+    if content_type.is_some_and(|t| !t.starts_with("application/json")) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Webhook events must be application/json",
+        ));
+    }
     let body = read_body(payload).await?;
     let event: Event = serde_json::from_slice(&body)
         .map_err(|_| ApiError::bad_request("malformed_event", "Malformed webhook event"))?;

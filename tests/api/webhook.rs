@@ -205,6 +205,16 @@ async fn a_malformed_event_is_a_400_and_a_huge_one_a_413() {
     let r = app
         .http
         .post(app.url("/strava/webhook"))
+        .header("Content-Type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 415);
+    assert_eq!(json(r).await["code"], json!("unsupported_media_type"));
+    let r = app
+        .http
+        .post(app.url("/strava/webhook"))
         .body("{not json")
         .send()
         .await

@@ -138,6 +138,9 @@ async fn a_timeout_storm_keeps_every_read_serving_the_last_good_data() {
         "/strava/stats/ytd",
         "/strava/stats/activities",
         "/strava/stats/monthly",
+        "/strava/stats/totals",
+        "/strava/stats/yearly",
+        "/strava/activities",
     ];
     let mut before = Vec::new();
     for path in paths {

@@ -231,3 +231,56 @@ async fn a_malformed_event_is_a_400_and_a_huge_one_a_413() {
     assert_eq!(r.status().as_u16(), 413);
     assert_eq!(json(r).await["code"], json!("payload_too_large"));
 }
+
+#[actix_web::test]
+async fn webhook_list_and_delete_manage_the_subscription_at_strava_and_here() {
+    let app = subscribed_app().await;
+    let id = app.sim.subscription_id().expect("a subscription at Strava");
+    let listed = milepost::commands::webhook_list(&app.settings)
+        .await
+        .unwrap();
+    assert!(
+        listed.starts_with(&format!("{id} {}", app.url("/strava/webhook"))),
+        "{listed}"
+    );
+    assert!(
+        !listed.contains(
+            milepost::simulator::SimConfig::default()
+                .client_secret
+                .as_str()
+        )
+    );
+
+    let out = milepost::commands::webhook_delete(&app.settings, id)
+        .await
+        .unwrap();
+    assert_eq!(out, format!("deleted: {id}"));
+    assert_eq!(app.sim.subscription_id(), None);
+    let stored: i64 = app
+        .db()
+        .await
+        .query_one("SELECT count(*) FROM webhook_subscription", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(stored, 0);
+    // events for the deleted subscription are ignored now
+    let newest = served_ids(&app).await[0];
+    app.sim.reset_counts();
+    let mut event = json!({
+        "object_type": "activity", "object_id": newest, "aspect_type": "delete",
+        "updates": {}, "owner_id": app.sim.config().athlete_id,
+        "subscription_id": id, "event_time": 0
+    });
+    event["subscription_id"] = json!(id);
+    let r = app
+        .http
+        .post(app.url("/strava/webhook"))
+        .json(&event)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(app.sim.request_counts().values().sum::<u64>(), 0);
+}

@@ -523,12 +523,29 @@ impl Handler<WebhookEvent> for FetcherActor {
         let deps = self.deps.clone();
         let subscription = self.webhook_subscription;
         let keep_owner = self.owner_pinned;
+        let again = event.clone();
         ctx.spawn(
             async move { super::webhook::handle(&deps, subscription, keep_owner, event).await }
                 .into_actor(self)
-                .map(|outcome, act, ctx| match outcome {
+                .map(move |outcome, act, ctx| match outcome {
                     Ok(super::webhook::Outcome::ActivityChanged) => act.refresh_stats_soon(ctx),
                     Ok(outcome) => tracing::debug!(?outcome, "webhook event handled"),
+                    // Deferred, not dropped: handled again when the window opens.
+                    Err(SyncError::BudgetExhausted(wait)) => {
+                        tracing::info!(
+                            wait_secs = wait.as_secs(),
+                            "webhook event deferred by the rate budget"
+                        );
+                        let Some(me) = act.me.clone() else { return };
+                        ctx.run_later(wait + AFTER_WINDOW, move |act, ctx| {
+                            ctx.spawn(
+                                async move {
+                                    let _ = me.ask(WebhookEvent(again)).await;
+                                }
+                                .into_actor(act),
+                            );
+                        });
+                    }
                     Err(e) => tracing::warn!(error = %e, "webhook event not handled"),
                 }),
         );
@@ -600,6 +617,14 @@ impl Handler<Disconnect> for FetcherActor {
                         Ok(()) => tracing::info!(athlete = athlete_id, "deauthorized at Strava"),
                         // Already revoked at Strava: nothing more to undo there.
                         Err(SyncError::Unauthorized) => {}
+                        // The owner asked for their data to go: the rate budget does not get to
+                        // keep it. The token dies with the row; Strava's settings page revokes
+                        // the app for good.
+                        Err(e @ SyncError::BudgetExhausted(_)) => tracing::warn!(
+                            athlete = athlete_id,
+                            error = %e,
+                            "cannot deauthorize at Strava now; deleting the local data anyway"
+                        ),
                         Err(e) => return Err(e),
                     }
                 }
@@ -724,11 +749,14 @@ async fn sync_athlete(
     };
 
     // Strava may send short pages before the end of a list, so a backfill stops only on an
-    // empty page. The steady-state refresh asks for about a day, which fits in one page: it
-    // also stops on a first page shorter than the longest page Strava has sent us that holds
-    // every activity we already had in the window, so a refresh costs two calls when at most a
-    // few things are new. Later pages end the list only when short and bringing nothing new.
+    // empty page. The steady-state refresh asks for about a day of activities. A page ends it
+    // when it is short, holds every activity already stored for the window and brings nothing
+    // new: so a quiet hour costs two calls. A server that has sent full pages (Strava's short
+    // pages come from hiding activities after the page was cut, and a day is far less than a
+    // page) may also end it with a short first page that brings new ones; a server that cuts
+    // its pages shorter is paged until a page brings nothing new.
     let known_largest = usize::try_from(state.largest_page).unwrap_or(0);
+    let full_pages = known_largest >= PAGE_SIZE as usize;
     let short_below = match known_largest {
         0 => PAGE_SIZE as usize,
         n => n.min(PAGE_SIZE as usize),
@@ -780,7 +808,10 @@ async fn sync_athlete(
         if backfill {
             let db = deps.pool.get().await?;
             store::save_backfill_progress(&db, athlete, page as i32 + 1, false).await?;
-        } else if count < short_below && known_seen >= known.len() && (page == 1 || !brought_new) {
+        } else if count < short_below
+            && known_seen >= known.len()
+            && (!brought_new || (page == 1 && full_pages))
+        {
             break;
         }
         page += 1;

@@ -124,3 +124,24 @@ async fn disconnect_deauthorizes_deletes_everything_and_lets_anyone_connect_agai
     let app = app.switch_strava(intruder).await;
     app.connect_and_sync().await;
 }
+
+#[actix_web::test]
+async fn disconnect_deletes_the_data_even_when_the_rate_budget_is_spent() {
+    let app = spawn_app().await;
+    app.connect_and_sync().await;
+    app.sim
+        .set_fault(Some(milepost::simulator::Fault::RateLimited));
+    assert_eq!(app.refresh(Some(API_KEY)).await.status().as_u16(), 503);
+    let r = app
+        .http
+        .post(app.url("/strava/disconnect"))
+        .header("X-API-Key", API_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    for table in ["tokens", "activities", "athlete_stats"] {
+        assert_eq!(rows(&app, table).await, 0, "{table}");
+    }
+    assert_eq!(app.get("/strava/stats/ytd").await.status().as_u16(), 404);
+}

@@ -249,3 +249,25 @@ async fn a_backfill_interrupted_by_a_restart_resumes_where_it_stopped() {
         "{listed} list calls for {pages} pages ({listed_before} before the restart)"
     );
 }
+
+#[actix_web::test]
+async fn a_short_first_page_with_new_activities_is_not_taken_for_the_end() {
+    // every first page is cut to 3 items, the next to 7
+    let sim = SimConfig {
+        history_years: 0,
+        short_pages: vec![3, 7],
+        ..SimConfig::default()
+    };
+    let app = spawn_app_with(sim, |_| {}).await;
+    app.connect_and_sync().await;
+    for minutes in 1..=6 {
+        app.sim.add_activity(SimActivity::new(
+            "Run",
+            app.sim.now() - Duration::minutes(7 * minutes),
+            5_000.0,
+            1_500,
+        ));
+    }
+    assert_eq!(app.refresh(Some(API_KEY)).await.status().as_u16(), 200);
+    assert_eq!(served_ids(&app).await, public_ids(&app));
+}

@@ -177,6 +177,10 @@ fn print_urls(port: u16, sim: &Simulator) {
         "/strava/stats/activities",
         "/strava/stats/monthly",
         "/strava/stats/monthly?type=Run",
+        "/strava/stats/totals",
+        "/strava/stats/yearly",
+        "/strava/stats/longest-run",
+        "/strava/activities?limit=5",
         "/metrics",
     ] {
         println!("  curl {base}{path}");

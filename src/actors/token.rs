@@ -241,6 +241,13 @@ impl Handler<AccessToken> for TokenActor {
                 };
                 // The rotated refresh token is durable before anyone uses the new access token:
                 // if this write fails, the new tokens are not handed out.
+                //
+                // A crash between Strava's answer and this commit loses the rotated token, and
+                // nothing can make that impossible: Strava killed the old refresh token when it
+                // answered. The loss is recoverable instead: the next refresh reads Strava's
+                // `invalid`, the connection becomes `reauthorization_required` (shown by
+                // /strava/health, syncs stop, cached stats keep serving) and the owner's next
+                // visit to /strava/authorize restores it (tests/api/tokens.rs).
                 let db = pool.get().await?;
                 let scope = store::load_tokens(&db)
                     .await?

@@ -22,7 +22,7 @@ impl std::fmt::Display for ApiError {
 }
 
 /// A short random id tying a 5xx answer to its log line.
-pub fn error_id() -> String {
+fn error_id() -> String {
     format!("{:08x}", rand::random::<u32>())
 }
 
@@ -34,10 +34,6 @@ impl ApiError {
             code,
             retry_after: None,
         }
-    }
-
-    pub fn status(&self) -> StatusCode {
-        self.status
     }
 
     pub fn not_found(detail: impl Into<String>) -> Self {

@@ -412,14 +412,6 @@ impl ActivityList {
         }
     }
 
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
     /// The body for `query` and its ETag.
     pub fn page(&self, query: &ListQuery) -> (Bytes, String) {
         let matching: Vec<&ListEntry> = self

@@ -194,6 +194,7 @@ impl Application {
             production: settings.is_production(),
             cache_max_age_secs: settings.cache_max_age_secs,
             ready: services.ready.clone(),
+            openapi: bytes::Bytes::from(http::openapi::document().to_string()),
         });
         let production = settings.is_production();
         let metrics = services.metrics.clone();

@@ -3,7 +3,9 @@
 
 mod auth;
 pub mod cors;
+mod docs;
 mod oauth;
+pub mod openapi;
 mod ops;
 mod stats;
 mod webhook;
@@ -35,6 +37,8 @@ pub struct AppState {
     pub production: bool,
     pub cache_max_age_secs: u32,
     pub ready: Arc<AtomicBool>,
+    /// The OpenAPI document, serialized once.
+    pub openapi: bytes::Bytes,
 }
 
 /// The JSON content security policy; no script, no frame.
@@ -131,6 +135,10 @@ fn strava_routes(cfg: &mut web::ServiceConfig) {
         .service(post("/refresh-data", ops::refresh))
         .service(post("/disconnect", ops::disconnect))
         .service(get("/admin/actors", ops::actors))
+        .service(get("/openapi.json", docs::openapi))
+        .service(get("/docs", docs::page))
+        .service(get("/docs/docs.js", docs::script))
+        .service(get("/docs/docs.css", docs::style))
         .service(
             web::resource("/webhook")
                 .route(web::get().to(webhook::validate))

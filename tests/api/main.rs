@@ -6,6 +6,7 @@ mod cors;
 mod health;
 mod hostile;
 mod oauth;
+mod openapi;
 mod owner;
 mod reads;
 mod refresh;

@@ -1,0 +1,76 @@
+//! The OpenAPI document describes what the app does, and the docs page is served from the binary.
+
+use serde_json::Value;
+
+use crate::helpers::{json, spawn_app};
+
+#[actix_web::test]
+async fn every_documented_route_answers_with_documented_statuses_only() {
+    let app = spawn_app().await;
+    app.connect_and_sync().await;
+    let doc = json(app.get("/strava/openapi.json").await).await;
+    assert_eq!(doc["openapi"], "3.0.3");
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(paths.len() >= 39, "{}", paths.len());
+    let year = chrono::Datelike::year(&chrono::Utc::now()) - 1;
+    for (path, methods) in paths {
+        for (method, op) in methods.as_object().unwrap() {
+            let url = app.url(&path.replace("{year}", &year.to_string()));
+            let request = match method.as_str() {
+                "get" => app.http.get(&url),
+                "post" => app.http.post(&url),
+                other => panic!("undocumented method {other}"),
+            };
+            // no API key, no parameters: what an unprepared caller gets must be documented too
+            let status = request.send().await.unwrap().status().as_u16().to_string();
+            let documented: Vec<&String> = op["responses"].as_object().unwrap().keys().collect();
+            assert!(
+                documented.contains(&&status),
+                "{method} {path} answered {status}, documented {documented:?}"
+            );
+        }
+    }
+}
+
+#[actix_web::test]
+async fn both_prefixes_are_documented_alike_and_schemas_resolve() {
+    let app = spawn_app().await;
+    let doc: Value = json(app.get("/v1/strava/openapi.json").await).await;
+    let paths = doc["paths"].as_object().unwrap();
+    for path in paths.keys().filter(|p| p.starts_with("/strava/")) {
+        assert_eq!(paths[path], paths[&format!("/v1{path}")], "{path}");
+    }
+    let text = doc.to_string();
+    for reference in text.split("#/components/schemas/").skip(1) {
+        let name = reference.split('"').next().unwrap();
+        assert!(
+            doc["components"]["schemas"].get(name).is_some(),
+            "missing schema {name}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn the_docs_page_and_its_assets_come_from_the_binary_under_a_narrow_policy() {
+    let app = spawn_app().await;
+    let page = app.get("/strava/docs").await;
+    assert_eq!(page.status().as_u16(), 200);
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe"),
+        "{csp}"
+    );
+    let html = page.text().await.unwrap();
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "no CDN"
+    );
+    for asset in ["/strava/docs/docs.js", "/strava/docs/docs.css"] {
+        let r = app.get(asset).await;
+        assert_eq!(r.status().as_u16(), 200, "{asset}");
+        assert!(!r.text().await.unwrap().contains("https://"), "{asset}");
+    }
+}

@@ -211,9 +211,10 @@ impl Application {
                     let started = std::time::Instant::now();
                     let metrics = metrics.clone();
                     let cors = cors.clone();
-                    let preflight = cors.preflight(req.method(), req.headers());
+                    let early = http::limits::refuse(&req)
+                        .or_else(|| cors.preflight(req.method(), req.headers()));
                     let request_headers = req.headers().clone();
-                    let fut = match preflight {
+                    let fut = match early {
                         Some(answer) => futures::future::Either::Left(futures::future::ready(Ok(
                             req.into_response(answer),
                         ))),

@@ -4,6 +4,7 @@
 mod auth;
 pub mod cors;
 mod docs;
+pub mod limits;
 mod oauth;
 pub mod openapi;
 mod ops;

@@ -255,6 +255,22 @@ const STRAVA: &[Op] = &[
         responses: &[(200, "HTML page", "")],
         api_key: false,
     },
+    Op {
+        method: "get",
+        path: "/docs/docs.js",
+        summary: "The docs page's script",
+        params: &[],
+        responses: &[(200, "JavaScript", "")],
+        api_key: false,
+    },
+    Op {
+        method: "get",
+        path: "/docs/docs.css",
+        summary: "The docs page's style",
+        params: &[],
+        responses: &[(200, "CSS", "")],
+        api_key: false,
+    },
 ];
 
 /// Routes outside the `/strava` prefix.

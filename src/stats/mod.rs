@@ -644,6 +644,29 @@ mod tests {
     }
 
     #[test]
+    fn east_of_utc_new_year_and_month_ends_follow_local_time_too() {
+        // 00:30 on Jan 1 in Tokyo is still Dec 31 in UTC; 23:59 on Apr 30 local stays April
+        let mut new_year = activity(1, "Ride", "2026-01-01T00:30:00Z", 1000.0);
+        new_year.start_date = "2025-12-31T15:30:00Z".into();
+        new_year.utc_offset = 32_400.0;
+        let mut month_end = activity(2, "Ride", "2025-04-30T23:59:00Z", 2000.0);
+        month_end.start_date = "2025-04-30T14:59:00Z".into();
+        let refs = [&new_year, &month_end];
+        let body = json_of(&monthly(
+            &refs,
+            NaiveDate::from_ymd_opt(2026, 1, 2).unwrap(),
+            None,
+            noon(2026, 1, 2),
+        ));
+        assert_eq!(body["data"]["2026-01"]["count"], json!(1));
+        assert_eq!(body["data"]["2025-12"]["count"], json!(0));
+        assert_eq!(body["data"]["2025-04"]["count"], json!(1));
+        let years = json_of(&yearly(&refs, noon(2026, 1, 2)));
+        assert_eq!(years["data"]["2026"]["Ride"]["count"], json!(1));
+        assert_eq!(years["data"]["2025"]["Ride"]["distance"], json!(2000.0));
+    }
+
+    #[test]
     fn recent_lists_only_public_activities_newest_first_in_the_old_shape() {
         let mut hidden = activity(3, "Run", "2025-10-03T08:00:00Z", 1.0);
         hidden.visibility = "followers_only".into();

@@ -74,3 +74,31 @@ async fn the_docs_page_and_its_assets_come_from_the_binary_under_a_narrow_policy
         assert!(!r.text().await.unwrap().contains("https://"), "{asset}");
     }
 }
+
+#[actix_web::test]
+async fn every_route_the_app_registers_is_documented() {
+    let app = spawn_app().await;
+    let doc = json(app.get("/strava/openapi.json").await).await;
+    let paths = doc["paths"].as_object().unwrap();
+    // The routes as registered in src/http/mod.rs: `get("…")`, `post("…")`, `resource("…")`.
+    let source = include_str!("../../src/http/mod.rs");
+    let mut registered = Vec::new();
+    for marker in ["get(", "post(", "resource("] {
+        for rest in source.split(marker).skip(1) {
+            let Some(literal) = rest.trim_start().strip_prefix('"') else {
+                continue;
+            };
+            let path = literal.split('"').next().unwrap();
+            if path.starts_with('/') {
+                registered.push(path.to_owned());
+            }
+        }
+    }
+    assert!(registered.len() >= 23, "{registered:?}");
+    for path in registered {
+        let documented = paths.contains_key(&path)
+            || (paths.contains_key(&format!("/strava{path}"))
+                && paths.contains_key(&format!("/v1/strava{path}")));
+        assert!(documented, "{path} is served but not documented");
+    }
+}

@@ -279,3 +279,21 @@ async fn no_non_public_activity_appears_in_any_response() {
         assert!(!everything.contains(forbidden), "{forbidden} served");
     }
 }
+
+#[actix_web::test]
+async fn years_without_data_answer_the_exact_404_bodies() {
+    let app = spawn_app().await;
+    app.connect_and_sync().await;
+    let r = app.get("/strava/stats/summary/2001").await;
+    assert_eq!(r.status().as_u16(), 404);
+    assert_eq!(
+        json(r).await,
+        json!({"detail": "No activities found for year 2001", "code": "not_found"})
+    );
+    let r = app.get("/v1/strava/stats/longest-ride?year=2001").await;
+    assert_eq!(r.status().as_u16(), 404);
+    assert_eq!(
+        json(r).await,
+        json!({"detail": "No rides found for year 2001. Try /strava/refresh-data", "code": "not_found"})
+    );
+}

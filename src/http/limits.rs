@@ -1,0 +1,44 @@
+//! Limits on what a request may carry, answered in JSON before any handler runs. (The server's
+//! own, larger limits still apply beneath these.)
+
+use actix_web::HttpResponse;
+use actix_web::ResponseError;
+use actix_web::dev::ServiceRequest;
+use actix_web::http::StatusCode;
+
+use crate::error::ApiError;
+
+/// No route takes a query anywhere near this long.
+pub const MAX_QUERY_BYTES: usize = 4 * 1024;
+/// Browsers send a few KB of headers; more is not a frontend.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+/// The JSON refusal of a request over a limit, if it is.
+pub fn refuse(req: &ServiceRequest) -> Option<HttpResponse> {
+    if req.query_string().len() > MAX_QUERY_BYTES {
+        return Some(
+            ApiError::new(
+                StatusCode::URI_TOO_LONG,
+                "uri_too_long",
+                format!("Query string longer than {MAX_QUERY_BYTES} bytes"),
+            )
+            .error_response(),
+        );
+    }
+    let header_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if header_bytes > MAX_HEADER_BYTES {
+        return Some(
+            ApiError::new(
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "headers_too_large",
+                format!("Headers larger than {MAX_HEADER_BYTES} bytes"),
+            )
+            .error_response(),
+        );
+    }
+    None
+}

@@ -163,3 +163,54 @@ async fn production_adds_hsts_and_secure_cookies() {
         "{cookie}"
     );
 }
+
+#[actix_web::test]
+async fn authorize_without_oauth_settings_is_the_old_500() {
+    let app =
+        crate::helpers::spawn_app_with(Default::default(), |s| s.strava_client_id = None).await;
+    let r = app.get("/strava/authorize").await;
+    assert_eq!(r.status().as_u16(), 500);
+    assert_eq!(
+        json(r).await,
+        json!({"detail": "Strava OAuth not configured", "code": "oauth_not_configured"})
+    );
+}
+
+#[actix_web::test]
+async fn metrics_can_require_a_bearer_token() {
+    let app = crate::helpers::spawn_app_with(Default::default(), |s| {
+        s.metrics_token = Some("scrape-token".into())
+    })
+    .await;
+    let r = app.get("/metrics").await;
+    assert_eq!(r.status().as_u16(), 401);
+    assert_eq!(json(r).await["code"], json!("invalid_metrics_token"));
+    let r = app
+        .http
+        .get(app.url("/metrics"))
+        .bearer_auth("scrape-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("# TYPE milepost_actor_messages_handled counter")
+    );
+}
+
+#[actix_web::test]
+async fn disconnect_with_nobody_connected_is_a_conflict() {
+    let app = spawn_app().await;
+    let r = app
+        .http
+        .post(app.url("/strava/disconnect"))
+        .header("X-API-Key", crate::helpers::API_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 409);
+    assert_eq!(json(r).await["code"], json!("not_connected"));
+}

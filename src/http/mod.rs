@@ -156,6 +156,11 @@ fn strava_routes(cfg: &mut web::ServiceConfig) {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::scope("/strava").configure(strava_routes))
         .service(web::scope("/v1/strava").configure(strava_routes))
+        // the old service's FastAPI docs lived at the root
+        .service(get("/openapi.json", docs::openapi))
+        .service(get("/docs", docs::page))
+        .service(get("/docs/docs.js", docs::script))
+        .service(get("/docs/docs.css", docs::style))
         .service(get("/livez", ops::livez))
         .service(get("/readyz", ops::readyz))
         .service(get("/metrics", ops::metrics));

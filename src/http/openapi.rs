@@ -277,6 +277,38 @@ const STRAVA: &[Op] = &[
 const ROOT: &[Op] = &[
     Op {
         method: "get",
+        path: "/openapi.json",
+        summary: "This document (where the old service had it)",
+        params: &[],
+        responses: &[(200, "OpenAPI 3", "Object")],
+        api_key: false,
+    },
+    Op {
+        method: "get",
+        path: "/docs",
+        summary: "Interactive documentation (where the old service had it)",
+        params: &[],
+        responses: &[(200, "HTML page", "")],
+        api_key: false,
+    },
+    Op {
+        method: "get",
+        path: "/docs/docs.js",
+        summary: "The docs page's script",
+        params: &[],
+        responses: &[(200, "JavaScript", "")],
+        api_key: false,
+    },
+    Op {
+        method: "get",
+        path: "/docs/docs.css",
+        summary: "The docs page's style",
+        params: &[],
+        responses: &[(200, "CSS", "")],
+        api_key: false,
+    },
+    Op {
+        method: "get",
         path: "/livez",
         summary: "Liveness",
         params: &[],

@@ -22,7 +22,26 @@ async fn every_documented_route_answers_with_documented_statuses_only() {
                 other => panic!("undocumented method {other}"),
             };
             // no API key, no parameters: what an unprepared caller gets must be documented too
-            let status = request.send().await.unwrap().status().as_u16().to_string();
+            let response = request.send().await.unwrap();
+            let h = response.headers();
+            assert_eq!(h["x-content-type-options"], "nosniff", "{method} {path}");
+            assert_eq!(h["referrer-policy"], "no-referrer", "{method} {path}");
+            assert_eq!(h["x-frame-options"], "DENY", "{method} {path}");
+            assert!(
+                h["content-security-policy"]
+                    .to_str()
+                    .unwrap()
+                    .contains("frame-ancestors 'none'")
+            );
+            let cache = h["cache-control"].to_str().unwrap();
+            let read = path.contains("/stats/") || path.ends_with("/strava/activities");
+            if read && response.status().is_success() {
+                assert_eq!(cache, "public, max-age=60", "{method} {path}");
+                assert!(h.contains_key("etag"), "{method} {path}");
+            } else {
+                assert_eq!(cache, "no-store", "{method} {path}");
+            }
+            let status = response.status().as_u16().to_string();
             let documented: Vec<&String> = op["responses"].as_object().unwrap().keys().collect();
             assert!(
                 documented.contains(&&status),

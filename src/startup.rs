@@ -213,7 +213,7 @@ impl Application {
                     let cors = cors.clone();
                     let early = http::limits::refuse(&req)
                         .or_else(|| cors.preflight(req.method(), req.headers()));
-                    let request_headers = req.headers().clone();
+                    let origin = cors.allowed(req.headers()).cloned();
                     let fut = match early {
                         Some(answer) => futures::future::Either::Left(futures::future::ready(Ok(
                             req.into_response(answer),
@@ -222,7 +222,7 @@ impl Application {
                     };
                     async move {
                         let mut response = fut.await?.map_into_boxed_body();
-                        cors.decorate(&request_headers, response.headers_mut());
+                        http::cors::Cors::decorate(origin, response.headers_mut());
                         let status = response.status().as_u16();
                         let route = response
                             .request()

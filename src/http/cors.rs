@@ -24,7 +24,7 @@ impl Cors {
     }
 
     /// The request's `Origin` if it is allowed.
-    fn allowed<'a>(&self, headers: &'a HeaderMap) -> Option<&'a HeaderValue> {
+    pub fn allowed<'a>(&self, headers: &'a HeaderMap) -> Option<&'a HeaderValue> {
         let origin = headers.get(header::ORIGIN)?;
         let text = origin.to_str().ok()?;
         self.origins.iter().any(|o| o == text).then_some(origin)
@@ -55,11 +55,11 @@ impl Cors {
         )
     }
 
-    /// Adds the CORS headers an allowed origin's actual request gets.
-    pub fn decorate(&self, request: &HeaderMap, response: &mut HeaderMap) {
+    /// Adds the CORS headers a request gets; `allowed` is its origin if [`Cors::allowed`].
+    pub fn decorate(allowed: Option<HeaderValue>, response: &mut HeaderMap) {
         response.append(header::VARY, HeaderValue::from_static("Origin"));
-        if let Some(origin) = self.allowed(request) {
-            response.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        if let Some(origin) = allowed {
+            response.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
             response.insert(
                 header::ACCESS_CONTROL_EXPOSE_HEADERS,
                 HeaderValue::from_static("ETag"),

@@ -136,10 +136,7 @@ fn strava_routes(cfg: &mut web::ServiceConfig) {
         .service(post("/refresh-data", ops::refresh))
         .service(post("/disconnect", ops::disconnect))
         .service(get("/admin/actors", ops::actors))
-        .service(get("/openapi.json", docs::openapi))
-        .service(get("/docs", docs::page))
-        .service(get("/docs/docs.js", docs::script))
-        .service(get("/docs/docs.css", docs::style))
+        .configure(docs_routes)
         .service(
             web::resource("/webhook")
                 .route(web::get().to(webhook::validate))
@@ -152,15 +149,20 @@ fn strava_routes(cfg: &mut web::ServiceConfig) {
         );
 }
 
-/// Every route, under `/strava` and again under `/v1/strava`.
+/// The OpenAPI document and the docs page.
+fn docs_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(get("/openapi.json", docs::openapi))
+        .service(get("/docs", docs::page))
+        .service(get("/docs/docs.js", docs::script))
+        .service(get("/docs/docs.css", docs::style));
+}
+
+/// Every route, under `/strava` and again under `/v1/strava`; the docs also at the root, where
+/// the old service's FastAPI had them.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::scope("/strava").configure(strava_routes))
         .service(web::scope("/v1/strava").configure(strava_routes))
-        // the old service's FastAPI docs lived at the root
-        .service(get("/openapi.json", docs::openapi))
-        .service(get("/docs", docs::page))
-        .service(get("/docs/docs.js", docs::script))
-        .service(get("/docs/docs.css", docs::style))
+        .configure(docs_routes)
         .service(get("/livez", ops::livez))
         .service(get("/readyz", ops::readyz))
         .service(get("/metrics", ops::metrics));

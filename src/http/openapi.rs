@@ -239,6 +239,11 @@ const STRAVA: &[Op] = &[
         ],
         api_key: false,
     },
+];
+
+/// The document and the docs page: under both prefixes, and at the root where the old
+/// service's FastAPI had them.
+const DOCS: &[Op] = &[
     Op {
         method: "get",
         path: "/openapi.json",
@@ -275,38 +280,6 @@ const STRAVA: &[Op] = &[
 
 /// Routes outside the `/strava` prefix.
 const ROOT: &[Op] = &[
-    Op {
-        method: "get",
-        path: "/openapi.json",
-        summary: "This document (where the old service had it)",
-        params: &[],
-        responses: &[(200, "OpenAPI 3", "Object")],
-        api_key: false,
-    },
-    Op {
-        method: "get",
-        path: "/docs",
-        summary: "Interactive documentation (where the old service had it)",
-        params: &[],
-        responses: &[(200, "HTML page", "")],
-        api_key: false,
-    },
-    Op {
-        method: "get",
-        path: "/docs/docs.js",
-        summary: "The docs page's script",
-        params: &[],
-        responses: &[(200, "JavaScript", "")],
-        api_key: false,
-    },
-    Op {
-        method: "get",
-        path: "/docs/docs.css",
-        summary: "The docs page's style",
-        params: &[],
-        responses: &[(200, "CSS", "")],
-        api_key: false,
-    },
     Op {
         method: "get",
         path: "/livez",
@@ -412,11 +385,11 @@ pub fn document() -> Value {
         entry[op.method] = operation(op);
     };
     for prefix in ["/strava", "/v1/strava"] {
-        for op in STRAVA {
+        for op in STRAVA.iter().chain(DOCS) {
             add(format!("{prefix}{}", op.path), op);
         }
     }
-    for op in ROOT {
+    for op in ROOT.iter().chain(DOCS) {
         add(op.path.to_owned(), op);
     }
     json!({

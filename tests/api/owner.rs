@@ -7,6 +7,19 @@ use crate::helpers::{API_KEY, TestApp, json, spawn_app, spawn_app_with};
 
 const NOT_OWNER: &str = "This integration belongs to another account.";
 
+/// A Strava stand-in whose athlete is `athlete_id`.
+async fn strava_of_athlete(athlete_id: i64) -> Simulator {
+    Simulator::start(
+        SimConfig {
+            athlete_id,
+            ..SimConfig::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap()
+}
+
 async fn rows(app: &TestApp, table: &str) -> i64 {
     app.db()
         .await
@@ -20,15 +33,7 @@ async fn rows(app: &TestApp, table: &str) -> i64 {
 async fn another_athlete_cannot_take_over_and_nothing_of_theirs_is_stored() {
     let app = spawn_app().await;
     app.connect_and_sync().await;
-    let intruder = Simulator::start(
-        SimConfig {
-            athlete_id: 424242,
-            ..SimConfig::default()
-        },
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
+    let intruder = strava_of_athlete(424242).await;
     let app = app.switch_strava(intruder).await;
     let r = app.connect().await;
     assert_eq!(r.status().as_u16(), 403);
@@ -112,15 +117,7 @@ async fn disconnect_deauthorizes_deletes_everything_and_lets_anyone_connect_agai
     assert_eq!(r.status().as_u16(), 409);
 
     // anyone may connect again
-    let intruder = Simulator::start(
-        SimConfig {
-            athlete_id: 777,
-            ..SimConfig::default()
-        },
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
+    let intruder = strava_of_athlete(777).await;
     let app = app.switch_strava(intruder).await;
     app.connect_and_sync().await;
 }

@@ -3,7 +3,7 @@
 use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::actors::fetcher::Sync;
+use crate::actors::fetcher::RunSync;
 use crate::config::Settings;
 use crate::startup::{Services, strava_client};
 use crate::store;
@@ -14,7 +14,7 @@ pub async fn refresh(settings: &Settings, full: bool) -> anyhow::Result<String> 
     let services = Services::start(settings).await?;
     let report = services
         .fetcher
-        .ask(Sync {
+        .ask(RunSync {
             full,
             priority: Priority::Interactive,
         })

@@ -10,9 +10,9 @@ use reqwest::header;
 use secrecy::SecretString;
 
 use crate::config::Settings;
+use crate::pg::{PgCluster, cluster_dir_for};
 use crate::simulator::{SimConfig, Simulator};
 use crate::startup::Application;
-use crate::store::cluster::{PgCluster, cluster_dir_for};
 
 /// How long the demo waits for the first sync before printing the URLs anyway.
 const FIRST_SYNC_WAIT: Duration = Duration::from_secs(60);

@@ -8,6 +8,7 @@ pub mod demo;
 pub mod error;
 pub mod http;
 pub mod metrics;
+pub mod pg;
 pub mod simulator;
 pub mod startup;
 pub mod stats;

@@ -1,21 +1,13 @@
-//! Metrics and the one instrumentation point every actor message passes: [`Mailbox::ask`]
-//! counts handled messages, errors and those in flight, and times each one. `/metrics` renders
-//! the registry in Prometheus text format.
+//! Every figure milepost exports, and their labels. `/metrics` renders the registry in
+//! Prometheus text format; [`crate::actors::Mailbox`] feeds the per-message figures.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-use actix::dev::ToEnvelope;
-use actix::{Actor, Addr, Handler, MailboxError, Message};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-
-/// How long a caller waits for an actor's answer before giving up.
-pub const ASK_TIMEOUT: Duration = Duration::from_secs(120);
+use std::time::Duration;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct MessageLabels {
@@ -53,6 +45,13 @@ pub struct ActorSummary {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EventLabels {
+    /// What handling the event came to: `ignored`, `changed`, `unconfirmed`, `deauthorized`,
+    /// `deferred` or `failed`.
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CacheLabels {
     pub result: &'static str,
 }
@@ -79,6 +78,7 @@ pub struct Metrics {
     pub budget_usage: Family<BudgetLabels, Gauge>,
     pub budget_limit: Family<BudgetLabels, Gauge>,
     pub sync_seconds: Histogram,
+    pub webhook_events: Family<EventLabels, Counter>,
     /// Per actor, for the admin view (the registry cannot be read back).
     actors: std::sync::Mutex<std::collections::BTreeMap<&'static str, ActorSummary>>,
 }
@@ -110,6 +110,12 @@ impl Default for Metrics {
         let budget_usage = Family::<BudgetLabels, Gauge>::default();
         let budget_limit = Family::<BudgetLabels, Gauge>::default();
         let sync_seconds = Histogram::new(exponential_buckets(0.05, 2.0, 12));
+        let webhook_events = Family::<EventLabels, Counter>::default();
+        registry.register(
+            "webhook_events",
+            "Webhook events handled, by what they came to",
+            webhook_events.clone(),
+        );
         registry.register(
             "strava_budget_usage",
             "Strava rate-limit usage as last known, by limit and window",
@@ -202,6 +208,7 @@ impl Default for Metrics {
             budget_usage,
             budget_limit,
             sync_seconds,
+            webhook_events,
             actors: Default::default(),
         }
     }
@@ -245,6 +252,15 @@ impl Metrics {
         }
     }
 
+    /// The figures of one message type of one actor.
+    pub fn actor_message<'a>(&'a self, labels: &'a MessageLabels) -> MessageFigures<'a> {
+        MessageFigures {
+            metrics: self,
+            labels,
+            in_flight: self.messages_in_flight.get_or_create(labels).clone(),
+        }
+    }
+
     pub fn count_strava(&self, endpoint: &'static str, status: impl Into<String>) {
         self.strava_requests
             .get_or_create(&StravaLabels {
@@ -255,96 +271,25 @@ impl Metrics {
     }
 }
 
-/// Whether an actor's answer was an error, for the error counter.
-pub trait Outcome {
-    fn failed(&self) -> bool;
+/// One message type's figures, looked up once per message by [`crate::actors::Mailbox`].
+pub struct MessageFigures<'a> {
+    metrics: &'a Metrics,
+    labels: &'a MessageLabels,
+    in_flight: Gauge,
 }
 
-impl<T, E> Outcome for Result<T, E> {
-    fn failed(&self) -> bool {
-        self.is_err()
-    }
-}
-
-impl<T> Outcome for Option<T> {
-    fn failed(&self) -> bool {
-        false
-    }
-}
-
-impl<A, B> Outcome for (A, B) {
-    fn failed(&self) -> bool {
-        false
-    }
-}
-
-impl Outcome for () {
-    fn failed(&self) -> bool {
-        false
-    }
-}
-
-/// The last segment of a type's path: `milepost::actors::cache::Get` → `Get`.
-fn short_name<T: ?Sized>() -> &'static str {
-    let full = std::any::type_name::<T>();
-    let base = full.split('<').next().unwrap_or(full);
-    base.rsplit("::").next().unwrap_or(base)
-}
-
-/// An actor's address with the metrics every message to it is counted in.
-pub struct Mailbox<A: Actor> {
-    addr: Addr<A>,
-    metrics: Arc<Metrics>,
-}
-
-impl<A: Actor> Clone for Mailbox<A> {
-    fn clone(&self) -> Self {
-        Self {
-            addr: self.addr.clone(),
-            metrics: self.metrics.clone(),
-        }
-    }
-}
-
-impl<A: Actor> std::fmt::Debug for Mailbox<A> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Mailbox<{}>", short_name::<A>())
-    }
-}
-
-impl<A: Actor> Mailbox<A> {
-    pub fn new(addr: Addr<A>, metrics: Arc<Metrics>) -> Self {
-        Self { addr, metrics }
+impl MessageFigures<'_> {
+    /// The message was sent.
+    pub fn started(&self) {
+        self.in_flight.inc();
+        self.metrics
+            .note_actor(self.labels.actor, |a| a.in_flight += 1);
     }
 
-    pub fn metrics(&self) -> &Arc<Metrics> {
-        &self.metrics
-    }
-
-    /// Sends `msg` and waits for the answer (at most [`ASK_TIMEOUT`]), counting and timing it.
-    pub async fn ask<M>(&self, msg: M) -> Result<M::Result, MailboxError>
-    where
-        A: Handler<M>,
-        A::Context: ToEnvelope<A, M>,
-        M: Message + Send + 'static,
-        M::Result: Send + Outcome,
-    {
-        let labels = MessageLabels {
-            actor: short_name::<A>(),
-            message: short_name::<M>(),
-        };
-        let in_flight = self
-            .metrics
-            .messages_in_flight
-            .get_or_create(&labels)
-            .clone();
-        in_flight.inc();
-        self.metrics.note_actor(labels.actor, |a| a.in_flight += 1);
-        let started = Instant::now();
-        let answer = self.addr.send(msg).timeout(ASK_TIMEOUT).await;
-        in_flight.dec();
-        let failed = answer.as_ref().map_or(true, Outcome::failed);
-        self.metrics.note_actor(labels.actor, |a| {
+    /// Its answer came (or never will: `failed`) after `took`.
+    pub fn finished(&self, took: Duration, failed: bool) {
+        self.in_flight.dec();
+        self.metrics.note_actor(self.labels.actor, |a| {
             a.in_flight -= 1;
             a.handled += 1;
             a.errors += u64::from(failed);
@@ -352,12 +297,14 @@ impl<A: Actor> Mailbox<A> {
         });
         self.metrics
             .message_seconds
-            .get_or_create(&labels)
-            .observe(started.elapsed().as_secs_f64());
-        self.metrics.messages_handled.get_or_create(&labels).inc();
+            .get_or_create(self.labels)
+            .observe(took.as_secs_f64());
+        self.metrics
+            .messages_handled
+            .get_or_create(self.labels)
+            .inc();
         if failed {
-            self.metrics.message_errors.get_or_create(&labels).inc();
+            self.metrics.message_errors.get_or_create(self.labels).inc();
         }
-        answer
     }
 }

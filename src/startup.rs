@@ -13,6 +13,7 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use secrecy::SecretString;
 
+use crate::actors::Mailbox;
 use crate::actors::fetcher::FetcherOptions;
 use crate::actors::token::OAuthSettings;
 use crate::actors::{CacheActor, FetcherActor, Shutdown, TokenActor};
@@ -20,7 +21,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::crypto::{StateSigner, TokenCipher};
 use crate::http::{self, AppState};
-use crate::metrics::{HttpLabels, Mailbox, Metrics};
+use crate::metrics::{HttpLabels, Metrics};
 use crate::store;
 use crate::strava::{StravaClient, StravaConfig};
 
@@ -90,6 +91,7 @@ impl Services {
                 metrics.clone(),
                 settings.public_visibility,
                 chrono::Duration::days(i64::from(settings.retention_days.max(1))),
+                clock.clone(),
                 ready.clone(),
             )
             .start(),

@@ -3,14 +3,19 @@
 //! athlete stats and the derived bodies together), and warms itself from Postgres at start-up so
 //! a restart serves data before any Strava call.
 //!
-//! Anything Strava has not confirmed within RETENTION_DAYS is purged (at start-up and hourly)
-//! and the bodies derived again.
+//! Ingests run one at a time: each one's transaction reads what the one before committed, and
+//! bodies are published in the order they were derived, so two overlapping ingests (a sync and
+//! a webhook event) always end with bodies holding both.
 //!
-//! Bodies that depend on the date (the twelve months ending with the current one) are derived
-//! again when the day changes, even if no sync brings new data.
+//! Time comes from the injected [`Clock`]: the athlete's local day and year (which decide the
+//! twelve months served, and the default and latest year a read may name), when bodies are
+//! derived again because the day changed, and when Strava data has gone unconfirmed for longer
+//! than RETENTION_DAYS and is purged.
 //!
-//! Messages: [`Get`] (a body by key), [`ListActivities`] (a page of the activity list), [`Ingest`] (store what a sync fetched, optionally
-//! re-deriving every body), [`Forget`] (delete an athlete's data), [`Health`] (database reachability and connection facts).
+//! Messages: [`Get`] (a body, by what is read), [`ListActivities`] (a page of the activity list),
+//! [`Ingest`] (store what a sync fetched, optionally re-deriving every body),
+//! [`ForgetActivities`] (delete an athlete's data), [`Health`] (database reachability and
+//! connection facts).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,25 +23,35 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use bytes::Bytes;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Utc};
 use deadpool_postgres::Pool;
 use sha2::{Digest, Sha256};
+use tracing::Instrument;
 
-use crate::metrics::{CacheLabels, Mailbox, Metrics};
+use crate::actors::mailbox::{Ask, Mailbox, Reply};
+use crate::clock::Clock;
+use crate::metrics::{CacheLabels, Metrics};
 use crate::stats::{self, Visibility};
-use crate::store;
+use crate::store::{self, StoreError, StoredBody};
 use crate::strava::models::{Activity, ActivityStats};
 
 /// More than enough for every body milepost derives; moka evicts beyond it.
 const CACHE_CAPACITY: u64 = 10_000;
+/// Reads come from every worker at once; this is the backlog they may build up.
+const MAILBOX_CAPACITY: usize = 4096;
 /// How long start-up waits before trying to warm again when Postgres is not there yet.
 const WARM_RETRY: Duration = Duration::from_secs(2);
-/// How often the retention sweep runs (and once right after warming).
-const RETENTION_SWEEP: Duration = Duration::from_secs(3600);
-/// How often the actor checks whether the day changed under its bodies.
-const DAY_CHECK: Duration = Duration::from_secs(60);
+/// How often (by the clock) the retention sweep runs, and once right after warming.
+const RETENTION_SWEEP: chrono::Duration = chrono::Duration::hours(1);
+/// How often the actor looks at the clock: whether the athlete's day changed under its bodies,
+/// whether a sweep is due. Cheap: a date comparison.
+const TICK: Duration = Duration::from_secs(1);
 /// How long a health check waits for Postgres.
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
+/// A read is answered from memory: waiting longer means the actor is stuck.
+const READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// An ingest waits its turn behind the ones before it, then writes one transaction.
+const INGEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A response body exactly as served.
 #[derive(Debug)]
@@ -47,15 +62,42 @@ pub struct CachedBody {
 
 impl CachedBody {
     pub fn new(body: Bytes) -> Self {
-        let digest = Sha256::digest(&body);
-        let etag = format!(
-            "\"{}\"",
-            digest[..12]
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        );
+        let etag = etag_of(&body);
         Self { body, etag }
+    }
+}
+
+/// A strong ETag: the first 96 bits of the body's SHA-256, in hex and quotes.
+fn etag_of(body: &[u8]) -> String {
+    let digest = Sha256::digest(body);
+    let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+    format!("\"{hex}\"")
+}
+
+/// Why the CacheActor could not do what it was asked.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CacheError {
+    #[error("the database failed")]
+    Storage(#[from] StoreError),
+    #[error("the database did not answer in time")]
+    TimedOut,
+}
+
+impl From<deadpool_postgres::PoolError> for CacheError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        Self::Storage(e.into())
+    }
+}
+
+impl From<tokio_postgres::Error> for CacheError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        Self::Storage(e.into())
+    }
+}
+
+impl From<anyhow::Error> for CacheError {
+    fn from(e: anyhow::Error) -> Self {
+        Self::Storage(e.into())
     }
 }
 
@@ -66,6 +108,7 @@ pub struct CacheActor {
     visibility: Visibility,
     /// Strava data not confirmed for this long is purged.
     retention: chrono::Duration,
+    clock: Clock,
     ready: Arc<AtomicBool>,
     /// Every public activity, pre-serialized, for `/strava/activities`.
     list: Arc<stats::ActivityList>,
@@ -73,6 +116,10 @@ pub struct CacheActor {
     derived_on: Option<NaiveDate>,
     /// The athlete's offset from UTC (seconds), which decides when their day changes.
     utc_offset: i64,
+    /// When the next retention sweep is due (by the clock); `None` until warmed.
+    next_sweep: Option<DateTime<Utc>>,
+    /// Held by the ingest writing now; the next one waits for it (see the module doc).
+    ingest_turn: Arc<tokio::sync::Mutex<()>>,
     me: Option<Mailbox<CacheActor>>,
 }
 
@@ -82,6 +129,7 @@ impl CacheActor {
         metrics: Arc<Metrics>,
         visibility: Visibility,
         retention: chrono::Duration,
+        clock: Clock,
         ready: Arc<AtomicBool>,
     ) -> Self {
         Self {
@@ -90,12 +138,20 @@ impl CacheActor {
             metrics,
             visibility,
             retention,
+            clock,
             ready,
             list: Arc::default(),
             derived_on: None,
             utc_offset: 0,
+            next_sweep: None,
+            ingest_turn: Arc::default(),
             me: None,
         }
+    }
+
+    /// The athlete's local time now.
+    fn local_now(&self) -> NaiveDateTime {
+        self.clock.now().naive_utc() + chrono::Duration::seconds(self.utc_offset)
     }
 
     /// Purges what Strava has not confirmed within the retention period and derives the bodies
@@ -103,36 +159,37 @@ impl CacheActor {
     fn sweep(&mut self, ctx: &mut Context<Self>) {
         let Some(me) = self.me.clone() else { return };
         let pool = self.pool.clone();
-        let cutoff = Utc::now() - self.retention;
+        let now = self.clock.now();
+        self.next_sweep = Some(now + RETENTION_SWEEP);
+        let cutoff = now - self.retention;
         ctx.spawn(
             async move {
                 let db = pool.get().await?;
                 let purged = store::purge_unconfirmed(&db, cutoff).await?;
                 if purged == 0 {
-                    return anyhow::Ok(());
+                    return Ok(());
                 }
                 tracing::info!(purged, %cutoff, "purged Strava data not confirmed within the retention period");
                 drop(db);
                 rederive(&pool, &me).await
             }
             .into_actor(self)
-            .map(|result, act, _| {
+            .map(|result: Result<(), CacheError>, act, _| {
                 if let Err(e) = result {
-                    tracing::warn!(error = %e, "retention sweep failed");
+                    tracing::warn!(error = &e as &dyn std::error::Error, "retention sweep failed");
                 }
                 act.ready.store(true, Ordering::Release);
             }),
         );
     }
 
-    /// The athlete's local date at `t`.
-    fn local_date(&self, t: DateTime<Utc>) -> NaiveDate {
-        (t.naive_utc() + chrono::Duration::seconds(self.utc_offset)).date()
-    }
-
-    /// Derives every body again from what is stored, once the day has changed.
-    fn rederive_if_new_day(&mut self, ctx: &mut Context<Self>) {
-        let today = self.local_date(Utc::now());
+    /// Looks at the clock: derives every body again once the athlete's day has changed, and
+    /// sweeps when a sweep is due.
+    fn tick(&mut self, ctx: &mut Context<Self>) {
+        if self.next_sweep.is_some_and(|due| self.clock.now() >= due) {
+            self.sweep(ctx);
+        }
+        let today = self.local_now().date();
         if self.derived_on.is_none_or(|day| day == today) {
             return;
         }
@@ -144,13 +201,16 @@ impl CacheActor {
             async move {
                 rederive(&pool, &me).await?;
                 tracing::info!("a new day: bodies derived again");
-                anyhow::Ok(())
+                Ok(())
             }
             .into_actor(self)
-            .map(|result, act, _| {
+            .map(|result: Result<(), CacheError>, act, _| {
                 if let Err(e) = result {
-                    tracing::warn!(error = %e, "could not derive the bodies for the new day");
-                    // try again at the next check
+                    tracing::warn!(
+                        error = &e as &dyn std::error::Error,
+                        "could not derive the bodies for the new day"
+                    );
+                    // try again at the next tick
                     act.derived_on = Some(NaiveDate::MIN);
                 }
             }),
@@ -164,19 +224,22 @@ impl CacheActor {
             let db = pool.get().await?;
             let bodies = store::bodies(&db).await?;
             let activities = match store::last_publication(&db).await? {
-                Some((athlete, _)) => store::activities(&db, athlete).await?,
+                Some(publication) => store::activities(&db, publication.athlete_id).await?,
                 None => Vec::new(),
             };
-            let list =
-                stats::ActivityList::new(&stats::public_newest_first(&activities, visibility));
-            anyhow::Ok((bodies, list))
+            let public = stats::public_newest_first(&activities, visibility);
+            let offset = stats::athlete_offset(public.first().copied());
+            Ok::<_, CacheError>((bodies, stats::ActivityList::new(&public), offset))
         }
         .into_actor(self)
         .map(|loaded, act, ctx| match loaded {
-            Ok((bodies, list)) => {
+            Ok((bodies, list, offset)) => {
                 if !bodies.is_empty() {
+                    // Bodies warmed from Postgres may be from an earlier day: the first tick
+                    // derives them again.
                     act.derived_on = Some(NaiveDate::MIN);
                 }
+                act.utc_offset = offset;
                 act.replace(bodies);
                 act.list = Arc::new(list);
                 act.sweep(ctx);
@@ -186,7 +249,10 @@ impl CacheActor {
                 );
             }
             Err(e) => {
-                tracing::warn!(error = %e, "cannot warm the cache yet; retrying");
+                tracing::warn!(
+                    error = &e as &dyn std::error::Error,
+                    "cannot warm the cache yet; retrying"
+                );
                 ctx.run_later(WARM_RETRY, Self::warm);
             }
         })
@@ -194,9 +260,8 @@ impl CacheActor {
     }
 
     /// Makes the cache hold exactly `bodies`.
-    fn replace(&mut self, bodies: Vec<(String, Vec<u8>, String)>) {
-        let keep: std::collections::HashSet<&str> =
-            bodies.iter().map(|(k, _, _)| k.as_str()).collect();
+    fn replace(&mut self, bodies: Vec<StoredBody>) {
+        let keep: std::collections::HashSet<&str> = bodies.iter().map(|b| b.key.as_str()).collect();
         let stale: Vec<String> = self
             .cache
             .iter()
@@ -206,67 +271,23 @@ impl CacheActor {
         for key in stale {
             self.cache.invalidate(&key);
         }
-        for (key, body, etag) in bodies {
+        for stored in bodies {
             self.cache.insert(
-                key,
+                stored.key,
                 Arc::new(CachedBody {
-                    body: Bytes::from(body),
-                    etag,
+                    body: Bytes::from(stored.body),
+                    etag: stored.etag,
                 }),
             );
         }
         self.cache.run_pending_tasks();
         self.metrics
             .cache_entries
-            .set(self.cache.entry_count() as i64);
+            .set(i64::try_from(self.cache.entry_count()).unwrap_or(i64::MAX));
     }
-}
 
-/// Derives every body again from what is stored (no new data), if a sync ever published any.
-async fn rederive(pool: &Pool, me: &Mailbox<CacheActor>) -> anyhow::Result<()> {
-    let last = store::last_publication(&pool.get().await?).await?;
-    if let Some((athlete_id, fetched_at)) = last {
-        me.ask(Ingest {
-            athlete_id,
-            activities: Vec::new(),
-            removed: Vec::new(),
-            stats: None,
-            publish: Some(fetched_at),
-        })
-        .await??;
-    }
-    Ok(())
-}
-
-impl Actor for CacheActor {
-    type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.set_mailbox_capacity(1024);
-        self.me = Some(Mailbox::new(ctx.address(), self.metrics.clone()));
-        self.warm(ctx);
-        // Bodies warmed from Postgres may be from an earlier day: the first check re-derives.
-        ctx.run_interval(DAY_CHECK, Self::rederive_if_new_day);
-        ctx.run_interval(RETENTION_SWEEP, Self::sweep);
-    }
-}
-
-/// The body stored under `key`, else the one under `fallback`, if any.
-#[derive(Message)]
-#[rtype(result = "Option<Arc<CachedBody>>")]
-pub struct Get {
-    pub key: String,
-    pub fallback: Option<&'static str>,
-}
-
-impl Handler<Get> for CacheActor {
-    type Result = Option<Arc<CachedBody>>;
-
-    fn handle(&mut self, msg: Get, _: &mut Self::Context) -> Self::Result {
-        let found = self
-            .cache
-            .get(&msg.key)
-            .or_else(|| msg.fallback.and_then(|key| self.cache.get(key)));
+    fn lookup(&self, key: &str) -> Option<Arc<CachedBody>> {
+        let found = self.cache.get(key);
         let result = if found.is_some() { "hit" } else { "miss" };
         self.metrics
             .cache_lookups
@@ -276,28 +297,154 @@ impl Handler<Get> for CacheActor {
     }
 }
 
-/// One page of `/strava/activities`: its body and ETag.
+/// Derives every body again from what is stored (no new data), if a sync ever published any.
+async fn rederive(pool: &Pool, me: &Mailbox<CacheActor>) -> Result<(), CacheError> {
+    let last = store::last_publication(&pool.get().await?).await?;
+    if let Some(publication) = last {
+        me.ask(Ingest {
+            publish: Some(publication.fetched_at),
+            ..Ingest::activities(publication.athlete_id, Vec::new())
+        })
+        .await
+        .map_err(|_| CacheError::TimedOut)??;
+    }
+    Ok(())
+}
+
+impl Actor for CacheActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
+        self.me = Some(Mailbox::new(ctx.address(), self.metrics.clone()));
+        self.warm(ctx);
+        ctx.run_interval(TICK, Self::tick);
+    }
+}
+
+/// Which body a read route serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Read {
+    /// A body without parameters (ytd, recent activities, totals, yearly).
+    Fixed(&'static str),
+    /// The twelve months ending with the athlete's current one, of one legacy type or all.
+    Monthly(Option<String>),
+    /// One local year by type; years after the athlete's current one are refused.
+    Summary(i32),
+    /// The longest activity of a family in a local year (default: the athlete's current one).
+    Longest { family: Family, year: Option<i32> },
+}
+
+/// The activity families of `longest-run` and `longest-ride`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    Run,
+    Ride,
+}
+
+/// The answer to a [`Get`].
+#[derive(Debug, MessageResponse)]
+pub enum Lookup {
+    Found(Arc<CachedBody>),
+    /// Nothing to serve; `year` is the year the read was for, when it names one.
+    Missing {
+        year: Option<i32>,
+    },
+    /// The read named a year after the athlete's current local year.
+    AfterCurrentYear {
+        current: i32,
+    },
+}
+
+impl Reply for Lookup {
+    fn is_error(&self) -> bool {
+        false
+    }
+}
+
+/// The body a read route serves.
 #[derive(Message)]
-#[rtype(result = "(Bytes, String)")]
+#[rtype(result = "Lookup")]
+pub struct Get(pub Read);
+
+impl Ask for Get {
+    const TIMEOUT: Duration = READ_TIMEOUT;
+}
+
+impl Handler<Get> for CacheActor {
+    type Result = Lookup;
+
+    fn handle(&mut self, Get(read): Get, _: &mut Self::Context) -> Self::Result {
+        let current = self.local_now().year();
+        let (found, year) = match read {
+            Read::Fixed(key) => (self.lookup(key), None),
+            Read::Monthly(None) => (self.lookup(stats::keys::MONTHLY), None),
+            // A type the athlete never did has twelve zero months, once any data is cached.
+            Read::Monthly(Some(kind)) => (
+                self.lookup(&stats::keys::monthly_of(&kind))
+                    .or_else(|| self.lookup(stats::keys::MONTHLY_NONE)),
+                None,
+            ),
+            Read::Summary(year) if year > current => {
+                return Lookup::AfterCurrentYear { current };
+            }
+            Read::Summary(year) => (self.lookup(&stats::keys::summary_of(year)), Some(year)),
+            Read::Longest { family, year } => {
+                let year = year.unwrap_or(current);
+                let key = match family {
+                    Family::Run => stats::keys::longest_run_of(year),
+                    Family::Ride => stats::keys::longest_ride_of(year),
+                };
+                (self.lookup(&key), Some(year))
+            }
+        };
+        match found {
+            Some(body) => Lookup::Found(body),
+            None => Lookup::Missing { year },
+        }
+    }
+}
+
+/// One page of `/strava/activities`.
+#[derive(Message)]
+#[rtype(result = "ActivityPage")]
 pub struct ListActivities(pub stats::ListQuery);
 
+impl Ask for ListActivities {
+    const TIMEOUT: Duration = READ_TIMEOUT;
+}
+
+/// A page's body and its ETag.
+#[derive(Debug, MessageResponse)]
+pub struct ActivityPage {
+    pub body: Bytes,
+    pub etag: String,
+}
+
+impl Reply for ActivityPage {
+    fn is_error(&self) -> bool {
+        false
+    }
+}
+
 impl Handler<ListActivities> for CacheActor {
-    type Result = MessageResult<ListActivities>;
+    type Result = ActivityPage;
 
     fn handle(
         &mut self,
         ListActivities(query): ListActivities,
         _: &mut Self::Context,
     ) -> Self::Result {
-        MessageResult(self.list.page(&query))
+        let (body, etag) = self.list.page(&query);
+        ActivityPage { body, etag }
     }
 }
 
-/// Store what a sync fetched (activities, and Strava's athlete stats if given). With `publish`,
-/// every body is derived again from everything stored and replaces the served ones, in the same
-/// transaction; `publish` is the data's fetch time.
+/// Store what a sync fetched (activities, and Strava's athlete stats if given), marked as
+/// confirmed now. With `publish`, every body is derived again from everything stored and
+/// replaces the served ones, in the same transaction; `publish` is the data's fetch time.
 #[derive(Message)]
-#[rtype(result = "anyhow::Result<IngestReport>")]
+#[rtype(result = "Result<IngestReport, CacheError>")]
 pub struct Ingest {
     pub athlete_id: i64,
     pub activities: Vec<Activity>,
@@ -307,103 +454,160 @@ pub struct Ingest {
     pub publish: Option<DateTime<Utc>>,
 }
 
+impl Ingest {
+    /// Just these activities: nothing removed, no stats, nothing published.
+    pub fn activities(athlete_id: i64, activities: Vec<Activity>) -> Self {
+        Self {
+            athlete_id,
+            activities,
+            removed: Vec::new(),
+            stats: None,
+            publish: None,
+        }
+    }
+}
+
+impl Ask for Ingest {
+    const TIMEOUT: Duration = INGEST_TIMEOUT;
+}
+
 #[derive(Debug, Clone, Copy, Default)]
 pub struct IngestReport {
     pub upserted: u64,
     pub stored: usize,
 }
 
+/// What an ingest derived, to be served once its transaction committed.
+struct Published {
+    bodies: Vec<StoredBody>,
+    list: stats::ActivityList,
+    utc_offset: i64,
+    stored: usize,
+    /// The athlete's local date the bodies were derived for.
+    local_date: NaiveDate,
+}
+
 impl Handler<Ingest> for CacheActor {
-    type Result = ResponseActFuture<Self, anyhow::Result<IngestReport>>;
+    type Result = ResponseActFuture<Self, Result<IngestReport, CacheError>>;
 
     #[tracing::instrument(name = "cache.ingest", skip_all, fields(activities = msg.activities.len(), publish = msg.publish.is_some()))]
     fn handle(&mut self, msg: Ingest, _: &mut Self::Context) -> Self::Result {
         let pool = self.pool.clone();
         let visibility = self.visibility;
+        let clock = self.clock.clone();
+        let turn = self.ingest_turn.clone();
         Box::pin(
             async move {
+                // Held until the bodies are served (below): the next ingest derives from what
+                // this one committed, and publishes after it.
+                let turn = turn.lock_owned().await;
+                let now = clock.now();
                 let mut db = pool.get().await?;
                 let tx = db.transaction().await?;
                 let upserted =
-                    store::upsert_activities(&tx, msg.athlete_id, &msg.activities).await?;
+                    store::upsert_activities(&tx, msg.athlete_id, &msg.activities, now).await?;
                 if !msg.removed.is_empty() {
                     store::delete_activities(&tx, msg.athlete_id, &msg.removed).await?;
                 }
                 if let Some(stats) = &msg.stats {
-                    store::upsert_athlete_stats(&tx, msg.athlete_id, stats).await?;
+                    store::upsert_athlete_stats(&tx, msg.athlete_id, stats, now).await?;
                 }
                 let mut published = None;
-                let mut stored = 0;
                 if let Some(fetched_at) = msg.publish {
                     let all = store::activities(&tx, msg.athlete_id).await?;
-                    stored = all.len();
                     let public = stats::public_newest_first(&all, visibility);
-                    let offset = stats::athlete_offset(public.first().copied());
+                    let utc_offset = stats::athlete_offset(public.first().copied());
                     let list = stats::ActivityList::new(&public);
-                    let mut bodies =
-                        stats::activity_bodies(&all, visibility, Utc::now(), fetched_at);
+                    let mut bodies = stats::activity_bodies(&all, visibility, now, fetched_at);
                     // What Strava last said, whether it came with this message or before.
                     if let Some(stats) = store::athlete_stats(&tx, msg.athlete_id).await? {
                         bodies.push((stats::keys::YTD.to_owned(), stats::ytd(&stats, fetched_at)));
                     }
-                    let rows: Vec<(String, Vec<u8>, String)> = bodies
+                    let bodies: Vec<StoredBody> = bodies
                         .into_iter()
-                        .map(|(k, b)| {
-                            let etag = CachedBody::new(b.clone()).etag;
-                            (k, b.to_vec(), etag)
+                        .map(|(key, body)| StoredBody {
+                            etag: etag_of(&body),
+                            key,
+                            body: body.to_vec(),
                         })
                         .collect();
-                    store::replace_bodies(&tx, &rows).await?;
-                    published = Some((rows, list, offset));
+                    store::replace_bodies(&tx, &bodies).await?;
+                    let local_date =
+                        (now.naive_utc() + chrono::Duration::seconds(utc_offset)).date();
+                    published = Some(Published {
+                        bodies,
+                        list,
+                        utc_offset,
+                        stored: all.len(),
+                        local_date,
+                    });
                 }
                 tx.commit().await?;
-                Ok((IngestReport { upserted, stored }, published))
+                Ok((upserted, published, turn))
             }
+            .in_current_span()
             .into_actor(self)
-            .map(|result: anyhow::Result<_>, act, _| {
-                let (report, published) = result?;
-                if let Some((rows, list, offset)) = published {
-                    act.utc_offset = offset;
-                    act.derived_on = Some(act.local_date(Utc::now()));
-                    act.replace(rows);
-                    act.list = Arc::new(list);
-                    act.metrics.activities_stored.set(report.stored as i64);
+            .map(|result: Result<_, CacheError>, act, _| {
+                let (upserted, published, turn) = result?;
+                let mut report = IngestReport {
+                    upserted,
+                    stored: 0,
+                };
+                if let Some(published) = published {
+                    report.stored = published.stored;
+                    act.utc_offset = published.utc_offset;
+                    act.derived_on = Some(published.local_date);
+                    act.replace(published.bodies);
+                    act.list = Arc::new(published.list);
+                    act.metrics
+                        .activities_stored
+                        .set(i64::try_from(published.stored).unwrap_or(i64::MAX));
                 }
+                drop(turn);
                 Ok(report)
             }),
         )
     }
 }
 
-/// Delete everything stored for an athlete and stop serving it, in one transaction.
+/// Delete the athlete's activities, athlete stats and every served body, and stop serving
+/// them (the CacheActor's part of forgetting an athlete).
 #[derive(Message)]
-#[rtype(result = "anyhow::Result<()>")]
-pub struct Forget {
+#[rtype(result = "Result<(), CacheError>")]
+pub struct ForgetActivities {
     pub athlete_id: i64,
-    pub keep_owner: bool,
 }
 
-impl Handler<Forget> for CacheActor {
-    type Result = ResponseActFuture<Self, anyhow::Result<()>>;
+impl Ask for ForgetActivities {
+    const TIMEOUT: Duration = INGEST_TIMEOUT;
+}
+
+impl Handler<ForgetActivities> for CacheActor {
+    type Result = ResponseActFuture<Self, Result<(), CacheError>>;
 
     #[tracing::instrument(name = "cache.forget", skip_all)]
-    fn handle(&mut self, msg: Forget, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, msg: ForgetActivities, _: &mut Self::Context) -> Self::Result {
         let pool = self.pool.clone();
+        let turn = self.ingest_turn.clone();
         Box::pin(
             async move {
+                // In turn with ingests, so none publishes the forgotten data afterwards.
+                let turn = turn.lock_owned().await;
                 let mut db = pool.get().await?;
                 let tx = db.transaction().await?;
-                store::forget_athlete(&tx, msg.athlete_id, msg.keep_owner).await?;
+                store::forget_activities(&tx, msg.athlete_id).await?;
                 tx.commit().await?;
-                anyhow::Ok(())
+                Ok::<_, CacheError>(turn)
             }
+            .in_current_span()
             .into_actor(self)
             .map(|result, act, _| {
-                result?;
+                let turn = result?;
                 act.replace(Vec::new());
                 act.list = Arc::default();
                 act.derived_on = None;
                 act.metrics.activities_stored.set(0);
+                drop(turn);
                 Ok(())
             }),
         )
@@ -412,24 +616,26 @@ impl Handler<Forget> for CacheActor {
 
 /// Is Postgres reachable, and what do we know about the connection?
 #[derive(Message)]
-#[rtype(result = "Result<store::HealthFacts, String>")]
+#[rtype(result = "Result<store::HealthFacts, CacheError>")]
 pub struct Health;
 
+impl Ask for Health {
+    const TIMEOUT: Duration = READ_TIMEOUT;
+}
+
 impl Handler<Health> for CacheActor {
-    type Result = ResponseFuture<Result<store::HealthFacts, String>>;
+    type Result = ResponseFuture<Result<store::HealthFacts, CacheError>>;
 
     fn handle(&mut self, _: Health, _: &mut Self::Context) -> Self::Result {
         let pool = self.pool.clone();
         Box::pin(async move {
             let check = async {
                 let db = pool.get().await?;
-                store::health_facts(&db).await
+                Ok::<_, CacheError>(store::health_facts(&db).await?)
             };
-            match tokio::time::timeout(HEALTH_TIMEOUT, check).await {
-                Ok(Ok(facts)) => Ok(facts),
-                Ok(Err(e)) => Err(e.to_string()),
-                Err(_) => Err("timed out".into()),
-            }
+            tokio::time::timeout(HEALTH_TIMEOUT, check)
+                .await
+                .map_err(|_| CacheError::TimedOut)?
         })
     }
 }

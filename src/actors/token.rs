@@ -5,20 +5,30 @@
 //! before the new access token is handed out; Strava rejecting the refresh token marks the
 //! connection `reauthorization_required`.
 //!
+//! The token rows and the owner lock are this actor's alone: forgetting an athlete asks it to
+//! delete them ([`ForgetTokens`]), and since a refresh holds the actor until it has stored its
+//! tokens, a forget always comes after it and no refresh can write a forgotten row back.
+//!
+//! It calls Strava's OAuth endpoints (code exchange, refresh, and deauthorizing a refused
+//! athlete's token); Strava's API is the FetcherActor's.
+//!
 //! Messages: [`BeginAuthorization`], [`CompleteAuthorization`], [`AccessToken`],
 //! [`ConnectedAthlete`], [`ForgetTokens`].
 
 use std::sync::Arc;
+use std::time::Duration as StdDuration;
 
 use actix::prelude::*;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use deadpool_postgres::Pool;
 use secrecy::{ExposeSecret, SecretString};
+use tracing::Instrument;
 
+use crate::actors::mailbox::Ask;
 use crate::clock::Clock;
 use crate::crypto::{StateError, StateSigner, TokenCipher, constant_time_eq};
 use crate::metrics::Metrics;
-use crate::store::{self, StoredTokens};
+use crate::store::{self, StoreError, StoredTokens};
 use crate::strava::{StravaClient, StravaError};
 
 /// Refresh when less than this is left on the access token (SPEC §1).
@@ -28,7 +38,14 @@ const REFRESH_FIELD: &str = "refresh_token";
 pub const CONNECTED: &str = "connected";
 pub const REAUTHORIZATION_REQUIRED: &str = "reauthorization_required";
 
-#[derive(Debug, thiserror::Error)]
+/// Room for every sync, confirmation and callback asking at once.
+const MAILBOX_CAPACITY: usize = 256;
+/// A refresh is one Strava call (with its own timeout) and one write; askers queue behind it.
+const TOKEN_TIMEOUT: StdDuration = StdDuration::from_secs(30);
+/// Answered from memory or one query.
+const LOOKUP_TIMEOUT: StdDuration = StdDuration::from_secs(10);
+
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum TokenError {
     #[error("no athlete is connected")]
     NotConnected,
@@ -36,10 +53,10 @@ pub enum TokenError {
     ReauthorizationRequired,
     #[error("stored token cannot be decrypted (wrong ENCRYPTION_KEY?)")]
     Undecryptable,
-    #[error(transparent)]
+    #[error("Strava refused the token refresh")]
     Strava(#[from] StravaError),
-    #[error("storage: {0}")]
-    Storage(#[from] anyhow::Error),
+    #[error("the token store failed")]
+    Storage(#[from] StoreError),
 }
 
 impl From<deadpool_postgres::PoolError> for TokenError {
@@ -50,6 +67,12 @@ impl From<deadpool_postgres::PoolError> for TokenError {
 
 impl From<tokio_postgres::Error> for TokenError {
     fn from(e: tokio_postgres::Error) -> Self {
+        Self::Storage(e.into())
+    }
+}
+
+impl From<anyhow::Error> for TokenError {
+    fn from(e: anyhow::Error) -> Self {
         Self::Storage(e.into())
     }
 }
@@ -65,10 +88,30 @@ pub enum CallbackError {
     MissingScope(&'static str),
     #[error("This integration belongs to another account.")]
     NotOwner,
-    #[error("code exchange failed: {0}")]
-    Exchange(StravaError),
-    #[error("storage: {0}")]
-    Storage(#[from] anyhow::Error),
+    #[error("the code exchange failed")]
+    Exchange(#[source] StravaError),
+    #[error("the tokens could not be stored")]
+    Storage(#[from] StoreError),
+    #[error("the token actor did not answer")]
+    Mailbox(#[from] MailboxError),
+}
+
+impl From<anyhow::Error> for CallbackError {
+    fn from(e: anyhow::Error) -> Self {
+        Self::Storage(e.into())
+    }
+}
+
+impl From<tokio_postgres::Error> for CallbackError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        Self::Storage(e.into())
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for CallbackError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        Self::Storage(e.into())
+    }
 }
 
 /// Decrypted tokens, held only in this actor.
@@ -127,7 +170,7 @@ impl Actor for TokenActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.set_mailbox_capacity(256);
+        ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
     }
 }
 
@@ -158,7 +201,10 @@ fn decrypt(cipher: &TokenCipher, s: StoredTokens) -> Result<Tokens, TokenError> 
 }
 
 fn expiry(unix: i64) -> DateTime<Utc> {
-    Utc.timestamp_opt(unix, 0).single().unwrap_or_else(Utc::now)
+    // An unreadable expiry counts as expired: the next use refreshes.
+    Utc.timestamp_opt(unix, 0)
+        .single()
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
 /// An access token good for at least [`REFRESH_MARGIN`], and whose it is. With
@@ -168,6 +214,10 @@ fn expiry(unix: i64) -> DateTime<Utc> {
 #[rtype(result = "Result<AccessGrant, TokenError>")]
 pub struct AccessToken {
     pub force_refresh: bool,
+}
+
+impl Ask for AccessToken {
+    const TIMEOUT: StdDuration = TOKEN_TIMEOUT;
 }
 
 pub struct AccessGrant {
@@ -207,7 +257,7 @@ impl Handler<AccessToken> for TokenActor {
                     }
                 };
                 if current.status == REAUTHORIZATION_REQUIRED {
-                    return Err(Failure::with(current, TokenError::ReauthorizationRequired));
+                    return Err(Unusable::with(current, TokenError::ReauthorizationRequired));
                 }
                 if !msg.force_refresh && current.expires_at - now > REFRESH_MARGIN {
                     return Ok(current);
@@ -225,11 +275,11 @@ impl Handler<AccessToken> for TokenActor {
                         );
                         let mut marked = current;
                         marked.status = REAUTHORIZATION_REQUIRED.into();
-                        return Err(Failure::with(marked, TokenError::ReauthorizationRequired));
+                        return Err(Unusable::with(marked, TokenError::ReauthorizationRequired));
                     }
                     Err(e) => {
                         metrics.token_refresh_failures.inc();
-                        return Err(Failure::with(current, e.into()));
+                        return Err(Unusable::with(current, e.into()));
                     }
                 };
                 let fresh = Tokens {
@@ -253,13 +303,17 @@ impl Handler<AccessToken> for TokenActor {
                     .await?
                     .map(|s| s.scope)
                     .unwrap_or_default();
-                store::save_tokens(&db, &encrypt(&cipher, &fresh, &scope)).await?;
+                // Only over a row that is still there: a forgotten athlete stays forgotten.
+                if !store::update_tokens(&db, &encrypt(&cipher, &fresh, &scope)).await? {
+                    return Err(Unusable::forgotten());
+                }
                 metrics.token_refreshes.inc();
                 tracing::info!(athlete = fresh.athlete_id, "access token refreshed");
                 Ok(fresh)
             }
+            .in_current_span()
             .into_actor(self)
-            .map(|result: Result<Tokens, Failure>, act, _| match result {
+            .map(|result: Result<Tokens, Unusable>, act, _| match result {
                 Ok(tokens) => {
                     let grant = AccessGrant {
                         athlete_id: tokens.athlete_id,
@@ -268,9 +322,11 @@ impl Handler<AccessToken> for TokenActor {
                     act.tokens = Some(tokens);
                     Ok(grant)
                 }
-                Err(Failure { known, error }) => {
-                    if known.is_some() {
-                        act.tokens = known;
+                Err(Unusable { known, error }) => {
+                    match known {
+                        Known::Now(tokens) => act.tokens = Some(tokens),
+                        Known::Gone => act.tokens = None,
+                        Known::Unchanged => {}
                     }
                     Err(error)
                 }
@@ -279,31 +335,46 @@ impl Handler<AccessToken> for TokenActor {
     }
 }
 
-/// A failed [`AccessToken`]: the error, and the tokens as now known (to remember a status change).
-struct Failure {
-    known: Option<Tokens>,
+/// A failed [`AccessToken`]: the error, and what is now known of the tokens (to remember a
+/// status change, or that the row is gone).
+struct Unusable {
+    known: Known,
     error: TokenError,
 }
 
-impl Failure {
+enum Known {
+    Unchanged,
+    Now(Tokens),
+    Gone,
+}
+
+impl Unusable {
     fn with(known: Tokens, error: TokenError) -> Self {
         Self {
-            known: Some(known),
+            known: Known::Now(known),
             error,
+        }
+    }
+
+    /// The row went while Strava answered the refresh.
+    fn forgotten() -> Self {
+        Self {
+            known: Known::Gone,
+            error: TokenError::NotConnected,
         }
     }
 }
 
-macro_rules! failure_from {
+macro_rules! unusable_from {
     ($($t:ty),*) => {$(
-        impl From<$t> for Failure {
+        impl From<$t> for Unusable {
             fn from(e: $t) -> Self {
-                Self { known: None, error: e.into() }
+                Self { known: Known::Unchanged, error: e.into() }
             }
         }
     )*};
 }
-failure_from!(
+unusable_from!(
     TokenError,
     anyhow::Error,
     deadpool_postgres::PoolError,
@@ -314,6 +385,10 @@ failure_from!(
 #[derive(Message)]
 #[rtype(result = "Result<Option<i64>, TokenError>")]
 pub struct ConnectedAthlete;
+
+impl Ask for ConnectedAthlete {
+    const TIMEOUT: StdDuration = LOOKUP_TIMEOUT;
+}
 
 impl Handler<ConnectedAthlete> for TokenActor {
     type Result = ResponseFuture<Result<Option<i64>, TokenError>>;
@@ -331,16 +406,43 @@ impl Handler<ConnectedAthlete> for TokenActor {
     }
 }
 
-/// Drop the tokens held in memory (their rows are deleted by the CacheActor's `Forget`).
+/// Delete the athlete's tokens, and the owner lock unless `keep_owner` (the TokenActor's part of
+/// forgetting an athlete). Atomic with refreshes: one in progress finishes first, and none
+/// afterwards finds a row to write.
 #[derive(Message)]
-#[rtype(result = "()")]
-pub struct ForgetTokens;
+#[rtype(result = "Result<(), TokenError>")]
+pub struct ForgetTokens {
+    pub athlete_id: i64,
+    pub keep_owner: bool,
+}
+
+impl Ask for ForgetTokens {
+    const TIMEOUT: StdDuration = TOKEN_TIMEOUT;
+}
 
 impl Handler<ForgetTokens> for TokenActor {
-    type Result = ();
+    type Result = AtomicResponse<Self, Result<(), TokenError>>;
 
-    fn handle(&mut self, _: ForgetTokens, _: &mut Self::Context) {
-        self.tokens = None;
+    #[tracing::instrument(name = "token.forget", skip_all)]
+    fn handle(&mut self, msg: ForgetTokens, _: &mut Self::Context) -> Self::Result {
+        let pool = self.pool.clone();
+        AtomicResponse::new(Box::pin(
+            async move {
+                let mut db = pool.get().await?;
+                let tx = db.transaction().await?;
+                store::forget_tokens(&tx, msg.athlete_id, msg.keep_owner).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+            .in_current_span()
+            .into_actor(self)
+            .map(|result: Result<(), TokenError>, act, _| {
+                if result.is_ok() {
+                    act.tokens = None;
+                }
+                result
+            }),
+        ))
     }
 }
 
@@ -349,6 +451,10 @@ impl Handler<ForgetTokens> for TokenActor {
 #[derive(Message)]
 #[rtype(result = "Result<Authorization, CallbackError>")]
 pub struct BeginAuthorization;
+
+impl Ask for BeginAuthorization {
+    const TIMEOUT: StdDuration = LOOKUP_TIMEOUT;
+}
 
 pub struct Authorization {
     pub url: String,
@@ -363,7 +469,7 @@ impl Handler<BeginAuthorization> for TokenActor {
         else {
             return Err(CallbackError::NotConfigured);
         };
-        let issued = self.signer.issue(Utc::now().timestamp());
+        let issued = self.signer.issue(self.clock.now().timestamp());
         Ok(Authorization {
             url: self.strava.authorize_url(redirect_uri, &issued.value),
             state: issued.value,
@@ -382,6 +488,10 @@ pub struct CompleteAuthorization {
     pub scope: Option<String>,
 }
 
+impl Ask for CompleteAuthorization {
+    const TIMEOUT: StdDuration = TOKEN_TIMEOUT;
+}
+
 /// Scopes that let milepost read activities.
 const ACTIVITY_SCOPES: [&str; 2] = ["activity:read", "activity:read_all"];
 
@@ -394,7 +504,7 @@ impl Handler<CompleteAuthorization> for TokenActor {
         let cipher = self.cipher.clone();
         let strava = self.strava.clone();
         let pinned_owner = self.oauth.owner_athlete_id;
-        let verified = self.signer.verify(&msg.state, Utc::now().timestamp());
+        let verified = self.signer.verify(&msg.state, self.clock.now().timestamp());
         AtomicResponse::new(Box::pin(
             async move {
                 let state = verified.map_err(|e: StateError| {
@@ -409,7 +519,7 @@ impl Handler<CompleteAuthorization> for TokenActor {
                     tracing::info!("refused an OAuth state not bound to this browser");
                     return Err(CallbackError::InvalidState);
                 }
-                let db = pool.get().await.map_err(anyhow::Error::from)?;
+                let db = pool.get().await?;
                 if !store::consume_state_nonce(&db, &state.nonce, expiry(state.expires_at)).await? {
                     tracing::info!("refused a replayed OAuth state");
                     return Err(CallbackError::InvalidState);
@@ -457,16 +567,17 @@ impl Handler<CompleteAuthorization> for TokenActor {
                     status: CONNECTED.into(),
                 };
                 let mut db = db;
-                let tx = db.transaction().await.map_err(anyhow::Error::from)?;
+                let tx = db.transaction().await?;
                 if store::claim_owner(&tx, athlete_id).await? != athlete_id {
                     return Err(CallbackError::NotOwner);
                 }
                 let scope = msg.scope.unwrap_or_default();
                 store::save_tokens(&tx, &encrypt(&cipher, &tokens, &scope)).await?;
-                tx.commit().await.map_err(anyhow::Error::from)?;
+                tx.commit().await?;
                 tracing::info!(athlete = athlete_id, "athlete connected");
                 Ok(tokens)
             }
+            .in_current_span()
             .into_actor(self)
             .map(|result: Result<Tokens, CallbackError>, act, _| {
                 let tokens = result?;

@@ -20,9 +20,10 @@ use actix_web::middleware::DefaultHeaders;
 use actix_web::{HttpRequest, HttpResponse, Route, web};
 use secrecy::SecretString;
 
+use crate::actors::Mailbox;
 use crate::actors::{CacheActor, FetcherActor, TokenActor};
 use crate::error::ApiError;
-use crate::metrics::{Mailbox, Metrics};
+use crate::metrics::Metrics;
 use crate::stats::keys;
 
 /// What every handler can reach: actor mailboxes and a few settings.

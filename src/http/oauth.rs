@@ -115,5 +115,6 @@ fn callback_error(e: CallbackError) -> ApiError {
             &cause,
         ),
         CallbackError::Storage(cause) => ApiError::internal(&cause),
+        CallbackError::Mailbox(cause) => ApiError::unavailable(&cause),
     }
 }

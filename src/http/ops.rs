@@ -11,7 +11,7 @@ use serde_json::json;
 use super::auth::require_api_key;
 use super::{AppState, mailbox, query_param};
 use crate::actors::cache::Health;
-use crate::actors::fetcher::{Disconnect, Status, Sync, SyncError};
+use crate::actors::fetcher::{Disconnect, RunSync, Status, SyncError};
 use crate::crypto::constant_time_eq;
 use crate::error::ApiError;
 use crate::stats::timestamp;
@@ -28,7 +28,10 @@ pub async fn health(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
             "last_sync": facts.last_sync.map(timestamp),
         }),
         Err(cause) => {
-            tracing::warn!(%cause, "health check: Postgres unreachable");
+            tracing::warn!(
+                error = &cause as &dyn std::error::Error,
+                "health check: Postgres unreachable"
+            );
             json!({"status": "degraded", "service": "strava", "database": "disconnected"})
         }
     };
@@ -92,7 +95,7 @@ pub async fn refresh(
     };
     let outcome = state
         .fetcher
-        .ask(Sync {
+        .ask(RunSync {
             full,
             priority: Priority::Interactive,
         })
@@ -165,10 +168,17 @@ fn sync_error(e: SyncError, failing: &str) -> ApiError {
             )
             .with_retry_after(secs)
         }
-        e @ (SyncError::Strava(_) | SyncError::Unauthorized | SyncError::NotFound) => {
+        e @ (SyncError::Strava(_)
+        | SyncError::Unauthorized
+        | SyncError::NotFound
+        | SyncError::Token(crate::actors::token::TokenError::Strava(_))) => {
             ApiError::server(StatusCode::BAD_GATEWAY, "strava_error", failing, &e)
         }
-        e @ SyncError::Internal(_) => ApiError::internal(&e),
+        e @ (SyncError::Token(_)
+        | SyncError::Cache(_)
+        | SyncError::Storage(_)
+        | SyncError::Mailbox(_)
+        | SyncError::Stopped) => ApiError::internal(&e),
     }
 }
 

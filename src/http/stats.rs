@@ -2,30 +2,33 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use chrono::{Datelike, Utc};
 use futures::future::LocalBoxFuture;
 
 use super::{AppState, cached_json, mailbox, query_param};
-use crate::actors::cache::{CachedBody, Get, ListActivities};
+use crate::actors::cache::{CachedBody, Family, Get, ListActivities, Lookup, Read};
 use crate::error::ApiError;
-use crate::stats::{ListQuery, keys};
+use crate::stats::ListQuery;
 
-/// Answers the body under `key`, else `fallback`'s, else 404 with `missing`.
+/// Answers the body `read` names, else 404 with `missing(year)` (the year the read was for).
 async fn serve(
     req: &HttpRequest,
     state: &AppState,
-    key: String,
-    fallback: Option<&'static str>,
-    missing: &str,
+    read: Read,
+    missing: impl FnOnce(Option<i32>) -> String,
 ) -> Result<HttpResponse, ApiError> {
-    match state
-        .cache
-        .ask(Get { key, fallback })
-        .await
-        .map_err(mailbox)?
-    {
-        Some(body) => Ok(cached_json(req, state, &body)),
-        None => Err(ApiError::not_found(missing)),
+    match state.cache.ask(Get(read)).await.map_err(mailbox)? {
+        Lookup::Found(body) => Ok(cached_json(req, state, &body)),
+        Lookup::Missing { year } => Err(ApiError::not_found(missing(year))),
+        Lookup::AfterCurrentYear { current } => {
+            let mut problems = Problems::default();
+            problems.0.push((
+                "path",
+                "year".to_owned(),
+                format!("Input should be less than or equal to {current}"),
+                "less_than_equal",
+            ));
+            Err(ApiError::validation(problems.0))
+        }
     }
 }
 
@@ -36,7 +39,9 @@ pub fn cached(
 ) -> impl Fn(HttpRequest, web::Data<AppState>) -> LocalBoxFuture<'static, Result<HttpResponse, ApiError>>
 + Clone
 + 'static {
-    move |req, state| Box::pin(async move { serve(&req, &state, key.into(), None, missing).await })
+    move |req, state| {
+        Box::pin(async move { serve(&req, &state, Read::Fixed(key), |_| missing.into()).await })
+    }
 }
 
 #[tracing::instrument(name = "GET stats/monthly", skip_all)]
@@ -45,20 +50,8 @@ pub async fn monthly(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     const MISSING: &str = "Monthly stats not cached yet. Try /strava/refresh-data";
-    match query_param(&req, "type").filter(|t| !t.is_empty()) {
-        // A type the athlete never did has twelve zero months, once any data is cached.
-        Some(kind) => {
-            serve(
-                &req,
-                &state,
-                keys::monthly_of(&kind),
-                Some(keys::MONTHLY_NONE),
-                MISSING,
-            )
-            .await
-        }
-        None => serve(&req, &state, keys::MONTHLY.into(), None, MISSING).await,
-    }
+    let kind = query_param(&req, "type").filter(|t| !t.is_empty());
+    serve(&req, &state, Read::Monthly(kind), |_| MISSING.into()).await
 }
 
 /// The FastAPI-shaped problems of one request, collected so a 422 names every bad parameter.
@@ -121,10 +114,6 @@ const FIRST_YEAR: i64 = 2000;
 const MAX_LIMIT: i64 = 200;
 const DEFAULT_LIMIT: usize = 100;
 
-fn this_year() -> i64 {
-    i64::from(Utc::now().year())
-}
-
 #[tracing::instrument(name = "GET stats/summary", skip_all)]
 pub async fn summary(
     req: HttpRequest,
@@ -136,27 +125,23 @@ pub async fn summary(
         "year",
         req.match_info().get("year"),
         Some(FIRST_YEAR),
-        Some(this_year()),
+        // The upper bound is the athlete's current local year, which the CacheActor knows.
+        Some(i64::from(i32::MAX)),
     );
     problems.into_result()?;
-    let Some(year) = year else {
+    let Some(year) = year.and_then(|y| i32::try_from(y).ok()) else {
         return Err(ApiError::not_found("Not Found"));
     };
-    let year = year as i32;
-    serve(
-        &req,
-        &state,
-        keys::summary_of(year),
-        None,
-        &format!("No activities found for year {year}"),
-    )
+    serve(&req, &state, Read::Summary(year), |_| {
+        format!("No activities found for year {year}")
+    })
     .await
 }
 
 async fn longest(
     req: HttpRequest,
     state: web::Data<AppState>,
-    run: bool,
+    family: Family,
 ) -> Result<HttpResponse, ApiError> {
     let mut problems = Problems::default();
     let year = problems.int(
@@ -167,19 +152,17 @@ async fn longest(
         Some(i64::from(i32::MAX)),
     );
     problems.into_result()?;
-    let year = year.unwrap_or_else(this_year) as i32;
-    let (key, missing) = if run {
-        (
-            keys::longest_run_of(year),
-            format!("No runs found for year {year}. Try /strava/refresh-data"),
-        )
-    } else {
-        (
-            keys::longest_ride_of(year),
-            format!("No rides found for year {year}. Try /strava/refresh-data"),
-        )
+    // Within i32 by the bounds above; the default is the athlete's current local year.
+    let year = year.and_then(|y| i32::try_from(y).ok());
+    let what = match family {
+        Family::Run => "runs",
+        Family::Ride => "rides",
     };
-    serve(&req, &state, key, None, &missing).await
+    serve(&req, &state, Read::Longest { family, year }, |year| {
+        let year = year.map(|y| y.to_string()).unwrap_or_default();
+        format!("No {what} found for year {year}. Try /strava/refresh-data")
+    })
+    .await
 }
 
 #[tracing::instrument(name = "GET stats/longest-run", skip_all)]
@@ -187,7 +170,7 @@ pub async fn longest_run(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    longest(req, state, true).await
+    longest(req, state, Family::Run).await
 }
 
 #[tracing::instrument(name = "GET stats/longest-ride", skip_all)]
@@ -195,7 +178,7 @@ pub async fn longest_ride(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    longest(req, state, false).await
+    longest(req, state, Family::Ride).await
 }
 
 #[tracing::instrument(name = "GET activities", skip_all)]
@@ -232,10 +215,17 @@ pub async fn activities(
         year: year.map(|y| y as i32),
         kind: query_param(&req, "activity_type").filter(|t| !t.is_empty()),
     };
-    let (body, etag) = state
+    let page = state
         .cache
         .ask(ListActivities(query))
         .await
         .map_err(mailbox)?;
-    Ok(cached_json(&req, &state, &CachedBody { body, etag }))
+    Ok(cached_json(
+        &req,
+        &state,
+        &CachedBody {
+            body: page.body,
+            etag: page.etag,
+        },
+    ))
 }

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::{AppState, mailbox, query_param};
 use crate::actors::fetcher::WebhookEvent;
-use crate::actors::webhook::Event;
+use crate::actors::fetcher::webhook::Event;
 use crate::crypto::constant_time_eq;
 use crate::error::ApiError;
 

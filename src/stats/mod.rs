@@ -40,9 +40,15 @@ pub fn local_start(activity: &Activity) -> Option<NaiveDateTime> {
     NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S").ok()
 }
 
-/// The athlete's offset from UTC in seconds, taken from their newest activity.
+/// Real offsets from UTC lie within ±18 hours; anything beyond is not a time zone.
+const MAX_UTC_OFFSET_SECS: f64 = 18.0 * 3600.0;
+
+/// The athlete's offset from UTC in seconds, taken from their newest activity (clamped to a
+/// real time zone's; a missing or unreadable offset is UTC).
 pub fn athlete_offset(newest: Option<&Activity>) -> i64 {
-    newest.map_or(0.0, |a| a.utc_offset) as i64
+    let offset = newest.map_or(0.0, |a| a.utc_offset);
+    // `as` maps NaN to 0
+    offset.clamp(-MAX_UTC_OFFSET_SECS, MAX_UTC_OFFSET_SECS) as i64
 }
 
 /// The athlete's current local time, taking their offset from their newest activity.

@@ -1,7 +1,6 @@
 //! Postgres: the pool, migrations from `sql/`, and every query milepost runs. Nothing outside
-//! this module writes SQL.
-
-pub mod cluster;
+//! this module writes SQL. (The private cluster of `demo` and the tests is process management
+//! and lives in `pg`.)
 
 use std::str::FromStr;
 
@@ -19,6 +18,45 @@ mod embedded {
 
 /// Any number will do as long as only milepost uses it: serializes migrations across replicas.
 const MIGRATION_LOCK: i64 = 0x6d69_6c65_706f_7374;
+
+/// A failed database operation, as the actors hand it on: cloneable (a sync's outcome goes to
+/// every caller joined to it) and keeping the whole cause chain for the log.
+#[derive(Debug, Clone)]
+pub struct StoreError(std::sync::Arc<anyhow::Error>);
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl From<anyhow::Error> for StoreError {
+    fn from(e: anyhow::Error) -> Self {
+        Self(std::sync::Arc::new(e))
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for StoreError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        anyhow::Error::new(e)
+            .context("no database connection")
+            .into()
+    }
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        anyhow::Error::new(e)
+            .context("a database statement failed")
+            .into()
+    }
+}
 
 /// A pool over `url`; connections are made lazily.
 pub fn pool(url: &SecretString, size: usize) -> anyhow::Result<Pool> {
@@ -127,6 +165,27 @@ pub async fn save_tokens(db: &impl GenericClient, t: &StoredTokens) -> anyhow::R
     Ok(())
 }
 
+/// Stores refreshed tokens for an athlete whose row still exists; `false` when it is gone (the
+/// athlete was forgotten while the refresh ran), so a late refresh never brings a row back.
+pub async fn update_tokens(db: &impl GenericClient, t: &StoredTokens) -> anyhow::Result<bool> {
+    let updated = db
+        .execute(
+            "UPDATE tokens SET access_token = $2, refresh_token = $3, expires_at = $4, scope = $5,
+                 status = $6, updated_at = now()
+             WHERE athlete_id = $1",
+            &[
+                &t.athlete_id,
+                &t.access_token,
+                &t.refresh_token,
+                &t.expires_at,
+                &t.scope,
+                &t.status,
+            ],
+        )
+        .await?;
+    Ok(updated == 1)
+}
+
 pub async fn set_token_status(
     db: &impl GenericClient,
     athlete_id: i64,
@@ -176,12 +235,13 @@ pub async fn consume_state_nonce(
     Ok(inserted == 1)
 }
 
-/// Inserts or updates activities, marking them confirmed now. Activities without a readable
-/// start date are skipped (they could not be placed in any stat).
+/// Inserts or updates activities, marking them confirmed at `confirmed_at`. Activities without a
+/// readable start date are skipped (they could not be placed in any stat).
 pub async fn upsert_activities(
     db: &impl GenericClient,
     athlete_id: i64,
     activities: &[Activity],
+    confirmed_at: DateTime<Utc>,
 ) -> anyhow::Result<u64> {
     let mut ids = Vec::with_capacity(activities.len());
     let mut starts = Vec::with_capacity(activities.len());
@@ -201,11 +261,11 @@ pub async fn upsert_activities(
     let n = db
         .execute(
             "INSERT INTO activities (id, athlete_id, start_date, summary, confirmed_at)
-             SELECT u.id, $1, u.start_date, u.summary, now()
+             SELECT u.id, $1, u.start_date, u.summary, $5
              FROM unnest($2::bigint[], $3::timestamptz[], $4::jsonb[]) AS u(id, start_date, summary)
              ON CONFLICT (id) DO UPDATE SET athlete_id = $1, start_date = EXCLUDED.start_date,
-                 summary = EXCLUDED.summary, confirmed_at = now()",
-            &[&athlete_id, &ids, &starts, &summaries],
+                 summary = EXCLUDED.summary, confirmed_at = $5",
+            &[&athlete_id, &ids, &starts, &summaries, &confirmed_at],
         )
         .await?;
     Ok(n)
@@ -272,11 +332,12 @@ pub async fn upsert_athlete_stats(
     db: &impl GenericClient,
     athlete_id: i64,
     stats: &ActivityStats,
+    confirmed_at: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     db.execute(
-        "INSERT INTO athlete_stats (athlete_id, stats, confirmed_at) VALUES ($1, $2, now())
-         ON CONFLICT (athlete_id) DO UPDATE SET stats = $2, confirmed_at = now()",
-        &[&athlete_id, &serde_json::to_value(stats)?],
+        "INSERT INTO athlete_stats (athlete_id, stats, confirmed_at) VALUES ($1, $2, $3)
+         ON CONFLICT (athlete_id) DO UPDATE SET stats = $2, confirmed_at = $3",
+        &[&athlete_id, &serde_json::to_value(stats)?, &confirmed_at],
     )
     .await?;
     Ok(())
@@ -299,10 +360,15 @@ pub async fn athlete_stats(
     .transpose()
 }
 
+/// Whose data is served, and when it was fetched.
+#[derive(Debug, Clone, Copy)]
+pub struct Publication {
+    pub athlete_id: i64,
+    pub fetched_at: DateTime<Utc>,
+}
+
 /// The athlete whose data is served and when it was last fetched, if any sync succeeded.
-pub async fn last_publication(
-    db: &impl GenericClient,
-) -> anyhow::Result<Option<(i64, DateTime<Utc>)>> {
+pub async fn last_publication(db: &impl GenericClient) -> anyhow::Result<Option<Publication>> {
     let row = db
         .query_opt(
             "SELECT athlete_id, last_success_at FROM sync_state
@@ -310,17 +376,25 @@ pub async fn last_publication(
             &[],
         )
         .await?;
-    Ok(row.map(|r| (r.get(0), r.get(1))))
+    Ok(row.map(|r| Publication {
+        athlete_id: r.get(0),
+        fetched_at: r.get(1),
+    }))
+}
+
+/// A served response body as stored: its cache key, bytes and ETag.
+#[derive(Debug, Clone)]
+pub struct StoredBody {
+    pub key: String,
+    pub body: Vec<u8>,
+    pub etag: String,
 }
 
 /// Replaces every stored response body with `bodies` (keys absent from it are dropped).
-pub async fn replace_bodies(
-    db: &impl GenericClient,
-    bodies: &[(String, Vec<u8>, String)],
-) -> anyhow::Result<()> {
-    let keys: Vec<&str> = bodies.iter().map(|(k, _, _)| k.as_str()).collect();
-    let blobs: Vec<&[u8]> = bodies.iter().map(|(_, b, _)| b.as_slice()).collect();
-    let etags: Vec<&str> = bodies.iter().map(|(_, _, e)| e.as_str()).collect();
+pub async fn replace_bodies(db: &impl GenericClient, bodies: &[StoredBody]) -> anyhow::Result<()> {
+    let keys: Vec<&str> = bodies.iter().map(|b| b.key.as_str()).collect();
+    let blobs: Vec<&[u8]> = bodies.iter().map(|b| b.body.as_slice()).collect();
+    let etags: Vec<&str> = bodies.iter().map(|b| b.etag.as_str()).collect();
     db.execute(
         "DELETE FROM response_bodies WHERE NOT (key = ANY($1))",
         &[&keys],
@@ -336,21 +410,17 @@ pub async fn replace_bodies(
     Ok(())
 }
 
-/// When the served bodies were last derived, if there are any.
-pub async fn bodies_derived_at(db: &impl GenericClient) -> anyhow::Result<Option<DateTime<Utc>>> {
-    Ok(db
-        .query_one("SELECT max(updated_at) FROM response_bodies", &[])
-        .await?
-        .get(0))
-}
-
-pub async fn bodies(db: &impl GenericClient) -> anyhow::Result<Vec<(String, Vec<u8>, String)>> {
+pub async fn bodies(db: &impl GenericClient) -> anyhow::Result<Vec<StoredBody>> {
     let rows = db
         .query("SELECT key, body, etag FROM response_bodies", &[])
         .await?;
     Ok(rows
         .into_iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .map(|r| StoredBody {
+            key: r.get(0),
+            body: r.get(1),
+            etag: r.get(2),
+        })
         .collect())
 }
 
@@ -418,39 +488,57 @@ pub async fn record_sync_result(
     db: &impl GenericClient,
     athlete_id: i64,
     error: Option<&str>,
+    at: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     db.execute(
         "INSERT INTO sync_state (athlete_id, last_attempt_at, last_success_at, last_error)
-         VALUES ($1, now(), CASE WHEN $2::text IS NULL THEN now() END, $2)
-         ON CONFLICT (athlete_id) DO UPDATE SET last_attempt_at = now(),
-             last_success_at = CASE WHEN $2::text IS NULL THEN now() ELSE sync_state.last_success_at END,
+         VALUES ($1, $3::timestamptz, CASE WHEN $2::text IS NULL THEN $3::timestamptz END, $2)
+         ON CONFLICT (athlete_id) DO UPDATE SET last_attempt_at = $3::timestamptz,
+             last_success_at = CASE WHEN $2::text IS NULL THEN $3::timestamptz
+                                    ELSE sync_state.last_success_at END,
              last_error = $2",
-        &[&athlete_id, &error],
+        &[&athlete_id, &error, &at],
     )
     .await?;
     Ok(())
 }
 
-/// Deletes everything stored for `athlete_id`: tokens, activities, stats, sync state, served
-/// bodies, and the owner lock unless `keep_owner`.
-pub async fn forget_athlete(
+/// Deletes the athlete's tokens, and the owner lock unless `keep_owner` (the TokenActor's part
+/// of forgetting an athlete).
+pub async fn forget_tokens(
     db: &impl GenericClient,
     athlete_id: i64,
     keep_owner: bool,
 ) -> anyhow::Result<()> {
-    for statement in [
-        "DELETE FROM tokens WHERE athlete_id = $1",
-        "DELETE FROM activities WHERE athlete_id = $1",
-        "DELETE FROM athlete_stats WHERE athlete_id = $1",
-        "DELETE FROM sync_state WHERE athlete_id = $1",
-    ] {
-        db.execute(statement, &[&athlete_id]).await?;
-    }
-    db.execute("DELETE FROM response_bodies", &[]).await?;
+    db.execute("DELETE FROM tokens WHERE athlete_id = $1", &[&athlete_id])
+        .await?;
     if !keep_owner {
         db.execute("DELETE FROM owner WHERE athlete_id = $1", &[&athlete_id])
             .await?;
     }
+    Ok(())
+}
+
+/// Deletes the athlete's activities, athlete stats and every served body (the CacheActor's part
+/// of forgetting an athlete).
+pub async fn forget_activities(db: &impl GenericClient, athlete_id: i64) -> anyhow::Result<()> {
+    for statement in [
+        "DELETE FROM activities WHERE athlete_id = $1",
+        "DELETE FROM athlete_stats WHERE athlete_id = $1",
+    ] {
+        db.execute(statement, &[&athlete_id]).await?;
+    }
+    db.execute("DELETE FROM response_bodies", &[]).await?;
+    Ok(())
+}
+
+/// Deletes the athlete's sync progress (the FetcherActor's part of forgetting an athlete).
+pub async fn forget_sync_state(db: &impl GenericClient, athlete_id: i64) -> anyhow::Result<()> {
+    db.execute(
+        "DELETE FROM sync_state WHERE athlete_id = $1",
+        &[&athlete_id],
+    )
+    .await?;
     Ok(())
 }
 

@@ -140,9 +140,12 @@ impl Budget {
     /// Counts a request we are about to send, so back-to-back calls see it before the answer.
     pub fn spend(&mut self, kind: RequestKind, now: DateTime<Utc>) {
         let (usage, read_usage) = self.usage_at(now);
-        self.usage = (usage.0 + 1, usage.1 + 1);
+        self.usage = (usage.0.saturating_add(1), usage.1.saturating_add(1));
         self.read_usage = match kind {
-            RequestKind::Read => (read_usage.0 + 1, read_usage.1 + 1),
+            RequestKind::Read => (
+                read_usage.0.saturating_add(1),
+                read_usage.1.saturating_add(1),
+            ),
             RequestKind::Write => read_usage,
         };
         self.observed_at = now;

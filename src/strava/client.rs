@@ -20,10 +20,7 @@ pub fn install_tls_provider() {
     });
 }
 
-/// Every Strava request gives up after this long unless configured otherwise.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-
-#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StravaError {
     #[error("Strava did not answer in time")]
     Timeout,

@@ -85,7 +85,7 @@ async fn metrics_show_each_actors_message_counts() {
         ("TokenActor", "BeginAuthorization"),
         ("TokenActor", "AccessToken"),
         ("FetcherActor", "Connect"),
-        ("FetcherActor", "Sync"),
+        ("FetcherActor", "RunSync"),
     ] {
         let line = format!(
             "milepost_actor_messages_handled_total{{actor=\"{actor}\",message=\"{message}\"}}"

@@ -8,9 +8,9 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use milepost::config::Settings;
+use milepost::pg::PgCluster;
 use milepost::simulator::{SimConfig, Simulator};
 use milepost::startup::{Application, Services};
-use milepost::store::cluster::PgCluster;
 use reqwest::header;
 use secrecy::SecretString;
 use tokio_postgres::NoTls;

@@ -1,15 +1,15 @@
-//! Webhook events, handled for the FetcherActor after the POST was answered. Events are
+//! Webhook event confirmation, for the FetcherActor after the POST was answered. Events are
 //! unsigned, so each is a hint confirmed with the athlete's own token before anything changes:
 //! create/update fetch the activity, delete needs Strava's 404 for it, a deauthorization needs
 //! Strava's 401 for the token. An event for another subscription or athlete costs nothing.
 
-use chrono::Utc;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
-use super::cache::{Forget, Ingest};
-use super::fetcher::{SyncDeps, SyncError, SyncReport};
-use super::token::{AccessToken, ConnectedAthlete, ForgetTokens, TokenError};
+use super::forget::forget_athlete;
+use super::gate::{SyncDeps, SyncError, SyncReport};
+use crate::actors::cache::Ingest;
+use crate::actors::token::{AccessToken, ConnectedAthlete, TokenError};
 use crate::store;
 use crate::strava::budget::{Priority, RequestKind};
 
@@ -29,7 +29,7 @@ pub struct Event {
 
 /// What an event led to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub enum EventOutcome {
     /// Not for our subscription or athlete, or of a kind we do not follow.
     Ignored,
     /// An activity was stored again or removed.
@@ -40,12 +40,25 @@ pub enum Outcome {
     Deauthorized,
 }
 
-pub(super) async fn handle(
+impl EventOutcome {
+    /// The `outcome` label of the events counter.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Ignored => "ignored",
+            Self::ActivityChanged => "changed",
+            Self::Unconfirmed => "unconfirmed",
+            Self::Deauthorized => "deauthorized",
+        }
+    }
+}
+
+/// Confirms `event` with Strava and applies what Strava says.
+pub(super) async fn confirm(
     deps: &SyncDeps,
     configured_subscription: Option<i64>,
     keep_owner: bool,
     event: Event,
-) -> Result<Outcome, SyncError> {
+) -> Result<EventOutcome, SyncError> {
     let known = match configured_subscription {
         Some(id) => Some(id),
         None => {
@@ -58,14 +71,14 @@ pub(super) async fn handle(
             subscription = event.subscription_id,
             "ignored an event for an unknown subscription"
         );
-        return Ok(Outcome::Ignored);
+        return Ok(EventOutcome::Ignored);
     }
     if deps.token.ask(ConnectedAthlete).await?? != Some(event.owner_id) {
         tracing::info!(
             owner = event.owner_id,
             "ignored an event for an athlete not connected here"
         );
-        return Ok(Outcome::Ignored);
+        return Ok(EventOutcome::Ignored);
     }
     match (event.object_type.as_str(), event.aspect_type.as_str()) {
         ("activity", "create" | "update" | "delete") => {
@@ -76,13 +89,17 @@ pub(super) async fn handle(
         {
             deauthorized(deps, event.owner_id, keep_owner).await
         }
-        _ => Ok(Outcome::Ignored),
+        _ => Ok(EventOutcome::Ignored),
     }
 }
 
 /// Whatever the event says, Strava's answer for the activity decides: stored as returned, or
 /// removed on a 404.
-async fn activity_changed(deps: &SyncDeps, athlete: i64, id: i64) -> Result<Outcome, SyncError> {
+async fn activity_changed(
+    deps: &SyncDeps,
+    athlete: i64,
+    id: i64,
+) -> Result<EventOutcome, SyncError> {
     let grant = deps.token.ask(AccessToken::default()).await??;
     let token = grant.token.expose_secret();
     let strava = &deps.gate.strava;
@@ -99,20 +116,18 @@ async fn activity_changed(deps: &SyncDeps, athlete: i64, id: i64) -> Result<Outc
         .await;
     let (activities, removed) = match fetched {
         Ok(activity) if activity.id == id => (vec![activity], Vec::new()),
-        Ok(_) => return Ok(Outcome::Ignored),
+        Ok(_) => return Ok(EventOutcome::Ignored),
         Err(SyncError::NotFound) => (Vec::new(), vec![id]),
         Err(e) => return Err(e),
     };
     deps.cache
         .ask(Ingest {
-            athlete_id: athlete,
-            activities,
             removed,
-            stats: None,
-            publish: Some(Utc::now()),
+            publish: Some(deps.clock.now()),
+            ..Ingest::activities(athlete, activities)
         })
         .await??;
-    Ok(Outcome::ActivityChanged)
+    Ok(EventOutcome::ActivityChanged)
 }
 
 /// Confirms a deauthorization with Strava (the token must be refused), then forgets the
@@ -121,7 +136,7 @@ async fn deauthorized(
     deps: &SyncDeps,
     athlete: i64,
     keep_owner: bool,
-) -> Result<Outcome, SyncError> {
+) -> Result<EventOutcome, SyncError> {
     let revoked = match deps.token.ask(AccessToken::default()).await? {
         Ok(grant) => {
             let token = grant.token.expose_secret();
@@ -152,17 +167,11 @@ async fn deauthorized(
             athlete,
             "a deauthorization event Strava does not confirm; ignored"
         );
-        return Ok(Outcome::Unconfirmed);
+        return Ok(EventOutcome::Unconfirmed);
     }
-    deps.cache
-        .ask(Forget {
-            athlete_id: athlete,
-            keep_owner,
-        })
-        .await??;
-    deps.token.ask(ForgetTokens).await?;
+    forget_athlete(deps, athlete, keep_owner).await?;
     tracing::info!(athlete, "the athlete revoked access; their data is deleted");
-    Ok(Outcome::Deauthorized)
+    Ok(EventOutcome::Deauthorized)
 }
 
 /// Reads Strava's athlete stats again and publishes them.
@@ -184,11 +193,9 @@ pub(super) async fn refresh_stats(deps: &SyncDeps) -> Result<(), SyncError> {
         .await?;
     deps.cache
         .ask(Ingest {
-            athlete_id: athlete,
-            activities: Vec::new(),
-            removed: Vec::new(),
             stats: Some(stats),
-            publish: Some(Utc::now()),
+            publish: Some(deps.clock.now()),
+            ..Ingest::activities(athlete, Vec::new())
         })
         .await??;
     Ok(())

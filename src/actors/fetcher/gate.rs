@@ -1,0 +1,202 @@
+//! One budgeted Strava call: a permit from the [`BudgetActor`] first (never a request the budget
+//! cannot afford; nothing until the window resets after a 429), the response's rate-limit
+//! figures back to it afterwards (errors included), retries with doubling pauses for transient
+//! failures. Also what every plan needs ([`SyncDeps`]) and what it can end in ([`SyncError`],
+//! [`SyncReport`]).
+
+use std::future::Future;
+use std::time::Duration;
+
+use actix::MailboxError;
+use deadpool_postgres::Pool;
+
+use super::budget::{BudgetActor, Observe, Spend};
+use crate::actors::Mailbox;
+use crate::actors::cache::{CacheActor, CacheError};
+use crate::actors::token::{TokenActor, TokenError};
+use crate::clock::Clock;
+use crate::metrics::Metrics;
+use crate::store::StoreError;
+use crate::strava::budget::{Priority, RateHeaders, RequestKind};
+use crate::strava::client::{Answer, Failure};
+use crate::strava::{StravaClient, StravaError};
+
+/// Attempts for a request that failed transiently (timeouts, 5xx), with doubling pauses.
+const ATTEMPTS: u32 = 3;
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+
+/// Why a sync (or a confirmation, or a disconnect) did not complete. Cloneable: every caller
+/// joined to a sync gets the outcome.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SyncError {
+    #[error("no athlete is connected")]
+    NotConnected,
+    #[error("the Strava connection needs re-authorization")]
+    ReauthorizationRequired,
+    /// How long until the window that refused us resets.
+    #[error("the Strava rate budget is spent for {}s", .0.as_secs())]
+    BudgetExhausted(Duration),
+    #[error("Strava rejected the access token")]
+    Unauthorized,
+    #[error("not found at Strava")]
+    NotFound,
+    #[error("Strava failed")]
+    Strava(#[source] StravaError),
+    #[error("the tokens could not be used")]
+    Token(#[source] TokenError),
+    #[error("the data could not be stored")]
+    Cache(#[source] CacheError),
+    #[error("the sync state could not be read or written")]
+    Storage(#[from] StoreError),
+    #[error("an actor did not answer")]
+    Mailbox(#[from] MailboxError),
+    #[error("the sync was stopped before it ended")]
+    Stopped,
+}
+
+impl From<TokenError> for SyncError {
+    fn from(e: TokenError) -> Self {
+        match e {
+            TokenError::NotConnected => Self::NotConnected,
+            TokenError::ReauthorizationRequired => Self::ReauthorizationRequired,
+            e => Self::Token(e),
+        }
+    }
+}
+
+impl From<CacheError> for SyncError {
+    fn from(e: CacheError) -> Self {
+        Self::Cache(e)
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for SyncError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        Self::Storage(e.into())
+    }
+}
+
+impl From<anyhow::Error> for SyncError {
+    fn from(e: anyhow::Error) -> Self {
+        Self::Storage(e.into())
+    }
+}
+
+/// What one sync (or confirmation) cost and brought.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SyncReport {
+    /// Requests sent to Strava.
+    pub requests: u32,
+    pub activities_fetched: usize,
+    pub activities_stored: usize,
+}
+
+/// Sends requests to Strava within the budget, with retries for transient failures.
+#[derive(Clone)]
+pub struct Gate {
+    pub strava: StravaClient,
+    pub budget: Mailbox<BudgetActor>,
+    pub metrics: std::sync::Arc<Metrics>,
+}
+
+impl Gate {
+    /// Sends `request` if the budget affords it, else refuses with the wait until it will.
+    pub async fn call<T, F, Fut>(
+        &self,
+        endpoint: &'static str,
+        kind: RequestKind,
+        priority: Priority,
+        report: &mut SyncReport,
+        request: F,
+    ) -> Result<T, SyncError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<Answer<T>, Failure>>,
+    {
+        let mut backoff = FIRST_BACKOFF;
+        let mut attempt = 1;
+        loop {
+            // Never wait here: a sync others have joined must not sleep on the budget. The
+            // actor schedules background work for when the window opens instead.
+            self.budget
+                .ask(Spend { kind, priority })
+                .await?
+                .map_err(|refused| SyncError::BudgetExhausted(refused.wait))?;
+            report.requests += 1;
+            let (error, rate) = match request().await {
+                Ok(answer) => {
+                    self.observe(answer.rate).await?;
+                    self.metrics.count_strava(endpoint, "200");
+                    return Ok(answer.value);
+                }
+                Err(Failure { error, rate }) => (error, rate),
+            };
+            self.metrics.count_strava(endpoint, status_label(&error));
+            if error == StravaError::RateLimited {
+                let wait = self.rate_limited(rate).await?;
+                tracing::warn!(
+                    wait_secs = wait.as_secs(),
+                    "Strava answered 429; no requests until the window resets"
+                );
+                return Err(SyncError::BudgetExhausted(wait));
+            }
+            self.observe(rate).await?;
+            if error.is_transient() && attempt < ATTEMPTS {
+                tracing::warn!(
+                    error = &error as &dyn std::error::Error,
+                    attempt,
+                    "transient Strava failure; retrying"
+                );
+                tokio::time::sleep(backoff).await;
+                backoff *= 2;
+                attempt += 1;
+                continue;
+            }
+            return Err(match error {
+                StravaError::Unauthorized => SyncError::Unauthorized,
+                StravaError::NotFound => SyncError::NotFound,
+                e => SyncError::Strava(e),
+            });
+        }
+    }
+
+    /// Hands a response's figures to the budget.
+    async fn observe(&self, rate: RateHeaders) -> Result<(), MailboxError> {
+        let rate_limited = false;
+        // Only a 429 is refused.
+        let _ = self.budget.ask(Observe { rate, rate_limited }).await?;
+        Ok(())
+    }
+
+    /// Hands a 429's figures to the budget: how long until the window that refused us resets.
+    async fn rate_limited(&self, rate: RateHeaders) -> Result<Duration, MailboxError> {
+        let rate_limited = true;
+        let answer = self.budget.ask(Observe { rate, rate_limited }).await?;
+        Ok(answer.err().map_or(Duration::ZERO, |refused| refused.wait))
+    }
+}
+
+/// The `status` label of a failed Strava request.
+fn status_label(e: &StravaError) -> String {
+    match e {
+        StravaError::Timeout => "timeout".into(),
+        StravaError::Transport(_) => "transport".into(),
+        StravaError::Decode(_) => "malformed".into(),
+        StravaError::Unauthorized => "401".into(),
+        StravaError::NotFound => "404".into(),
+        StravaError::InvalidRefreshToken => "400".into(),
+        StravaError::RateLimited => "429".into(),
+        StravaError::Status { status, .. } => status.to_string(),
+    }
+}
+
+/// What a plan needs, cloned into the task that runs it.
+#[derive(Clone)]
+pub struct SyncDeps {
+    pub gate: Gate,
+    pub pool: Pool,
+    pub token: Mailbox<TokenActor>,
+    pub cache: Mailbox<CacheActor>,
+    /// Where "now" comes from (the fetch time of what a plan publishes).
+    pub clock: Clock,
+}

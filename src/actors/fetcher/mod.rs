@@ -1,0 +1,536 @@
+//! FetcherActor: the only code that calls Strava's API (the TokenActor calls Strava's OAuth
+//! endpoints). It runs one sync at a time (callers that arrive meanwhile join it), drives the
+//! hourly refresh and the daily reconciliation from timers, defers background work the rate
+//! budget cannot afford to the window that can, and confirms webhook events.
+//!
+//! - [`gate`]: one budgeted call, the errors and reports of every plan;
+//! - [`budget`]: the [`BudgetActor`], sole owner of the rate budget;
+//! - [`sync`]: the backfill, steady refresh and reconciliation plans;
+//! - [`webhook`]: event confirmation; [`forget`]: forgetting an athlete.
+//!
+//! Messages: [`RunSync`] (run or join a sync), [`Connect`] (finish OAuth, then sync in the
+//! background), [`WebhookEvent`], [`Disconnect`], [`Status`].
+
+pub mod budget;
+mod forget;
+pub mod gate;
+pub mod sync;
+pub mod webhook;
+
+use std::time::Duration;
+
+use actix::prelude::*;
+use deadpool_postgres::Pool;
+use futures::FutureExt;
+use futures::future::{LocalBoxFuture, Shared};
+use secrecy::ExposeSecret;
+use tracing::Instrument;
+
+pub use budget::{BudgetActor, BudgetStatus};
+use gate::{Gate, SyncDeps};
+pub use gate::{SyncError, SyncReport};
+use webhook::{Event, EventOutcome};
+
+use crate::actors::cache::CacheActor;
+use crate::actors::mailbox::{Ask, Mailbox, Reply};
+use crate::actors::token::{
+    AccessToken, CallbackError, CompleteAuthorization, ConnectedAthlete, TokenActor, TokenError,
+};
+use crate::clock::Clock;
+use crate::metrics::EventLabels;
+use crate::store;
+use crate::strava::StravaClient;
+use crate::strava::budget::{Priority, RequestKind};
+
+/// A background sync deferred by the budget runs again this long after its window opens.
+const AFTER_WINDOW: Duration = Duration::from_secs(2);
+/// How often at most webhook events make us re-read the athlete stats.
+const STATS_AFTER_EVENTS: Duration = Duration::from_secs(60);
+/// Room for a burst of webhook events and the permits of running plans.
+const MAILBOX_CAPACITY: usize = 1024;
+/// How long `refresh-data` (and `milepost refresh`) waits for a sync; the sync itself goes on.
+const SYNC_TIMEOUT: Duration = Duration::from_secs(120);
+/// A webhook event is only handed over: Strava allows 2 s for the whole acknowledgement.
+const EVENT_TIMEOUT: Duration = Duration::from_secs(1);
+/// A disconnect waits for a running sync, then revokes at Strava and deletes.
+const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(120);
+/// The code exchange and the token write, each with their own timeouts.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Figures answered from memory.
+const STATUS_TIMEOUT: Duration = Duration::from_secs(5);
+
+type SharedSync = Shared<LocalBoxFuture<'static, Result<SyncReport, SyncError>>>;
+
+/// The sync running now, which later callers join.
+struct Running {
+    outcome: SharedSync,
+    full: bool,
+    generation: u64,
+}
+
+/// Settings the FetcherActor runs with.
+#[derive(Debug, Clone)]
+pub struct FetcherOptions {
+    pub refresh_interval: Duration,
+    /// The full re-list that catches what no event reported (RECONCILE_INTERVAL_SECS).
+    pub reconcile_interval: Duration,
+    /// OWNER_ATHLETE_ID pins the owner: a disconnect keeps the lock.
+    pub owner_pinned: bool,
+    /// STRAVA_WEBHOOK_SUBSCRIPTION_ID; else the one stored by `milepost webhook subscribe`.
+    pub webhook_subscription: Option<i64>,
+    /// Where "now" comes from (Strava's rate windows are clock time).
+    pub clock: Clock,
+}
+
+pub struct FetcherActor {
+    deps: SyncDeps,
+    owner_pinned: bool,
+    refresh_interval: Duration,
+    reconcile_interval: Duration,
+    webhook_subscription: Option<i64>,
+    in_flight: Option<Running>,
+    generation: u64,
+    /// A background sync waiting for the rate budget's next window.
+    retry: Option<SpawnHandle>,
+    /// A re-read of the athlete stats after webhook events, at most one a minute.
+    stats_refresh: Option<SpawnHandle>,
+    me: Option<Mailbox<FetcherActor>>,
+}
+
+impl FetcherActor {
+    /// The actor and, started beside it, the [`BudgetActor`] its calls ask for permits.
+    pub fn new(
+        strava: StravaClient,
+        pool: Pool,
+        token: Mailbox<TokenActor>,
+        cache: Mailbox<CacheActor>,
+        options: FetcherOptions,
+    ) -> Self {
+        let metrics = token.metrics().clone();
+        let budget = Mailbox::new(
+            BudgetActor::new(options.clock.clone(), metrics.clone()).start(),
+            metrics.clone(),
+        );
+        Self {
+            deps: SyncDeps {
+                gate: Gate {
+                    strava,
+                    budget,
+                    metrics,
+                },
+                pool,
+                token,
+                cache,
+                clock: options.clock,
+            },
+            owner_pinned: options.owner_pinned,
+            refresh_interval: options.refresh_interval,
+            reconcile_interval: options.reconcile_interval,
+            webhook_subscription: options.webhook_subscription,
+            in_flight: None,
+            generation: 0,
+            retry: None,
+            stats_refresh: None,
+            me: None,
+        }
+    }
+
+    /// The budget's owner, for a shutdown that stops it too.
+    pub fn budget(&self) -> Mailbox<BudgetActor> {
+        self.deps.gate.budget.clone()
+    }
+
+    /// Runs a sync on this actor's arbiter, or joins the one already running. A full sync asked
+    /// for while an incremental one runs starts when that one ends.
+    fn sync(&mut self, full: bool, priority: Priority, ctx: &mut Context<Self>) -> SharedSync {
+        let previous = match &self.in_flight {
+            Some(running) if running.full || !full => return running.outcome.clone(),
+            Some(running) => Some(running.outcome.clone()),
+            None => None,
+        };
+        let deps = self.deps.clone();
+        // The sync runs in this actor's context whoever waits for it, and stops with the actor.
+        let (done, outcome) = futures::channel::oneshot::channel();
+        ctx.spawn(
+            async move {
+                if let Some(previous) = previous {
+                    let _ = previous.await;
+                }
+                let _ = done.send(sync::run(deps, full, priority).await);
+            }
+            .in_current_span()
+            .into_actor(self),
+        );
+        let outcome = async move { outcome.await.unwrap_or(Err(SyncError::Stopped)) }
+            .boxed_local()
+            .shared();
+        self.generation += 1;
+        let generation = self.generation;
+        self.in_flight = Some(Running {
+            outcome: outcome.clone(),
+            full,
+            generation,
+        });
+        ctx.spawn(outcome.clone().into_actor(self).map(move |_, act, _| {
+            if act
+                .in_flight
+                .as_ref()
+                .is_some_and(|r| r.generation == generation)
+            {
+                act.in_flight = None;
+            }
+        }));
+        outcome
+    }
+
+    /// A sync nobody waits for (timer, first connection); its outcome is logged, and one the
+    /// rate budget deferred runs again when the window opens.
+    fn sync_in_background(&mut self, full: bool, ctx: &mut Context<Self>) {
+        let Some(me) = self.me.clone() else { return };
+        if let Some(pending) = self.retry.take() {
+            ctx.cancel_future(pending);
+        }
+        ctx.spawn(
+            async move {
+                me.ask(RunSync {
+                    full,
+                    priority: Priority::Background,
+                })
+                .await
+            }
+            .into_actor(self)
+            .map(move |outcome, act, ctx| match outcome {
+                Ok(Ok(report)) => tracing::info!(?report, "background sync done"),
+                Ok(Err(SyncError::NotConnected)) => {
+                    tracing::debug!("no athlete connected; nothing to sync")
+                }
+                Ok(Err(SyncError::BudgetExhausted(wait))) => {
+                    let wait = wait + AFTER_WINDOW;
+                    tracing::info!(
+                        wait_secs = wait.as_secs(),
+                        "rate budget spent; the sync resumes when the window opens"
+                    );
+                    act.retry = Some(
+                        ctx.run_later(wait, move |act, ctx| act.sync_in_background(full, ctx)),
+                    );
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(
+                        error = &e as &dyn std::error::Error,
+                        "background sync failed"
+                    )
+                }
+                Err(e) => tracing::warn!(error = %e, "background sync not run"),
+            }),
+        );
+    }
+
+    /// A backfill a restart interrupted goes on at once rather than at the next timer tick.
+    fn resume_backfill(&mut self, ctx: &mut Context<Self>) {
+        let deps = self.deps.clone();
+        ctx.spawn(
+            async move {
+                let Some(athlete) = deps.token.ask(ConnectedAthlete).await?? else {
+                    return Ok(false);
+                };
+                let db = deps.pool.get().await?;
+                let state = store::sync_state(&db, athlete).await?;
+                Ok::<_, SyncError>(!state.backfill_done && state.backfill_next_page > 1)
+            }
+            .into_actor(self)
+            .map(|unfinished, act, ctx| match unfinished {
+                Ok(true) => {
+                    tracing::info!("resuming an unfinished backfill");
+                    act.sync_in_background(false, ctx);
+                }
+                Ok(false) => {}
+                Err(e) => tracing::warn!(
+                    error = &e as &dyn std::error::Error,
+                    "could not check for an unfinished backfill"
+                ),
+            }),
+        );
+    }
+
+    /// Re-reads the athlete stats (so ytd follows) a minute after the first of a burst of
+    /// activity events, once for the whole burst.
+    fn refresh_stats_soon(&mut self, ctx: &mut Context<Self>) {
+        if self.stats_refresh.is_some() {
+            return;
+        }
+        self.stats_refresh = Some(ctx.run_later(STATS_AFTER_EVENTS, |act, ctx| {
+            act.stats_refresh = None;
+            let deps = act.deps.clone();
+            ctx.spawn(
+                async move { webhook::refresh_stats(&deps).await }
+                    .into_actor(act)
+                    .map(|result, _, _| {
+                        if let Err(e) = result {
+                            tracing::warn!(
+                                error = &e as &dyn std::error::Error,
+                                "could not re-read the athlete stats"
+                            );
+                        }
+                    }),
+            );
+        }));
+    }
+}
+
+impl Actor for FetcherActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
+        self.me = Some(Mailbox::new(ctx.address(), self.deps.gate.metrics.clone()));
+        ctx.run_interval(self.refresh_interval, |act, ctx| {
+            act.sync_in_background(false, ctx)
+        });
+        // The daily reconciliation: a full re-list that removes what Strava no longer has
+        // and re-confirms the rest before the retention period runs out.
+        ctx.run_interval(self.reconcile_interval, |act, ctx| {
+            act.sync_in_background(true, ctx)
+        });
+        self.resume_backfill(ctx);
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        // The budget has no one else to serve.
+        let budget = self.deps.gate.budget.clone();
+        actix::spawn(async move {
+            let _ = budget.ask(super::Shutdown).await;
+        });
+    }
+}
+
+/// Run a sync (or join the one running) and answer when it is done.
+#[derive(Message)]
+#[rtype(result = "Result<SyncReport, SyncError>")]
+pub struct RunSync {
+    pub full: bool,
+    pub priority: Priority,
+}
+
+impl Ask for RunSync {
+    const TIMEOUT: Duration = SYNC_TIMEOUT;
+}
+
+impl Handler<RunSync> for FetcherActor {
+    type Result = ResponseFuture<Result<SyncReport, SyncError>>;
+
+    fn handle(&mut self, msg: RunSync, ctx: &mut Self::Context) -> Self::Result {
+        Box::pin(self.sync(msg.full, msg.priority, ctx))
+    }
+}
+
+/// Finish the OAuth handshake (TokenActor), then start the first sync in the background.
+#[derive(Message)]
+#[rtype(result = "Result<i64, CallbackError>")]
+pub struct Connect(pub CompleteAuthorization);
+
+impl Ask for Connect {
+    const TIMEOUT: Duration = CONNECT_TIMEOUT;
+}
+
+impl Handler<Connect> for FetcherActor {
+    type Result = ResponseActFuture<Self, Result<i64, CallbackError>>;
+
+    #[tracing::instrument(name = "fetcher.connect", skip_all)]
+    fn handle(&mut self, Connect(msg): Connect, _: &mut Self::Context) -> Self::Result {
+        let token = self.deps.token.clone();
+        Box::pin(
+            async move { token.ask(msg).await.map_err(CallbackError::Mailbox)? }
+                .in_current_span()
+                .into_actor(self)
+                .map(|result, act, ctx| {
+                    if result.is_ok() {
+                        act.sync_in_background(false, ctx);
+                    }
+                    result
+                }),
+        )
+    }
+}
+
+/// The FetcherActor's figures for operators.
+#[derive(Message)]
+#[rtype(result = "FetcherStatus")]
+pub struct Status;
+
+impl Ask for Status {
+    const TIMEOUT: Duration = STATUS_TIMEOUT;
+}
+
+#[derive(Debug, Clone, serde::Serialize, MessageResponse)]
+pub struct FetcherStatus {
+    pub sync_in_flight: bool,
+    /// `None` when the budget did not answer.
+    pub budget: Option<BudgetStatus>,
+}
+
+impl Reply for FetcherStatus {
+    fn is_error(&self) -> bool {
+        false
+    }
+}
+
+impl Handler<Status> for FetcherActor {
+    type Result = ResponseFuture<FetcherStatus>;
+
+    fn handle(&mut self, _: Status, _: &mut Self::Context) -> Self::Result {
+        let sync_in_flight = self.in_flight.is_some();
+        let budget = self.deps.gate.budget.clone();
+        Box::pin(async move {
+            FetcherStatus {
+                sync_in_flight,
+                budget: budget.ask(budget::Figures).await.ok(),
+            }
+        })
+    }
+}
+
+/// A webhook event: answered at once, confirmed afterwards (see [`webhook`]).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct WebhookEvent(pub Event);
+
+impl Ask for WebhookEvent {
+    const TIMEOUT: Duration = EVENT_TIMEOUT;
+}
+
+impl Handler<WebhookEvent> for FetcherActor {
+    type Result = ();
+
+    #[tracing::instrument(name = "fetcher.webhook", skip_all)]
+    fn handle(&mut self, WebhookEvent(event): WebhookEvent, ctx: &mut Self::Context) {
+        let deps = self.deps.clone();
+        let subscription = self.webhook_subscription;
+        let keep_owner = self.owner_pinned;
+        let again = event.clone();
+        ctx.spawn(
+            async move { webhook::confirm(&deps, subscription, keep_owner, event).await }
+                .in_current_span()
+                .into_actor(self)
+                .map(move |outcome, act, ctx| {
+                    let label = match &outcome {
+                        Ok(outcome) => outcome.label(),
+                        Err(SyncError::BudgetExhausted(_)) => "deferred",
+                        Err(_) => "failed",
+                    };
+                    act.deps
+                        .gate
+                        .metrics
+                        .webhook_events
+                        .get_or_create(&EventLabels { outcome: label })
+                        .inc();
+                    match outcome {
+                        Ok(EventOutcome::ActivityChanged) => act.refresh_stats_soon(ctx),
+                        Ok(outcome) => tracing::debug!(?outcome, "webhook event handled"),
+                        // Deferred, not dropped: handled again when the window opens.
+                        Err(SyncError::BudgetExhausted(wait)) => {
+                            tracing::info!(
+                                wait_secs = wait.as_secs(),
+                                "webhook event deferred by the rate budget"
+                            );
+                            let Some(me) = act.me.clone() else { return };
+                            ctx.run_later(wait + AFTER_WINDOW, move |act, ctx| {
+                                ctx.spawn(
+                                    async move {
+                                        let _ = me.ask(WebhookEvent(again)).await;
+                                    }
+                                    .into_actor(act),
+                                );
+                            });
+                        }
+                        Err(e) => tracing::warn!(
+                            error = &e as &dyn std::error::Error,
+                            "webhook event not handled"
+                        ),
+                    }
+                }),
+        );
+    }
+}
+
+/// Deauthorize at Strava, then delete everything stored for the athlete and stop serving it.
+/// A sync in flight finishes first, so nothing it fetched is written afterwards.
+#[derive(Message)]
+#[rtype(result = "Result<(), SyncError>")]
+pub struct Disconnect;
+
+impl Ask for Disconnect {
+    const TIMEOUT: Duration = DISCONNECT_TIMEOUT;
+}
+
+impl Handler<Disconnect> for FetcherActor {
+    type Result = ResponseFuture<Result<(), SyncError>>;
+
+    #[tracing::instrument(name = "fetcher.disconnect", skip_all)]
+    fn handle(&mut self, _: Disconnect, _: &mut Self::Context) -> Self::Result {
+        let running = self.in_flight.as_ref().map(|r| r.outcome.clone());
+        let deps = self.deps.clone();
+        let keep_owner = self.owner_pinned;
+        Box::pin(
+            async move {
+                if let Some(running) = running {
+                    let _ = running.await;
+                }
+                let athlete_id = deps
+                    .token
+                    .ask(ConnectedAthlete)
+                    .await??
+                    .ok_or(SyncError::NotConnected)?;
+                revoke(&deps, athlete_id).await?;
+                forget::forget_athlete(&deps, athlete_id, keep_owner).await?;
+                tracing::info!(
+                    athlete = athlete_id,
+                    "athlete disconnected; their data is deleted"
+                );
+                Ok(())
+            }
+            .in_current_span(),
+        )
+    }
+}
+
+/// Revokes the athlete's token at Strava where that is possible; where it is not (no usable
+/// token, or the budget is spent) the local data goes anyway: the owner asked for it.
+async fn revoke(deps: &SyncDeps, athlete_id: i64) -> Result<(), SyncError> {
+    let grant = match deps.token.ask(AccessToken::default()).await? {
+        Ok(grant) => grant,
+        Err(e @ (TokenError::ReauthorizationRequired | TokenError::Undecryptable)) => {
+            tracing::warn!(
+                athlete = athlete_id,
+                error = &e as &dyn std::error::Error,
+                "cannot deauthorize at Strava; deleting the local data anyway"
+            );
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let token = grant.token.expose_secret();
+    let strava = &deps.gate.strava;
+    let revoked = deps
+        .gate
+        .call(
+            "oauth/deauthorize",
+            RequestKind::Write,
+            Priority::Interactive,
+            &mut SyncReport::default(),
+            || strava.deauthorize(token),
+        )
+        .await;
+    match revoked {
+        Ok(()) => tracing::info!(athlete = athlete_id, "deauthorized at Strava"),
+        // Already revoked at Strava: nothing more to undo there.
+        Err(SyncError::Unauthorized) => {}
+        // The token dies with the row; Strava's settings page revokes the app for good.
+        Err(e @ SyncError::BudgetExhausted(_)) => tracing::warn!(
+            athlete = athlete_id,
+            error = &e as &dyn std::error::Error,
+            "cannot deauthorize at Strava now; deleting the local data anyway"
+        ),
+        Err(e) => return Err(e),
+    }
+    Ok(())
+}

@@ -79,6 +79,8 @@ pub struct Metrics {
     pub budget_limit: Family<BudgetLabels, Gauge>,
     pub sync_seconds: Histogram,
     pub webhook_events: Family<EventLabels, Counter>,
+    pub retention_sweeps: Counter,
+    pub retention_purged: Counter,
     /// Per actor, for the admin view (the registry cannot be read back).
     actors: std::sync::Mutex<std::collections::BTreeMap<&'static str, ActorSummary>>,
 }
@@ -111,6 +113,18 @@ impl Default for Metrics {
         let budget_limit = Family::<BudgetLabels, Gauge>::default();
         let sync_seconds = Histogram::new(exponential_buckets(0.05, 2.0, 12));
         let webhook_events = Family::<EventLabels, Counter>::default();
+        let retention_sweeps = Counter::default();
+        let retention_purged = Counter::default();
+        registry.register(
+            "retention_sweeps",
+            "Retention sweeps completed",
+            retention_sweeps.clone(),
+        );
+        registry.register(
+            "retention_purged",
+            "Stored Strava records purged for not being confirmed within RETENTION_DAYS",
+            retention_purged.clone(),
+        );
         registry.register(
             "webhook_events",
             "Webhook events handled, by what they came to",
@@ -209,6 +223,8 @@ impl Default for Metrics {
             budget_limit,
             sync_seconds,
             webhook_events,
+            retention_sweeps,
+            retention_purged,
             actors: Default::default(),
         }
     }

@@ -162,21 +162,32 @@ impl CacheActor {
         let now = self.clock.now();
         self.next_sweep = Some(now + RETENTION_SWEEP);
         let cutoff = now - self.retention;
+        let metrics = self.metrics.clone();
+        let turn = self.ingest_turn.clone();
         ctx.spawn(
             async move {
-                let db = pool.get().await?;
-                let purged = store::purge_unconfirmed(&db, cutoff).await?;
+                // In turn with ingests: none derives from a half-purged store.
+                let purged = {
+                    let _turn = turn.lock_owned().await;
+                    let db = pool.get().await?;
+                    store::purge_unconfirmed(&db, cutoff).await?
+                };
                 if purged == 0 {
                     return Ok(());
                 }
+                metrics.retention_purged.inc_by(purged);
                 tracing::info!(purged, %cutoff, "purged Strava data not confirmed within the retention period");
-                drop(db);
                 rederive(&pool, &me).await
             }
             .into_actor(self)
             .map(|result: Result<(), CacheError>, act, _| {
-                if let Err(e) = result {
-                    tracing::warn!(error = &e as &dyn std::error::Error, "retention sweep failed");
+                match result {
+                    Ok(()) => {
+                        act.metrics.retention_sweeps.inc();
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = &e as &dyn std::error::Error, "retention sweep failed")
+                    }
                 }
                 act.ready.store(true, Ordering::Release);
             }),

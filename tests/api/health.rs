@@ -1,6 +1,6 @@
 use serde_json::json;
 
-use crate::helpers::{json, spawn_app};
+use crate::helpers::{json, spawn_app, spawn_app_unready};
 
 #[actix_web::test]
 async fn health_reports_the_database_and_no_connection_yet() {
@@ -23,10 +23,35 @@ async fn a_trailing_slash_reaches_the_same_route() {
 }
 
 #[actix_web::test]
-async fn liveness_and_readiness_answer() {
-    let app = spawn_app().await;
+async fn readiness_waits_for_the_cache_to_warm_while_liveness_answers_at_once() {
+    // the served bodies cannot be read: the cache cannot warm
+    let app = spawn_app_unready("ALTER TABLE response_bodies RENAME TO bodies_elsewhere").await;
     assert_eq!(app.get("/livez").await.status().as_u16(), 200);
-    assert_eq!(app.get("/readyz").await.status().as_u16(), 200);
+    let r = app.get("/readyz").await;
+    assert_eq!(r.status().as_u16(), 503);
+    assert_eq!(
+        json(r).await,
+        json!({"detail": "Not ready: cache warming", "code": "not_ready"})
+    );
+    // once they can, it warms (it retries every 2 s) and is ready
+    app.db()
+        .await
+        .batch_execute("ALTER TABLE bodies_elsewhere RENAME TO response_bodies")
+        .await
+        .unwrap();
+    let mut ready = false;
+    for _ in 0..400 {
+        ready = app.get("/readyz").await.status().as_u16() == 200;
+        if ready {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(ready, "never ready");
+    assert_eq!(
+        json(app.get("/readyz").await).await,
+        json!({"status": "ready"})
+    );
 }
 
 #[actix_web::test]

@@ -187,7 +187,31 @@ pub async fn spawn_app_with(
     start(sim, db_url, settings).await
 }
 
-async fn start(sim: Simulator, db_url: String, mut settings: Settings) -> TestApp {
+/// An app with a default simulator on a fresh database that `sabotage` (SQL) changed first;
+/// it is returned as soon as it serves, ready or not.
+pub async fn spawn_app_unready(sabotage: &str) -> TestApp {
+    milepost::strava::client::install_tls_provider();
+    let sim = Simulator::start(SimConfig::default(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("starting the simulator");
+    let db_url = fresh_database().await;
+    connect(&db_url)
+        .await
+        .batch_execute(sabotage)
+        .await
+        .unwrap_or_else(|e| panic!("{sabotage}: {e}"));
+    let settings = test_settings(&sim, &db_url);
+    launch(sim, db_url, settings).await
+}
+
+async fn start(sim: Simulator, db_url: String, settings: Settings) -> TestApp {
+    let app = launch(sim, db_url, settings).await;
+    wait_ready(&app.address).await;
+    app
+}
+
+/// Builds and runs the app; returns once it is bound (it may still be warming).
+async fn launch(sim: Simulator, db_url: String, mut settings: Settings) -> TestApp {
     // The redirect URI names the app's own port: bind first, then build on that listener.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
     let address = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
@@ -199,7 +223,6 @@ async fn start(sim: Simulator, db_url: String, mut settings: Settings) -> TestAp
     let services = app.services().clone();
     let handle = app.handle();
     actix_web::rt::spawn(app.run_until_stopped());
-    wait_ready(&address).await;
     TestApp {
         address,
         sim,

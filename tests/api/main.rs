@@ -2,12 +2,14 @@
 
 mod helpers;
 
+mod clock;
 mod cors;
 mod health;
 mod hostile;
 mod oauth;
 mod openapi;
 mod owner;
+mod ownership;
 mod reads;
 mod refresh;
 mod stats;

@@ -139,29 +139,6 @@ async fn a_full_refresh_removes_what_strava_no_longer_has() {
 }
 
 #[actix_web::test]
-async fn data_not_confirmed_within_the_retention_period_is_purged_not_served() {
-    let app = spawn_app().await;
-    app.connect_and_sync().await;
-    // eight days without Strava confirming anything, and Strava unreachable now
-    app.db()
-        .await
-        .batch_execute(
-            "UPDATE activities SET confirmed_at = now() - interval '8 days';
-             UPDATE athlete_stats SET confirmed_at = now() - interval '8 days';",
-        )
-        .await
-        .unwrap();
-    app.sim
-        .set_fault(Some(milepost::simulator::Fault::ServerError));
-    let app = app.restart().await;
-    assert_eq!(app.get("/strava/stats/ytd").await.status().as_u16(), 404);
-    let list = json(app.get("/strava/activities").await).await;
-    assert_eq!(list["total"], json!(0));
-    let recent = json(app.get("/strava/stats/activities").await).await;
-    assert_eq!(recent["data"], json!([]));
-}
-
-#[actix_web::test]
 async fn a_long_backfill_completes_across_rate_windows_without_a_single_429() {
     // 2,500 activities or more, and a Strava that allows 8 reads a quarter hour
     let sim = SimConfig {

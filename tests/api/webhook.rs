@@ -33,6 +33,23 @@ async fn served_ids(app: &TestApp) -> Vec<i64> {
         .collect()
 }
 
+/// How many events handling has come to `outcome` (`ignored`, `changed`, `unconfirmed`, …).
+async fn events(app: &TestApp, outcome: &str) -> u64 {
+    let text = app.get("/metrics").await.text().await.unwrap();
+    let line = format!("milepost_webhook_events_total{{outcome=\"{outcome}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&line))
+        .map_or(0, |v| v.trim().parse().unwrap())
+}
+
+/// Waits until `n` more events than `before` have come to `outcome`.
+async fn wait_for_events(app: &TestApp, outcome: &str, before: u64, n: u64) {
+    assert!(
+        eventually(async || events(app, outcome).await >= before + n).await,
+        "{n} more events never came to {outcome:?}"
+    );
+}
+
 /// Polls until `done` holds (events are handled after the POST is answered).
 async fn eventually(mut done: impl AsyncFnMut() -> bool) -> bool {
     for _ in 0..40 {
@@ -111,12 +128,14 @@ async fn a_created_activity_appears_and_a_forged_delete_changes_nothing() {
 
     // Strava still has it: a delete event for it is not believed.
     app.sim.reset_counts();
+    let changed = events(&app, "changed").await;
     app.sim
         .deliver_event(app.sim.activity_event("delete", id, json!({})))
         .await
         .unwrap();
-    assert!(eventually(async || app.sim.request_count("GET /activities/{id}") == 1).await);
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // handled to the end: Strava's answer (the activity as it is) stored again
+    wait_for_events(&app, "changed", changed, 1).await;
+    assert_eq!(app.sim.request_count("GET /activities/{id}"), 1);
     assert_eq!(served_ids(&app).await.first(), Some(&id));
 }
 
@@ -125,6 +144,7 @@ async fn events_for_another_subscription_or_athlete_cost_nothing() {
     let app = subscribed_app().await;
     let newest = served_ids(&app).await[0];
     app.sim.reset_counts();
+    let ignored = events(&app, "ignored").await;
     let mut foreign = app.sim.activity_event("delete", newest, json!({}));
     foreign["subscription_id"] = json!(999_999);
     let r = app
@@ -145,7 +165,7 @@ async fn events_for_another_subscription_or_athlete_cost_nothing() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    wait_for_events(&app, "ignored", ignored, 2).await;
     assert_eq!(
         app.sim.request_counts().values().sum::<u64>(),
         0,
@@ -159,11 +179,12 @@ async fn events_for_another_subscription_or_athlete_cost_nothing() {
 async fn a_deauthorization_confirmed_by_strava_leaves_nothing_and_a_forged_one_changes_nothing() {
     let app = subscribed_app().await;
     // forged: the token still works
+    let unconfirmed = events(&app, "unconfirmed").await;
     app.sim
         .deliver_event(app.sim.deauthorization_event())
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_for_events(&app, "unconfirmed", unconfirmed, 1).await;
     assert_eq!(app.get("/strava/stats/ytd").await.status().as_u16(), 200);
 
     // real: the athlete revoked the app at Strava
@@ -267,6 +288,7 @@ async fn webhook_list_and_delete_manage_the_subscription_at_strava_and_here() {
     // events for the deleted subscription are ignored now
     let newest = served_ids(&app).await[0];
     app.sim.reset_counts();
+    let ignored = events(&app, "ignored").await;
     let mut event = json!({
         "object_type": "activity", "object_id": newest, "aspect_type": "delete",
         "updates": {}, "owner_id": app.sim.config().athlete_id,
@@ -281,6 +303,6 @@ async fn webhook_list_and_delete_manage_the_subscription_at_strava_and_here() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    wait_for_events(&app, "ignored", ignored, 1).await;
     assert_eq!(app.sim.request_counts().values().sum::<u64>(), 0);
 }

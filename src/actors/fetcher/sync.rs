@@ -113,7 +113,9 @@ pub async fn run(deps: SyncDeps, full: bool, priority: Priority) -> Result<SyncR
     let error = result.as_ref().err().map(ToString::to_string);
     let recorded = async {
         let db = deps.pool.get().await?;
-        store::record_sync_result(&db, athlete, error.as_deref(), deps.clock.now()).await?;
+        // The time the published bodies carry as fetched_at, so deriving them again from
+        // what is stored gives the same bodies.
+        store::record_sync_result(&db, athlete, error.as_deref(), started_at).await?;
         anyhow::Ok(())
     };
     if let Err(e) = recorded.await {

@@ -1,0 +1,163 @@
+//! Every piece of state has one owner: ingests to the CacheActor take turns, and the TokenActor's
+//! rows stay gone once it has forgotten them, whatever was in flight.
+
+use std::time::Duration;
+
+use milepost::actors::cache::Ingest;
+use milepost::actors::token::{AccessToken, ForgetTokens};
+use milepost::simulator::{SimActivity, SimConfig};
+use milepost::strava::models::Activity;
+
+use crate::helpers::{TestApp, json, spawn_app_with};
+
+/// The activity as Strava (the simulator) lists it.
+fn listed(app: &TestApp, id: i64) -> Activity {
+    let value = app
+        .sim
+        .activities()
+        .into_iter()
+        .find(|a| a["id"] == serde_json::json!(id))
+        .expect("the simulator lists it");
+    serde_json::from_value(value).expect("a Strava activity")
+}
+
+async fn recent_ids(app: &TestApp) -> Vec<i64> {
+    let body = json(app.get("/strava/stats/activities").await).await;
+    body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_i64().unwrap())
+        .collect()
+}
+
+#[actix_web::test]
+async fn two_overlapping_ingests_end_with_bodies_holding_both_changes() {
+    let app = spawn_app_with(
+        SimConfig {
+            history_years: 0,
+            ..SimConfig::default()
+        },
+        |_| {},
+    )
+    .await;
+    app.connect_and_sync().await;
+    let athlete = app.sim.config().athlete_id;
+    for round in 0..10 {
+        // What a sync's last page and a webhook event's confirmation bring at the same time.
+        let start = app.sim.now() - chrono::Duration::minutes(30 - round);
+        let from_sync = app
+            .sim
+            .add_activity(SimActivity::new("Run", start, 5_000.0, 1_500));
+        let from_event = app.sim.add_activity(SimActivity::new(
+            "Ride",
+            start + chrono::Duration::seconds(1),
+            20_000.0,
+            3_000,
+        ));
+        let publish = Some(app.sim.now());
+        let sync = app.services.cache.ask(Ingest {
+            publish,
+            ..Ingest::activities(athlete, vec![listed(&app, from_sync)])
+        });
+        let event = app.services.cache.ask(Ingest {
+            publish,
+            ..Ingest::activities(athlete, vec![listed(&app, from_event)])
+        });
+        let (sync, event) = futures::join!(sync, event);
+        sync.unwrap().unwrap();
+        event.unwrap().unwrap();
+        let served = recent_ids(&app).await;
+        assert!(
+            served.contains(&from_sync) && served.contains(&from_event),
+            "round {round}: {from_sync} and {from_event} in {served:?}"
+        );
+    }
+}
+
+async fn token_rows(app: &TestApp) -> i64 {
+    app.db()
+        .await
+        .query_one("SELECT count(*) FROM tokens", &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// A connected app whose Strava answers slowly, so a token refresh is in flight for a while.
+async fn slow_strava() -> TestApp {
+    let app = spawn_app_with(
+        SimConfig {
+            history_years: 0,
+            latency: Duration::from_millis(400),
+            ..SimConfig::default()
+        },
+        |_| {},
+    )
+    .await;
+    app.connect_and_sync().await;
+    assert_eq!(token_rows(&app).await, 1);
+    app
+}
+
+#[actix_web::test]
+async fn forgetting_the_tokens_while_a_refresh_is_in_flight_leaves_no_token_row() {
+    let app = slow_strava().await;
+    let athlete_id = app.sim.config().athlete_id;
+    let refreshes = app.sim.token_refresh_count();
+    let token = app.services.token.clone();
+    let refresh = actix_web::rt::spawn(async move {
+        token
+            .ask(AccessToken {
+                force_refresh: true,
+            })
+            .await
+    });
+    // the refresh is at Strava (400 ms) when the forget arrives
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    app.services
+        .token
+        .ask(ForgetTokens {
+            athlete_id,
+            keep_owner: false,
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    let refreshed = refresh.await.unwrap().unwrap();
+    assert!(
+        refreshed.is_ok(),
+        "the refresh went first and succeeded: {refreshed:?}"
+    );
+    assert_eq!(app.sim.token_refresh_count(), refreshes + 1);
+    assert_eq!(token_rows(&app).await, 0);
+    let health = json(app.get("/strava/health").await).await;
+    assert_eq!(health["strava"], "not_connected");
+    let r = app.refresh(Some(crate::helpers::API_KEY)).await;
+    assert_eq!(r.status().as_u16(), 409, "nobody is connected any more");
+}
+
+#[actix_web::test]
+async fn a_refresh_that_ends_after_its_row_was_deleted_does_not_bring_it_back() {
+    let app = slow_strava().await;
+    let refreshes = app.sim.token_refresh_count();
+    let token = app.services.token.clone();
+    let refresh = actix_web::rt::spawn(async move {
+        token
+            .ask(AccessToken {
+                force_refresh: true,
+            })
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // the row goes behind the refresh's back (another replica's disconnect, an operator)
+    app.db()
+        .await
+        .execute("DELETE FROM tokens", &[])
+        .await
+        .unwrap();
+    let refreshed = refresh.await.unwrap().unwrap();
+    assert!(refreshed.is_err(), "no tokens to hand out: {refreshed:?}");
+    assert_eq!(app.sim.token_refresh_count(), refreshes + 1);
+    assert_eq!(token_rows(&app).await, 0);
+}

@@ -28,7 +28,8 @@ use deadpool_postgres::Pool;
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
-use crate::actors::mailbox::{Ask, Mailbox, Reply};
+use crate::actors::mailbox::{Ask, Mailbox, Reply, answers_traced};
+use crate::actors::shutdown::{Shutdown, stops_on_shutdown};
 use crate::clock::Clock;
 use crate::metrics::{CacheLabels, Metrics};
 use crate::stats::{self, Visibility};
@@ -332,6 +333,9 @@ impl Actor for CacheActor {
         ctx.run_interval(TICK, Self::tick);
     }
 }
+
+stops_on_shutdown!(CacheActor);
+answers_traced!(CacheActor: Get, ListActivities, Ingest, ForgetActivities, Health, Shutdown);
 
 /// Which body a read route serves.
 #[derive(Debug, Clone, PartialEq, Eq)]

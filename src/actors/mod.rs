@@ -6,47 +6,12 @@
 pub mod cache;
 pub mod fetcher;
 pub mod mailbox;
+pub mod shutdown;
 pub mod token;
 
 pub use cache::CacheActor;
 pub use fetcher::FetcherActor;
 pub use fetcher::budget::BudgetActor;
 pub use mailbox::Mailbox;
+pub use shutdown::Shutdown;
 pub use token::TokenActor;
-
-use std::time::Duration;
-
-use actix::prelude::*;
-
-use mailbox::{Ask, answers_traced};
-
-/// Stop the actor: its timers and the work it runs stop with it (for a graceful shutdown, and
-/// for tests that restart the app in one process).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Shutdown;
-
-impl Ask for Shutdown {
-    const TIMEOUT: Duration = Duration::from_secs(10);
-}
-
-macro_rules! stops_on_shutdown {
-    ($($actor:ty),*) => {$(
-        impl Handler<Shutdown> for $actor {
-            type Result = ();
-
-            fn handle(&mut self, _: Shutdown, ctx: &mut Self::Context) {
-                ctx.stop();
-            }
-        }
-    )*};
-}
-stops_on_shutdown!(CacheActor, FetcherActor, TokenActor, BudgetActor);
-answers_traced!(CacheActor: cache::Get, cache::ListActivities, cache::Ingest,
-    cache::ForgetActivities, cache::Health, Shutdown);
-answers_traced!(FetcherActor: fetcher::RunSync, fetcher::Connect, fetcher::Status,
-    fetcher::WebhookEvent, fetcher::Disconnect, Shutdown);
-answers_traced!(TokenActor: token::AccessToken, token::ConnectedAthlete, token::ForgetTokens,
-    token::BeginAuthorization, token::CompleteAuthorization, Shutdown);
-answers_traced!(BudgetActor: fetcher::budget::Spend, fetcher::budget::Observe,
-    fetcher::budget::Figures, Shutdown);

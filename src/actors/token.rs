@@ -24,7 +24,8 @@ use deadpool_postgres::Pool;
 use secrecy::{ExposeSecret, SecretString};
 use tracing::Instrument;
 
-use crate::actors::mailbox::Ask;
+use crate::actors::mailbox::{Ask, answers_traced};
+use crate::actors::shutdown::{Shutdown, stops_on_shutdown};
 use crate::clock::Clock;
 use crate::crypto::{StateError, StateSigner, TokenCipher, constant_time_eq};
 use crate::metrics::Metrics;
@@ -173,6 +174,9 @@ impl Actor for TokenActor {
         ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
     }
 }
+
+stops_on_shutdown!(TokenActor);
+answers_traced!(TokenActor: AccessToken, ConnectedAthlete, ForgetTokens, BeginAuthorization, CompleteAuthorization, Shutdown);
 
 fn encrypt(cipher: &TokenCipher, t: &Tokens, scope: &str) -> StoredTokens {
     StoredTokens {

@@ -17,7 +17,7 @@ use secrecy::zeroize::Zeroize as _;
 use secrecy::{ExposeSecret as _, SecretString};
 use sha2::{Digest as _, Sha256};
 
-use super::{from_hex, to_hex};
+use super::hex::{from_hex, to_hex};
 
 /// Format version written in front of every stored value.
 const VERSION: &str = "v1";

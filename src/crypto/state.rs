@@ -14,7 +14,7 @@ use rand::RngCore as _;
 use secrecy::{ExposeSecret as _, SecretString};
 use sha2::Sha256;
 
-use super::{from_hex, to_hex};
+use super::hex::{from_hex, to_hex};
 
 /// How long an issued state stays valid, in seconds.
 pub const STATE_TTL_SECS: i64 = 600;

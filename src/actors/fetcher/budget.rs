@@ -11,7 +11,8 @@ use std::time::Duration;
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
 
-use crate::actors::mailbox::Ask;
+use crate::actors::mailbox::{Ask, answers_traced};
+use crate::actors::shutdown::{Shutdown, stops_on_shutdown};
 use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::strava::budget::{Budget, Priority, RateHeaders, RequestKind};
@@ -64,6 +65,9 @@ impl Actor for BudgetActor {
         ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
     }
 }
+
+stops_on_shutdown!(BudgetActor);
+answers_traced!(BudgetActor: Spend, Observe, Figures, Shutdown);
 
 /// The budget cannot afford a request before `wait` has passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,8 +11,8 @@ use actix::MailboxError;
 use deadpool_postgres::Pool;
 
 use super::budget::{BudgetActor, Observe, Spend};
-use crate::actors::Mailbox;
 use crate::actors::cache::{CacheActor, CacheError};
+use crate::actors::mailbox::Mailbox;
 use crate::actors::token::{TokenActor, TokenError};
 use crate::clock::Clock;
 use crate::metrics::Metrics;

@@ -32,7 +32,8 @@ pub use gate::{SyncError, SyncReport};
 use webhook::{Event, EventOutcome};
 
 use crate::actors::cache::CacheActor;
-use crate::actors::mailbox::{Ask, Mailbox, Reply};
+use crate::actors::mailbox::{Ask, Mailbox, Reply, answers_traced};
+use crate::actors::shutdown::{Shutdown, stops_on_shutdown};
 use crate::actors::token::{
     AccessToken, CallbackError, CompleteAuthorization, ConnectedAthlete, TokenActor, TokenError,
 };
@@ -298,10 +299,13 @@ impl Actor for FetcherActor {
         // The budget has no one else to serve.
         let budget = self.deps.gate.budget.clone();
         actix::spawn(async move {
-            let _ = budget.ask(super::Shutdown).await;
+            let _ = budget.ask(Shutdown).await;
         });
     }
 }
+
+stops_on_shutdown!(FetcherActor);
+answers_traced!(FetcherActor: RunSync, Connect, Status, WebhookEvent, Disconnect, Shutdown);
 
 /// Run a sync (or join the one running) and answer when it is done.
 #[derive(Message)]

@@ -9,8 +9,9 @@
 //! delete them ([`ForgetTokens`]), and since a refresh holds the actor until it has stored its
 //! tokens, a forget always comes after it and no refresh can write a forgotten row back.
 //!
-//! It calls Strava's OAuth endpoints (code exchange, refresh, and deauthorizing a refused
-//! athlete's token); Strava's API is the FetcherActor's.
+//! It calls Strava's OAuth token endpoint (code exchange, refresh) and deauthorizes a refused
+//! athlete's token; Strava's API, and the deauthorization of a disconnect, are the
+//! FetcherActor's.
 //!
 //! Messages: [`BeginAuthorization`], [`CompleteAuthorization`], [`AccessToken`],
 //! [`ConnectedAthlete`], [`ForgetTokens`].

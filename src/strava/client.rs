@@ -1,5 +1,10 @@
 //! The HTTP client for Strava's API and OAuth endpoints. It knows URLs, credentials, timeouts and
-//! error shapes; it does not decide when to call (the FetcherActor and its budget do that).
+//! error shapes; it does not decide when to call. In the server, Strava's API (athlete, athlete
+//! stats, activities) is called only by the FetcherActor, each call under its rate budget. Of
+//! the OAuth endpoints, the TokenActor calls the token endpoint (code exchange, refresh) and
+//! deauthorizes a refused athlete's token; the FetcherActor deauthorizes on a disconnect, under
+//! its budget. The push subscription endpoints are called by the one-shot `milepost webhook`
+//! commands, never by the server.
 
 use std::time::Duration;
 

@@ -1,5 +1,5 @@
-//! FetcherActor: the only code that calls Strava's API (the TokenActor calls Strava's OAuth
-//! endpoints). It runs one sync at a time (callers that arrive meanwhile join it), drives the
+//! FetcherActor: the only code in the server that calls Strava's API (the TokenActor calls
+//! Strava's OAuth token endpoint). It runs one sync at a time (callers that arrive meanwhile join it), drives the
 //! hourly refresh and the daily reconciliation from timers, defers background work the rate
 //! budget cannot afford to the window that can, and confirms webhook events.
 //!

@@ -3,7 +3,7 @@
 
 use chrono::{Duration, TimeZone, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
-use milepost::stats::{self, Visibility};
+use milepost::stats::{self, PublicVisibility};
 use milepost::strava::models::{Activity, ActivityStats};
 
 /// A ten-year history of `n` activities.
@@ -38,7 +38,7 @@ fn derive(c: &mut Criterion) {
     let activities = history(5_000);
     let now = Utc::now();
     c.bench_function("derive every body from 5000 activities", |b| {
-        b.iter(|| stats::activity_bodies(&activities, Visibility::Everyone, now, now))
+        b.iter(|| stats::activity_bodies(&activities, PublicVisibility::Everyone, now, now))
     });
     let athlete_stats = ActivityStats::default();
     c.bench_function("serialize the ytd body", |b| {

@@ -9,7 +9,7 @@ use figment::providers::{Env, Format, Toml};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer};
 
-use crate::stats::Visibility;
+use crate::stats::PublicVisibility;
 
 const DEFAULTS: &str = include_str!("../config/default.toml");
 /// The shipped per-environment files, used when the config directory has none of its own.
@@ -114,7 +114,7 @@ pub struct Settings {
     pub cors_allowed_origins: Option<String>,
     #[serde(default, deserialize_with = "number")]
     pub owner_athlete_id: Option<i64>,
-    pub public_visibility: Visibility,
+    pub public_visibility: PublicVisibility,
     pub refresh_interval_secs: u64,
     pub reconcile_interval_secs: u64,
     pub retention_days: u32,

@@ -32,7 +32,7 @@ use crate::actors::mailbox::{Ask, Mailbox, Reply, answers_traced};
 use crate::actors::shutdown::{Shutdown, stops_on_shutdown};
 use crate::clock::Clock;
 use crate::metrics::{CacheLabels, Metrics};
-use crate::stats::{self, Visibility};
+use crate::stats::{self, PublicVisibility};
 use crate::store::{self, StoreError, StoredBody};
 use crate::strava::models::{Activity, ActivityStats};
 
@@ -106,7 +106,7 @@ pub struct CacheActor {
     pool: Pool,
     cache: moka::sync::Cache<String, Arc<CachedBody>>,
     metrics: Arc<Metrics>,
-    visibility: Visibility,
+    visibility: PublicVisibility,
     /// Strava data not confirmed for this long is purged.
     retention: chrono::Duration,
     clock: Clock,
@@ -128,7 +128,7 @@ impl CacheActor {
     pub fn new(
         pool: Pool,
         metrics: Arc<Metrics>,
-        visibility: Visibility,
+        visibility: PublicVisibility,
         retention: chrono::Duration,
         clock: Clock,
         ready: Arc<AtomicBool>,

@@ -15,14 +15,14 @@ pub const MONTHS: u32 = 12;
 /// Which Strava visibilities the public may see.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Visibility {
+pub enum PublicVisibility {
     #[default]
     Everyone,
     FollowersOnly,
     OnlyMe,
 }
 
-impl Visibility {
+impl PublicVisibility {
     /// Whether an activity may appear in public output under this setting.
     pub fn admits(self, activity: &Activity) -> bool {
         match (self, activity.visibility.as_str()) {
@@ -455,7 +455,10 @@ impl ActivityList {
 }
 
 /// Sorts the activities `visibility` admits newest first.
-pub fn public_newest_first(activities: &[Activity], visibility: Visibility) -> Vec<&Activity> {
+pub fn public_newest_first(
+    activities: &[Activity],
+    visibility: PublicVisibility,
+) -> Vec<&Activity> {
     let mut public: Vec<&Activity> = activities.iter().filter(|a| visibility.admits(a)).collect();
     public.sort_by(|a, b| {
         b.start_date
@@ -498,7 +501,7 @@ pub mod keys {
 /// visibility; only what `visibility` admits is used.
 pub fn activity_bodies(
     activities: &[Activity],
-    visibility: Visibility,
+    visibility: PublicVisibility,
     now: DateTime<Utc>,
     fetched_at: DateTime<Utc>,
 ) -> Vec<(String, Bytes)> {
@@ -687,7 +690,7 @@ mod tests {
         ];
         let bodies = activity_bodies(
             &acts,
-            Visibility::Everyone,
+            PublicVisibility::Everyone,
             noon(2025, 10, 5),
             noon(2025, 10, 5),
         );
@@ -706,7 +709,7 @@ mod tests {
 
         let widened = activity_bodies(
             &acts,
-            Visibility::FollowersOnly,
+            PublicVisibility::FollowersOnly,
             noon(2025, 10, 5),
             noon(2025, 10, 5),
         );
@@ -739,7 +742,7 @@ mod tests {
         ];
         let bodies = activity_bodies(
             &acts,
-            Visibility::Everyone,
+            PublicVisibility::Everyone,
             noon(2025, 10, 5),
             noon(2025, 10, 5),
         );

@@ -15,3 +15,6 @@ pub mod stats;
 pub mod store;
 pub mod strava;
 pub mod telemetry;
+
+#[cfg(test)]
+mod layout;

@@ -18,9 +18,11 @@
 //! Layout: [`clock`] (sim time), [`generator`] (athlete history), [`ratelimit`] (windows and
 //! headers), [`render`] (wire shapes), [`stats`] (ActivityStats), [`state`] (what the simulated
 //! Strava remembers), [`routes`] (HTTP handlers). The calls Strava makes out (callback
-//! validation, event delivery) go through [`callback_client`].
+//! validation, event delivery) go through [`callback`]; what shapes an instance is [`config`].
 
+mod callback;
 mod clock;
+mod config;
 mod generator;
 mod ratelimit;
 mod render;
@@ -41,121 +43,13 @@ use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use url::Url;
 
+pub use config::{Fault, RateLimits, SimConfig};
 pub use generator::{SimActivity, Visibility, legacy_type};
 
 use state::Shared;
 
-/// How long Strava-side calls to a callback may take (Strava itself allows 2 s; the simulator is
-/// more patient so that a loaded test machine does not fail validations at random).
-pub(crate) const CALLBACK_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The client for the calls Strava makes out (subscription validation, event delivery).
-pub(crate) fn callback_client() -> reqwest::Result<reqwest::Client> {
-    crate::strava::client::install_tls_provider();
-    reqwest::Client::builder()
-        .timeout(CALLBACK_TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-}
-
 /// How long a graceful stop waits for requests in flight.
 const SHUTDOWN_TIMEOUT_SECS: u64 = 2;
-
-/// Everything that shapes a simulator instance. `Debug` leaves the client secret out.
-#[derive(Clone)]
-pub struct SimConfig {
-    /// The app's client id (default `"12345"`).
-    pub client_id: String,
-    /// The app's client secret (default `"sim-client-secret"`). Never logged.
-    pub client_secret: String,
-    /// The simulated athlete's id (default 8675309).
-    pub athlete_id: i64,
-    /// Same seed and same day give the same history (default 42).
-    pub seed: u64,
-    /// History starts on Jan 1 of (current local year − `history_years`) (default 6).
-    pub history_years: u32,
-    /// Every refresh grant returns a new refresh token and kills the old one (default false).
-    pub rotate_refresh_tokens: bool,
-    /// Access-token lifetime in seconds (default 21600, Strava's six hours).
-    pub access_token_ttl_secs: i64,
-    /// Per-app rate limits (default Strava's 200/2000 overall, 100/1000 read).
-    pub limits: RateLimits,
-    /// Added to every request (default zero).
-    pub latency: Duration,
-    /// When not empty, page n of the activity list holds at most `short_pages[(n - 1) % len]`
-    /// items (and later pages continue after them): a server whose pages run short before the
-    /// end of the list (default empty: pages are `per_page` long).
-    pub short_pages: Vec<usize>,
-}
-
-impl Default for SimConfig {
-    fn default() -> Self {
-        SimConfig {
-            client_id: "12345".into(),
-            client_secret: "sim-client-secret".into(),
-            athlete_id: 8_675_309,
-            seed: 42,
-            history_years: 6,
-            rotate_refresh_tokens: false,
-            access_token_ttl_secs: 21_600,
-            limits: RateLimits::default(),
-            latency: Duration::ZERO,
-            short_pages: Vec::new(),
-        }
-    }
-}
-
-impl std::fmt::Debug for SimConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SimConfig")
-            .field("client_id", &self.client_id)
-            .field("client_secret", &"[redacted]")
-            .field("athlete_id", &self.athlete_id)
-            .field("seed", &self.seed)
-            .field("history_years", &self.history_years)
-            .field("rotate_refresh_tokens", &self.rotate_refresh_tokens)
-            .field("access_token_ttl_secs", &self.access_token_ttl_secs)
-            .field("limits", &self.limits)
-            .field("latency", &self.latency)
-            .field("short_pages", &self.short_pages)
-            .finish()
-    }
-}
-
-/// Strava's per-application limits: overall (every request) and read (every GET), each per
-/// quarter hour and per UTC day.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateLimits {
-    pub overall_15min: u32,
-    pub overall_daily: u32,
-    pub read_15min: u32,
-    pub read_daily: u32,
-}
-
-impl Default for RateLimits {
-    fn default() -> Self {
-        RateLimits {
-            overall_15min: 200,
-            overall_daily: 2000,
-            read_15min: 100,
-            read_daily: 1000,
-        }
-    }
-}
-
-/// A failure to inject into every `/api/v3` and `/oauth/token` response (see
-/// [`Simulator::set_fault`]). Faulty requests are counted like any other.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Fault {
-    /// 500 with `{"message":"error"}`.
-    ServerError,
-    /// 200 with the real body cut in half, so it never parses.
-    Malformed,
-    /// 429 with Strava's rate-limit fault on every request.
-    RateLimited,
-    /// Answers normally after this extra delay (long enough to trip a client timeout).
-    Latency(Duration),
-}
 
 /// A running simulator. Dropping it leaves the server running until its runtime ends; call
 /// [`Simulator::stop`] to stop it and free the port.
@@ -368,7 +262,7 @@ impl Simulator {
             .context("no push subscription: create one with POST /push_subscriptions first")?;
         let url = Url::parse(&sub.callback_url).context("stored callback URL does not parse")?;
         let body = serde_json::to_vec(&event)?;
-        let response = callback_client()?
+        let response = callback::callback_client()?
             .post(url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body)

@@ -2,7 +2,7 @@
 //! natural quarter-hour window (:00, :15, :30, :45 UTC) and a UTC day, fed by the sim clock.
 //! Pure arithmetic; the caller holds the lock and the clock.
 
-use super::RateLimits;
+use super::config::RateLimits;
 
 const QUARTER_HOUR_SECS: i64 = 15 * 60;
 const DAY_SECS: i64 = 24 * 3600;

@@ -14,10 +14,11 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use url::Url;
 
+use super::callback::callback_client;
+use super::config::Fault;
 use super::ratelimit::{self, Usage};
 use super::render::{self, fault};
 use super::state::{KNOWN_SCOPES, ListQuery, Shared};
-use super::{Fault, callback_client};
 
 const JSON: &str = "application/json; charset=utf-8";
 const DEFAULT_PER_PAGE: u64 = 30;
@@ -127,7 +128,7 @@ impl Reply {
         }
     }
 
-    fn finish(self, usage: Option<(Usage, &super::RateLimits)>) -> HttpResponse {
+    fn finish(self, usage: Option<(Usage, &super::config::RateLimits)>) -> HttpResponse {
         let mut builder = HttpResponse::build(self.status);
         if let Some((usage, limits)) = usage {
             for (name, value) in ratelimit::headers(limits, usage) {

@@ -12,11 +12,11 @@ use rand::Rng;
 use serde_json::Value;
 
 use super::clock::SimClock;
+use super::config::{Fault, SimConfig};
 use super::generator::{self, SimActivity, Visibility};
 use super::ratelimit::{RateCounter, Usage};
 use super::render::{self, AthleteProfile};
 use super::stats;
-use super::{Fault, SimConfig};
 
 /// Authorization codes live this long (sim time).
 const CODE_TTL_SECS: i64 = 10 * 60;

@@ -9,7 +9,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use super::{AppState, mailbox, query_param};
 use crate::actors::fetcher::Connect;
 use crate::actors::token::{BeginAuthorization, CallbackError, CompleteAuthorization};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode, Place, Problem};
 
 /// The cookie binding an OAuth state to the browser that started the handshake.
 pub const STATE_COOKIE: &str = "milepost_oauth_state";
@@ -67,15 +67,10 @@ pub async fn callback(
         let mut problems = Vec::new();
         for (name, value) in [("code", &code), ("state", &oauth_state)] {
             if value.is_none() {
-                problems.push((
-                    "query",
-                    name.to_owned(),
-                    "Field required".to_owned(),
-                    "missing",
-                ));
+                problems.push(Problem::missing(Place::Query, name));
             }
         }
-        return Err(ApiError::validation(problems));
+        return Err(ApiError::validation(&problems));
     };
     let message = CompleteAuthorization {
         code,
@@ -98,19 +93,22 @@ fn callback_error(e: CallbackError) -> ApiError {
     match e {
         CallbackError::NotConfigured => ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "oauth_not_configured",
+            ErrorCode::OauthNotConfigured,
             "Strava OAuth not configured",
         ),
-        CallbackError::InvalidState => {
-            ApiError::bad_request("invalid_state", "Invalid or expired state parameter")
+        CallbackError::InvalidState => ApiError::bad_request(
+            ErrorCode::InvalidState,
+            "Invalid or expired state parameter",
+        ),
+        e @ CallbackError::MissingScope(_) => {
+            ApiError::bad_request(ErrorCode::MissingScope, e.to_string())
         }
-        e @ CallbackError::MissingScope(_) => ApiError::bad_request("missing_scope", e.to_string()),
         e @ CallbackError::NotOwner => {
-            ApiError::new(StatusCode::FORBIDDEN, "not_owner", e.to_string())
+            ApiError::new(StatusCode::FORBIDDEN, ErrorCode::NotOwner, e.to_string())
         }
         CallbackError::Exchange(cause) => ApiError::server(
             StatusCode::BAD_GATEWAY,
-            "oauth_failed",
+            ErrorCode::OauthFailed,
             "OAuth authorization failed. Please try again.",
             &cause,
         ),

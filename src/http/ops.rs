@@ -13,7 +13,7 @@ use super::{AppState, mailbox, query_param};
 use crate::actors::cache::Health;
 use crate::actors::fetcher::{Disconnect, Status, Sync, SyncError};
 use crate::crypto::constant_time_eq;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode, Place, Problem};
 use crate::stats::timestamp;
 use crate::strava::budget::Priority;
 
@@ -39,12 +39,15 @@ pub async fn livez() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
-pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     if state.ready.load(Ordering::Acquire) {
-        HttpResponse::Ok().json(json!({"status": "ready"}))
+        Ok(HttpResponse::Ok().json(json!({"status": "ready"})))
     } else {
-        HttpResponse::ServiceUnavailable()
-            .json(json!({"detail": "Not ready: cache warming", "code": "not_ready"}))
+        Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::NotReady,
+            "Not ready: cache warming",
+        ))
     }
 }
 
@@ -63,7 +66,7 @@ pub async fn metrics(
         if !constant_time_eq(given.as_bytes(), expected.expose_secret().as_bytes()) {
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
-                "invalid_metrics_token",
+                ErrorCode::InvalidMetricsToken,
                 "Invalid or missing metrics token",
             ));
         }
@@ -82,10 +85,10 @@ pub async fn refresh(
     let full = match query_param(&req, "full").as_deref() {
         None => false,
         Some(v) => parse_bool(v).ok_or_else(|| {
-            ApiError::validation(vec![(
-                "query",
-                "full".to_owned(),
-                "Input should be a valid boolean, unable to interpret input".to_owned(),
+            ApiError::validation(&[Problem::new(
+                Place::Query,
+                "full",
+                "Input should be a valid boolean, unable to interpret input",
                 "bool_parsing",
             )])
         })?,
@@ -148,25 +151,25 @@ fn sync_error(e: SyncError, failing: &str) -> ApiError {
     match e {
         SyncError::NotConnected => ApiError::new(
             StatusCode::CONFLICT,
-            "not_connected",
+            ErrorCode::NotConnected,
             "No Strava account connected. Visit /strava/authorize first",
         ),
         SyncError::ReauthorizationRequired => ApiError::new(
             StatusCode::CONFLICT,
-            "reauthorization_required",
+            ErrorCode::ReauthorizationRequired,
             "Strava connection needs re-authorization. Visit /strava/authorize",
         ),
         SyncError::BudgetExhausted(wait) => {
             let secs = wait.as_secs().max(1);
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "rate_limited",
+                ErrorCode::RateLimited,
                 "Strava rate limit budget exhausted. Try again later",
             )
             .with_retry_after(secs)
         }
         e @ (SyncError::Strava(_) | SyncError::Unauthorized | SyncError::NotFound) => {
-            ApiError::server(StatusCode::BAD_GATEWAY, "strava_error", failing, &e)
+            ApiError::server(StatusCode::BAD_GATEWAY, ErrorCode::StravaError, failing, &e)
         }
         e @ SyncError::Internal(_) => ApiError::internal(&e),
     }

@@ -7,7 +7,7 @@ use futures::future::LocalBoxFuture;
 
 use super::{AppState, cached_json, mailbox, query_param};
 use crate::actors::cache::{CachedBody, Get, ListActivities};
-use crate::error::ApiError;
+use crate::error::{ApiError, Place, Problem};
 use crate::stats::{ListQuery, keys};
 
 /// Answers the body under `key`, else `fallback`'s, else 404 with `missing`.
@@ -63,13 +63,13 @@ pub async fn monthly(
 
 /// The FastAPI-shaped problems of one request, collected so a 422 names every bad parameter.
 #[derive(Default)]
-struct Problems(Vec<(&'static str, String, String, &'static str)>);
+struct Problems(Vec<Problem>);
 
 impl Problems {
     /// Parses an integer parameter within `min..=max`, recording what is wrong with it.
     fn int(
         &mut self,
-        place: &'static str,
+        place: Place,
         name: &str,
         raw: Option<&str>,
         min: Option<i64>,
@@ -77,27 +77,27 @@ impl Problems {
     ) -> Option<i64> {
         let raw = raw?;
         let Ok(value) = raw.trim().parse::<i64>() else {
-            self.0.push((
+            self.0.push(Problem::new(
                 place,
-                name.to_owned(),
-                "Input should be a valid integer, unable to parse string as an integer".to_owned(),
+                name,
+                "Input should be a valid integer, unable to parse string as an integer",
                 "int_parsing",
             ));
             return None;
         };
         if let Some(min) = min.filter(|min| value < *min) {
-            self.0.push((
+            self.0.push(Problem::new(
                 place,
-                name.to_owned(),
+                name,
                 format!("Input should be greater than or equal to {min}"),
                 "greater_than_equal",
             ));
             return None;
         }
         if let Some(max) = max.filter(|max| value > *max) {
-            self.0.push((
+            self.0.push(Problem::new(
                 place,
-                name.to_owned(),
+                name,
                 format!("Input should be less than or equal to {max}"),
                 "less_than_equal",
             ));
@@ -110,7 +110,7 @@ impl Problems {
         if self.0.is_empty() {
             Ok(())
         } else {
-            Err(ApiError::validation(self.0))
+            Err(ApiError::validation(&self.0))
         }
     }
 }
@@ -132,7 +132,7 @@ pub async fn summary(
 ) -> Result<HttpResponse, ApiError> {
     let mut problems = Problems::default();
     let year = problems.int(
-        "path",
+        Place::Path,
         "year",
         req.match_info().get("year"),
         Some(FIRST_YEAR),
@@ -160,7 +160,7 @@ async fn longest(
 ) -> Result<HttpResponse, ApiError> {
     let mut problems = Problems::default();
     let year = problems.int(
-        "query",
+        Place::Query,
         "year",
         query_param(&req, "year").as_deref(),
         Some(i64::from(i32::MIN)),
@@ -205,21 +205,21 @@ pub async fn activities(
 ) -> Result<HttpResponse, ApiError> {
     let mut problems = Problems::default();
     let limit = problems.int(
-        "query",
+        Place::Query,
         "limit",
         query_param(&req, "limit").as_deref(),
         Some(1),
         Some(MAX_LIMIT),
     );
     let offset = problems.int(
-        "query",
+        Place::Query,
         "offset",
         query_param(&req, "offset").as_deref(),
         Some(0),
         Some(i64::from(u32::MAX)),
     );
     let year = problems.int(
-        "query",
+        Place::Query,
         "year",
         query_param(&req, "year").as_deref(),
         Some(i64::from(i32::MIN)),

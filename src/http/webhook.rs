@@ -10,7 +10,7 @@ use super::{AppState, mailbox, query_param};
 use crate::actors::fetcher::WebhookEvent;
 use crate::actors::webhook::Event;
 use crate::crypto::constant_time_eq;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// `GET /strava/webhook?hub.mode=subscribe&hub.challenge=X&hub.verify_token=T`.
 #[tracing::instrument(name = "GET webhook", skip_all)]
@@ -30,7 +30,7 @@ pub async fn validate(
         }
         _ => Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "invalid_verify_token",
+            ErrorCode::InvalidVerifyToken,
             "Invalid webhook verification request",
         )),
     }
@@ -44,12 +44,13 @@ async fn read_body(mut payload: web::Payload) -> Result<web::BytesMut, ApiError>
     use futures::StreamExt;
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk
-            .map_err(|_| ApiError::bad_request("malformed_body", "Unreadable request body"))?;
+        let chunk = chunk.map_err(|_| {
+            ApiError::bad_request(ErrorCode::MalformedBody, "Unreadable request body")
+        })?;
         if body.len() + chunk.len() > MAX_EVENT_BYTES {
             return Err(ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
+                ErrorCode::PayloadTooLarge,
                 format!("Request body larger than {MAX_EVENT_BYTES} bytes"),
             ));
         }
@@ -72,13 +73,13 @@ pub async fn receive(
     if content_type.is_some_and(|t| !t.starts_with("application/json")) {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "Webhook events must be application/json",
         ));
     }
     let body = read_body(payload).await?;
     let event: Event = serde_json::from_slice(&body)
-        .map_err(|_| ApiError::bad_request("malformed_event", "Malformed webhook event"))?;
+        .map_err(|_| ApiError::bad_request(ErrorCode::MalformedEvent, "Malformed webhook event"))?;
     tracing::info!(
         object = %event.object_type,
         aspect = %event.aspect_type,

@@ -9,11 +9,12 @@ use secrecy::ExposeSecret;
 use serde_json::json;
 
 use super::auth::require_api_key;
-use super::{AppState, mailbox, query_param};
+use super::params::{self, Problems};
+use super::{AppState, mailbox};
 use crate::actors::cache::Health;
 use crate::actors::fetcher::{Disconnect, Status, Sync, SyncError};
 use crate::crypto::constant_time_eq;
-use crate::error::{ApiError, ErrorCode, Place, Problem};
+use crate::error::{ApiError, ErrorCode};
 use crate::stats::timestamp;
 use crate::strava::budget::Priority;
 
@@ -82,17 +83,9 @@ pub async fn refresh(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     require_api_key(&req, &state)?;
-    let full = match query_param(&req, "full").as_deref() {
-        None => false,
-        Some(v) => parse_bool(v).ok_or_else(|| {
-            ApiError::validation(&[Problem::new(
-                Place::Query,
-                "full",
-                "Input should be a valid boolean, unable to interpret input",
-                "bool_parsing",
-            )])
-        })?,
-    };
+    let mut problems = Problems::of(&req);
+    let full = problems.flag(&params::FULL).unwrap_or(false);
+    problems.finish()?;
     let outcome = state
         .fetcher
         .ask(Sync {
@@ -172,14 +165,5 @@ fn sync_error(e: SyncError, failing: &str) -> ApiError {
             ApiError::server(StatusCode::BAD_GATEWAY, ErrorCode::StravaError, failing, &e)
         }
         e @ SyncError::Internal(_) => ApiError::internal(&e),
-    }
-}
-
-/// FastAPI's boolean query values.
-fn parse_bool(v: &str) -> Option<bool> {
-    match v.to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" | "t" | "y" => Some(true),
-        "false" | "0" | "no" | "off" | "f" | "n" => Some(false),
-        _ => None,
     }
 }

@@ -6,7 +6,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use secrecy::ExposeSecret;
 use serde_json::json;
 
-use super::{AppState, mailbox, query_param};
+use super::params::{self, Problems};
+use super::{AppState, mailbox};
 use crate::actors::fetcher::WebhookEvent;
 use crate::actors::webhook::Event;
 use crate::crypto::constant_time_eq;
@@ -18,14 +19,17 @@ pub async fn validate(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let token = query_param(&req, "hub.verify_token").unwrap_or_default();
+    let mut problems = Problems::of(&req);
+    let mode = problems.text(&params::HUB_MODE);
+    let challenge = problems.text(&params::HUB_CHALLENGE);
+    let token = problems.text(&params::HUB_VERIFY_TOKEN).unwrap_or_default();
     let ours = state
         .webhook_verify_token
         .as_ref()
         .is_some_and(|t| constant_time_eq(token.as_bytes(), t.expose_secret().as_bytes()));
-    let challenge = query_param(&req, "hub.challenge");
-    match (query_param(&req, "hub.mode").as_deref(), challenge) {
-        (Some("subscribe"), Some(challenge)) if ours => {
+    // Anything wrong is the same 403: this route tells a stranger nothing.
+    match (problems.finish(), mode, challenge) {
+        (Ok(()), Some(_), Some(challenge)) if ours => {
             Ok(HttpResponse::Ok().json(json!({"hub.challenge": challenge})))
         }
         _ => Err(ApiError::new(

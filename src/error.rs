@@ -5,13 +5,129 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
 use serde_json::{Value, json};
+
+/// The stable `code` of every error body. Clients match on these strings: a variant's serialized
+/// name never changes once released.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// A read before any sync, an unknown year, an unknown path.
+    NotFound,
+    /// FastAPI's 422: a parameter or field is missing or malformed.
+    ValidationError,
+    InvalidApiKey,
+    InvalidMetricsToken,
+    InvalidVerifyToken,
+    InternalError,
+    /// An actor did not answer in time.
+    Unavailable,
+    NotReady,
+    NotConnected,
+    ReauthorizationRequired,
+    /// The Strava rate budget is spent.
+    RateLimited,
+    StravaError,
+    OauthNotConfigured,
+    OauthFailed,
+    InvalidState,
+    MissingScope,
+    NotOwner,
+    MalformedBody,
+    MalformedEvent,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    UriTooLong,
+    HeadersTooLarge,
+    CorsRejected,
+}
+
+impl ErrorCode {
+    /// Every code, for the OpenAPI document.
+    pub const ALL: [ErrorCode; 24] = [
+        Self::NotFound,
+        Self::ValidationError,
+        Self::InvalidApiKey,
+        Self::InvalidMetricsToken,
+        Self::InvalidVerifyToken,
+        Self::InternalError,
+        Self::Unavailable,
+        Self::NotReady,
+        Self::NotConnected,
+        Self::ReauthorizationRequired,
+        Self::RateLimited,
+        Self::StravaError,
+        Self::OauthNotConfigured,
+        Self::OauthFailed,
+        Self::InvalidState,
+        Self::MissingScope,
+        Self::NotOwner,
+        Self::MalformedBody,
+        Self::MalformedEvent,
+        Self::PayloadTooLarge,
+        Self::UnsupportedMediaType,
+        Self::UriTooLong,
+        Self::HeadersTooLarge,
+        Self::CorsRejected,
+    ];
+}
+
+/// The serialized name, so a log line says what the body said.
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match serde_json::to_value(self) {
+            Ok(Value::String(name)) => f.write_str(&name),
+            _ => Err(std::fmt::Error),
+        }
+    }
+}
+
+/// Where a request problem is: the first entry of FastAPI's `loc`, and an OpenAPI parameter's `in`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Place {
+    Query,
+    Path,
+    Header,
+    Body,
+}
+
+/// One entry of a FastAPI 422: `{"loc": [place, name], "msg": msg, "type": kind}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub place: Place,
+    pub name: String,
+    pub msg: String,
+    /// Pydantic's error type, e.g. `missing`, `int_parsing`, `less_than_equal`.
+    pub kind: &'static str,
+}
+
+impl Problem {
+    pub fn new(place: Place, name: &str, msg: impl Into<String>, kind: &'static str) -> Self {
+        Self {
+            place,
+            name: name.to_owned(),
+            msg: msg.into(),
+            kind,
+        }
+    }
+
+    /// Pydantic's `missing`.
+    pub fn missing(place: Place, name: &str) -> Self {
+        Self::new(place, name, "Field required", "missing")
+    }
+
+    fn to_json(&self) -> Value {
+        json!({"loc": [self.place, self.name], "msg": self.msg, "type": self.kind})
+    }
+}
 
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
     detail: Value,
-    code: &'static str,
+    code: ErrorCode,
     retry_after: Option<u64>,
 }
 
@@ -27,7 +143,7 @@ fn error_id() -> String {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<Value>) -> Self {
+    pub fn new(status: StatusCode, code: ErrorCode, detail: impl Into<Value>) -> Self {
         Self {
             status,
             detail: detail.into(),
@@ -37,10 +153,10 @@ impl ApiError {
     }
 
     pub fn not_found(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", detail.into())
+        Self::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, detail.into())
     }
 
-    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn bad_request(code: ErrorCode, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, detail.into())
     }
 
@@ -48,20 +164,17 @@ impl ApiError {
     pub fn invalid_api_key() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
-            "invalid_api_key",
+            ErrorCode::InvalidApiKey,
             json!({"message": "Invalid or missing API key", "category": "security"}),
         )
     }
 
     /// FastAPI's 422: one entry per problem, `loc` naming where it is.
-    pub fn validation(problems: Vec<(&'static str, String, String, &'static str)>) -> Self {
-        let detail: Vec<Value> = problems
-            .into_iter()
-            .map(|(place, name, msg, kind)| json!({"loc": [place, name], "msg": msg, "type": kind}))
-            .collect();
+    pub fn validation(problems: &[Problem]) -> Self {
+        let detail: Vec<Value> = problems.iter().map(Problem::to_json).collect();
         Self::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_error",
+            ErrorCode::ValidationError,
             Value::Array(detail),
         )
     }
@@ -69,7 +182,7 @@ impl ApiError {
     /// A server-side failure: `public` is what the client reads, the cause goes to the log only.
     pub fn server(
         status: StatusCode,
-        code: &'static str,
+        code: ErrorCode,
         public: &str,
         cause: &dyn std::fmt::Display,
     ) -> Self {
@@ -81,7 +194,7 @@ impl ApiError {
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         Self::server(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
+            ErrorCode::InternalError,
             "Internal server error",
             cause,
         )
@@ -91,7 +204,7 @@ impl ApiError {
     pub fn unavailable(cause: &dyn std::fmt::Display) -> Self {
         Self::server(
             StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
+            ErrorCode::Unavailable,
             "Service temporarily unavailable",
             cause,
         )
@@ -147,7 +260,7 @@ mod tests {
     async fn server_errors_carry_an_error_id_and_not_the_cause() {
         let e = ApiError::server(
             StatusCode::BAD_GATEWAY,
-            "strava_error",
+            ErrorCode::StravaError,
             "Failed to refresh Strava data",
             &"secret cause",
         );
@@ -155,5 +268,61 @@ mod tests {
         let detail = body["detail"].as_str().unwrap();
         assert!(detail.starts_with("Failed to refresh Strava data (Error ID: "));
         assert!(!detail.contains("secret"));
+    }
+
+    /// The strings clients match on, as they were before the codes became an enum.
+    #[test]
+    fn every_code_serializes_to_its_released_string() {
+        let released = [
+            "not_found",
+            "validation_error",
+            "invalid_api_key",
+            "invalid_metrics_token",
+            "invalid_verify_token",
+            "internal_error",
+            "unavailable",
+            "not_ready",
+            "not_connected",
+            "reauthorization_required",
+            "rate_limited",
+            "strava_error",
+            "oauth_not_configured",
+            "oauth_failed",
+            "invalid_state",
+            "missing_scope",
+            "not_owner",
+            "malformed_body",
+            "malformed_event",
+            "payload_too_large",
+            "unsupported_media_type",
+            "uri_too_long",
+            "headers_too_large",
+            "cors_rejected",
+        ];
+        assert_eq!(ErrorCode::ALL.len(), released.len());
+        for (code, text) in ErrorCode::ALL.into_iter().zip(released) {
+            assert_eq!(serde_json::to_value(code).unwrap(), json!(text));
+            assert_eq!(code.to_string(), text);
+        }
+    }
+
+    #[actix_web::test]
+    async fn a_validation_error_lists_every_problem_in_fastapis_shape() {
+        let e = ApiError::validation(&[
+            Problem::missing(Place::Query, "code"),
+            Problem::new(
+                Place::Path,
+                "year",
+                "Input should be less than or equal to 2026",
+                "less_than_equal",
+            ),
+        ]);
+        assert_eq!(
+            body(e).await,
+            json!({"detail": [
+                {"loc": ["query", "code"], "msg": "Field required", "type": "missing"},
+                {"loc": ["path", "year"], "msg": "Input should be less than or equal to 2026", "type": "less_than_equal"},
+            ], "code": "validation_error"})
+        );
     }
 }

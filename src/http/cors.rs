@@ -5,7 +5,7 @@ use actix_web::HttpResponse;
 use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 const ALLOWED_METHODS: &str = "GET, POST, OPTIONS";
 const ALLOWED_HEADERS: &str = "Content-Type, X-API-Key, If-None-Match, Authorization";
@@ -40,7 +40,7 @@ impl Cors {
         let Some(origin) = self.allowed(headers).filter(|_| method_ok) else {
             return Some(actix_web::ResponseError::error_response(&ApiError::new(
                 StatusCode::BAD_REQUEST,
-                "cors_rejected",
+                ErrorCode::CorsRejected,
                 "Disallowed CORS origin or method",
             )));
         };

@@ -6,7 +6,7 @@ use actix_web::ResponseError;
 use actix_web::dev::ServiceRequest;
 use actix_web::http::StatusCode;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// No route takes a query anywhere near this long.
 pub const MAX_QUERY_BYTES: usize = 4 * 1024;
@@ -19,7 +19,7 @@ pub fn refuse(req: &ServiceRequest) -> Option<HttpResponse> {
         return Some(
             ApiError::new(
                 StatusCode::URI_TOO_LONG,
-                "uri_too_long",
+                ErrorCode::UriTooLong,
                 format!("Query string longer than {MAX_QUERY_BYTES} bytes"),
             )
             .error_response(),
@@ -34,7 +34,7 @@ pub fn refuse(req: &ServiceRequest) -> Option<HttpResponse> {
         return Some(
             ApiError::new(
                 StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-                "headers_too_large",
+                ErrorCode::HeadersTooLarge,
                 format!("Headers larger than {MAX_HEADER_BYTES} bytes"),
             )
             .error_response(),

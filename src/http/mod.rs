@@ -8,23 +8,24 @@ pub mod limits;
 mod oauth;
 pub mod openapi;
 mod ops;
+pub mod params;
+pub mod routes;
 mod stats;
 mod webhook;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::DefaultHeaders;
-use actix_web::{HttpRequest, HttpResponse, Route, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use secrecy::SecretString;
 
 use crate::actors::Mailbox;
 use crate::actors::{CacheActor, FetcherActor, TokenActor};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::stats::keys;
 
 /// What every handler can reach: actor mailboxes and a few settings.
 pub struct AppState {
@@ -64,109 +65,9 @@ pub fn security_headers(production: bool) -> DefaultHeaders {
     }
 }
 
-/// A resource answering `method` only; any other method gets the JSON 405 with `Allow`.
-fn only(path: &str, method: Method, route: Route) -> actix_web::Resource {
-    let allow = method.to_string();
-    web::resource(path)
-        .route(route.method(method))
-        .default_service(web::to(move || {
-            let allow = allow.clone();
-            async move {
-                HttpResponse::MethodNotAllowed()
-                    .insert_header((header::ALLOW, allow))
-                    .json(serde_json::json!({"detail": "Method Not Allowed"}))
-            }
-        }))
-}
-
-fn get<F, Args>(path: &str, handler: F) -> actix_web::Resource
-where
-    F: actix_web::Handler<Args>,
-    Args: actix_web::FromRequest + 'static,
-    F::Output: actix_web::Responder + 'static,
-{
-    only(path, Method::GET, web::route().to(handler))
-}
-
-fn post<F, Args>(path: &str, handler: F) -> actix_web::Resource
-where
-    F: actix_web::Handler<Args>,
-    Args: actix_web::FromRequest + 'static,
-    F::Output: actix_web::Responder + 'static,
-{
-    only(path, Method::POST, web::route().to(handler))
-}
-
-fn strava_routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(get("/health", ops::health))
-        .service(get("/authorize", oauth::authorize))
-        .service(get("/callback", oauth::callback))
-        .service(get(
-            "/stats/ytd",
-            stats::cached(
-                keys::YTD,
-                "YTD stats not cached yet. Try /strava/refresh-data",
-            ),
-        ))
-        .service(get(
-            "/stats/activities",
-            stats::cached(
-                keys::RECENT,
-                "Activities not cached yet. Try /strava/refresh-data",
-            ),
-        ))
-        .service(get("/stats/monthly", stats::monthly))
-        .service(get(
-            "/stats/totals",
-            stats::cached(
-                keys::TOTALS,
-                "Totals not cached yet. Try /strava/refresh-data",
-            ),
-        ))
-        .service(get(
-            "/stats/yearly",
-            stats::cached(
-                keys::YEARLY,
-                "Yearly stats not cached yet. Try /strava/refresh-data",
-            ),
-        ))
-        .service(get("/stats/summary/{year}", stats::summary))
-        .service(get("/stats/longest-run", stats::longest_run))
-        .service(get("/stats/longest-ride", stats::longest_ride))
-        .service(get("/activities", stats::activities))
-        .service(post("/refresh-data", ops::refresh))
-        .service(post("/disconnect", ops::disconnect))
-        .service(get("/admin/actors", ops::actors))
-        .configure(docs_routes)
-        .service(
-            web::resource("/webhook")
-                .route(web::get().to(webhook::validate))
-                .route(web::post().to(webhook::receive))
-                .default_service(web::to(|| async {
-                    HttpResponse::MethodNotAllowed()
-                        .insert_header((header::ALLOW, "GET, POST"))
-                        .json(serde_json::json!({"detail": "Method Not Allowed"}))
-                })),
-        );
-}
-
-/// The OpenAPI document and the docs page.
-fn docs_routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(get("/openapi.json", docs::openapi))
-        .service(get("/docs", docs::page))
-        .service(get("/docs/docs.js", docs::script))
-        .service(get("/docs/docs.css", docs::style));
-}
-
-/// Every route, under `/strava` and again under `/v1/strava`; the docs also at the root, where
-/// the old service's FastAPI had them.
+/// Every route of the table in `routes.rs`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::scope("/strava").configure(strava_routes))
-        .service(web::scope("/v1/strava").configure(strava_routes))
-        .configure(docs_routes)
-        .service(get("/livez", ops::livez))
-        .service(get("/readyz", ops::readyz))
-        .service(get("/metrics", ops::metrics));
+    routes::register(cfg);
 }
 
 /// Unknown paths.

@@ -6,10 +6,11 @@ use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
+use super::params::{self, Problems};
 use super::{AppState, mailbox, query_param};
 use crate::actors::fetcher::Connect;
 use crate::actors::token::{BeginAuthorization, CallbackError, CompleteAuthorization};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// The cookie binding an OAuth state to the browser that started the handshake.
 pub const STATE_COOKIE: &str = "milepost_oauth_state";
@@ -55,33 +56,25 @@ pub async fn callback(
 ) -> Result<HttpResponse, ApiError> {
     let frontend = state.frontend_url.trim_end_matches('/');
     let expire_cookie = state_cookie(String::new(), state.production, CookieDuration::ZERO);
-    if query_param(&req, "error").is_some() {
+    // Strava sends `error` (and no code) when the athlete declined.
+    if query_param(&req, params::ERROR.name).is_some() {
         tracing::info!("the athlete declined access at Strava");
         return Ok(redirect(&format!("{frontend}/?strava=denied"))
             .cookie(expire_cookie)
             .finish());
     }
-    let code = query_param(&req, "code").filter(|c| !c.is_empty());
-    let oauth_state = query_param(&req, "state").filter(|s| !s.is_empty());
-    let (Some(code), Some(oauth_state)) = (code.clone(), oauth_state.clone()) else {
-        let mut problems = Vec::new();
-        for (name, value) in [("code", &code), ("state", &oauth_state)] {
-            if value.is_none() {
-                problems.push((
-                    "query",
-                    name.to_owned(),
-                    "Field required".to_owned(),
-                    "missing",
-                ));
-            }
-        }
-        return Err(ApiError::validation(problems));
+    let mut problems = Problems::of(&req);
+    let code = problems.require(&params::CODE);
+    let oauth_state = problems.require(&params::STATE);
+    let scope = query_param(&req, params::SCOPE.name);
+    let (Some(code), Some(oauth_state)) = (code, oauth_state) else {
+        return Err(problems.into_error());
     };
     let message = CompleteAuthorization {
         code,
         state: oauth_state,
         cookie: req.cookie(STATE_COOKIE).map(|c| c.value().to_owned()),
-        scope: query_param(&req, "scope"),
+        scope,
     };
     state
         .fetcher
@@ -98,19 +91,22 @@ fn callback_error(e: CallbackError) -> ApiError {
     match e {
         CallbackError::NotConfigured => ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "oauth_not_configured",
+            ErrorCode::OauthNotConfigured,
             "Strava OAuth not configured",
         ),
-        CallbackError::InvalidState => {
-            ApiError::bad_request("invalid_state", "Invalid or expired state parameter")
+        CallbackError::InvalidState => ApiError::bad_request(
+            ErrorCode::InvalidState,
+            "Invalid or expired state parameter",
+        ),
+        e @ CallbackError::MissingScope(_) => {
+            ApiError::bad_request(ErrorCode::MissingScope, e.to_string())
         }
-        e @ CallbackError::MissingScope(_) => ApiError::bad_request("missing_scope", e.to_string()),
         e @ CallbackError::NotOwner => {
-            ApiError::new(StatusCode::FORBIDDEN, "not_owner", e.to_string())
+            ApiError::new(StatusCode::FORBIDDEN, ErrorCode::NotOwner, e.to_string())
         }
         CallbackError::Exchange(cause) => ApiError::server(
             StatusCode::BAD_GATEWAY,
-            "oauth_failed",
+            ErrorCode::OauthFailed,
             "OAuth authorization failed. Please try again.",
             &cause,
         ),

@@ -1,408 +1,439 @@
-//! The OpenAPI 3 document of every route, built once at start-up from one table, and served
-//! pre-serialized at /strava/openapi.json.
+//! The OpenAPI 3 document, built once at start-up from the route table (`routes.rs`) and the
+//! parameter definitions the handlers validate with (`params.rs`), and served pre-serialized at
+//! /strava/openapi.json. What a route answers is stated beside the route; the body schemas are
+//! here, and say exactly what the bodies hold.
 
 use serde_json::{Map, Value, json};
 
-/// One operation: method, path under the prefixes, summary, parameters, responses.
-struct Op {
-    method: &'static str,
-    path: &'static str,
-    summary: &'static str,
-    /// `(name, in, required, schema)`.
-    params: &'static [(&'static str, &'static str, bool, &'static str)],
-    /// `(status, description, schema)`; schema names a component, or "" for none.
-    responses: &'static [(u16, &'static str, &'static str)],
-    api_key: bool,
+use super::params::{Bound, Param};
+use super::routes::{Endpoint, endpoints};
+use crate::error::{ErrorCode, Place};
+
+/// What a response carries.
+#[derive(Debug, Clone, Copy)]
+pub enum Content {
+    /// No body (a redirect, a 304).
+    Empty,
+    /// JSON of a schema in `components/schemas`.
+    Json(&'static str),
+    /// An error body `{"detail": string, "code": one of these}`.
+    Error(&'static [ErrorCode]),
+    /// A body of this media type, not JSON.
+    Text(&'static str),
 }
 
-const NOT_CACHED: (u16, &str, &str) = (
-    404,
-    "Not cached yet (no sync, or after a disconnect)",
-    "Error",
-);
-const INVALID: (u16, &str, &str) = (422, "Invalid parameter", "ValidationError");
-const UNAUTHORIZED: (u16, &str, &str) = (401, "Missing or wrong X-API-Key", "Error");
-const NOT_MODIFIED: (u16, &str, &str) = (304, "Not modified (If-None-Match)", "");
+/// A response header the document promises.
+#[derive(Debug, Clone, Copy)]
+pub enum Header {
+    ETag,
+    /// `public, max-age=N` on reads.
+    CachePublic,
+    Location,
+    SetCookie,
+    RetryAfter,
+}
 
-/// Every route under `/strava` (and `/v1/strava`).
-const STRAVA: &[Op] = &[
-    Op {
-        method: "get",
-        path: "/health",
-        summary: "Health: database and Strava connection",
-        params: &[],
-        responses: &[(200, "Health", "Health")],
-        api_key: false,
+/// One documented answer of a route.
+#[derive(Debug, Clone, Copy)]
+pub struct Reply {
+    pub status: u16,
+    pub description: &'static str,
+    pub content: Content,
+    pub headers: &'static [Header],
+}
+
+/// What the document says about one route.
+#[derive(Debug, Clone)]
+pub struct Doc {
+    pub summary: &'static str,
+    pub params: Vec<Param>,
+    /// The JSON request body's schema in `components/schemas`, when the route reads one.
+    pub body: Option<&'static str>,
+    pub replies: Vec<Reply>,
+    /// Needs `X-API-Key`.
+    pub api_key: bool,
+    /// Takes the `METRICS_TOKEN` bearer token when one is configured.
+    pub metrics_token: bool,
+}
+
+/// Answers any route may give before its handler runs (`limits.rs`).
+const LIMITS: [Reply; 2] = [
+    Reply {
+        status: 414,
+        description: "Query string longer than 4 KiB",
+        content: Content::Error(&[ErrorCode::UriTooLong]),
+        headers: &[],
     },
-    Op {
-        method: "get",
-        path: "/authorize",
-        summary: "Start the OAuth flow (redirect to Strava)",
-        params: &[],
-        responses: &[
-            (307, "Redirect to Strava's consent page", ""),
-            (500, "OAuth not configured", "Error"),
-        ],
-        api_key: false,
-    },
-    Op {
-        method: "get",
-        path: "/callback",
-        summary: "OAuth callback from Strava",
-        params: &[
-            ("code", "query", false, "string"),
-            ("state", "query", false, "string"),
-            ("scope", "query", false, "string"),
-            ("error", "query", false, "string"),
-        ],
-        responses: &[
-            (307, "Redirect to the frontend (?strava=success|denied)", ""),
-            (400, "Invalid or expired state, or missing scope", "Error"),
-            (403, "Another athlete owns this instance", "Error"),
-            INVALID,
-            (500, "Internal error", "Error"),
-            (502, "Strava refused the code", "Error"),
-        ],
-        api_key: false,
-    },
-    Op {
-        method: "get",
-        path: "/stats/ytd",
-        summary: "Year-to-date run/ride/swim totals",
-        params: &[],
-        responses: &[(200, "YTD totals", "Envelope"), NOT_MODIFIED, NOT_CACHED],
-        api_key: false,
-    },
-    Op {
-        method: "get",
-        path: "/stats/activities",
-        summary: "The 30 newest public activities",
-        params: &[],
-        responses: &[
-            (200, "Recent activities", "Envelope"),
-            NOT_MODIFIED,
-            NOT_CACHED,
-        ],
-        api_key: false,
-    },
-    Op {
-        method: "get",
-        path: "/stats/monthly",
-        summary: "12 local months, newest first",
-        params: &[("type", "query", false, "string")],
-        responses: &[
-            (200, "Monthly totals", "Envelope"),
-            NOT_MODIFIED,
-            NOT_CACHED,
-        ],
-        api_key: false,
-    },
-    Op {
-        method: "get",
-        path: "/stats/totals",
-        summary: "All-time totals by activity type",
-        params: &[],
-        responses: &[(200, "Totals", "Envelope"), NOT_MODIFIED, NOT_CACHED],
-        api_key: false,
-    },
-    Op {
-        method: "get",
-        path: "/stats/yearly",
-        summary: "Totals by local year, then type",
-        params: &[],
-        responses: &[(200, "Yearly totals", "Envelope"), NOT_MODIFIED, NOT_CACHED],
-        api_key: false,
-    },
-    Op {
-        method: "get",
-        path: "/stats/summary/{year}",
-        summary: "One local year by activity type",
-        params: &[("year", "path", true, "integer")],
-        responses: &[
-            (200, "Year summary", "YearSummary"),
-            NOT_MODIFIED,
-            (404, "No activities that year", "Error"),
-            INVALID,
-        ],
-        api_key: false,
-    },
-    Op {
-        method: "get",
-        path: "/stats/longest-run",
-        summary: "Longest run-family activity of a local year",
-        params: &[("year", "query", false, "integer")],
-        responses: &[
-            (200, "The activity", "Activity"),
-            NOT_MODIFIED,
-            (404, "No runs that year", "Error"),
-            INVALID,
-        ],
-        api_key: false,
-    },
-    Op {
-        method: "get",
-        path: "/stats/longest-ride",
-        summary: "Longest ride-family activity of a local year",
-        params: &[("year", "query", false, "integer")],
-        responses: &[
-            (200, "The activity", "Activity"),
-            NOT_MODIFIED,
-            (404, "No rides that year", "Error"),
-            INVALID,
-        ],
-        api_key: false,
-    },
-    Op {
-        method: "get",
-        path: "/activities",
-        summary: "Public activities, newest first",
-        params: &[
-            ("limit", "query", false, "integer"),
-            ("offset", "query", false, "integer"),
-            ("year", "query", false, "integer"),
-            ("activity_type", "query", false, "string"),
-        ],
-        responses: &[
-            (200, "A page of activities", "ActivityPage"),
-            NOT_MODIFIED,
-            INVALID,
-        ],
-        api_key: false,
-    },
-    Op {
-        method: "post",
-        path: "/refresh-data",
-        summary: "Run a sync and answer when done",
-        params: &[("full", "query", false, "boolean")],
-        responses: &[
-            (200, "Refreshed", "Status"),
-            UNAUTHORIZED,
-            (
-                409,
-                "No athlete connected, or re-authorization needed",
-                "Error",
-            ),
-            INVALID,
-            (500, "Internal error", "Error"),
-            (502, "Strava failed", "Error"),
-            (503, "Rate budget spent (Retry-After)", "Error"),
-        ],
-        api_key: true,
-    },
-    Op {
-        method: "post",
-        path: "/disconnect",
-        summary: "Deauthorize and delete everything stored",
-        params: &[],
-        responses: &[
-            (200, "Disconnected", "Status"),
-            UNAUTHORIZED,
-            (409, "No athlete connected", "Error"),
-            (500, "Internal error", "Error"),
-            (502, "Strava failed", "Error"),
-        ],
-        api_key: true,
-    },
-    Op {
-        method: "get",
-        path: "/admin/actors",
-        summary: "Actor, sync, budget and cache figures",
-        params: &[],
-        responses: &[(200, "Figures", "Object"), UNAUTHORIZED],
-        api_key: true,
-    },
-    Op {
-        method: "get",
-        path: "/webhook",
-        summary: "Strava's subscription check",
-        params: &[
-            ("hub.mode", "query", false, "string"),
-            ("hub.challenge", "query", false, "string"),
-            ("hub.verify_token", "query", false, "string"),
-        ],
-        responses: &[
-            (200, "The challenge echoed", "Object"),
-            (403, "Not our verify token", "Error"),
-        ],
-        api_key: false,
-    },
-    Op {
-        method: "post",
-        path: "/webhook",
-        summary: "Strava's events (acknowledged at once)",
-        params: &[],
-        responses: &[
-            (200, "Acknowledged", "Object"),
-            (400, "Malformed event", "Error"),
-            (413, "Too large", "Error"),
-            (415, "Not JSON", "Error"),
-        ],
-        api_key: false,
+    Reply {
+        status: 431,
+        description: "Headers larger than 16 KiB",
+        content: Content::Error(&[ErrorCode::HeadersTooLarge]),
+        headers: &[],
     },
 ];
 
-/// The document and the docs page: under both prefixes, and at the root where the old
-/// service's FastAPI had them.
-const DOCS: &[Op] = &[
-    Op {
-        method: "get",
-        path: "/openapi.json",
-        summary: "This document",
-        params: &[],
-        responses: &[(200, "OpenAPI 3", "Object")],
-        api_key: false,
-    },
-    Op {
-        method: "get",
-        path: "/docs",
-        summary: "Interactive documentation",
-        params: &[],
-        responses: &[(200, "HTML page", "")],
-        api_key: false,
-    },
-    Op {
-        method: "get",
-        path: "/docs/docs.js",
-        summary: "The docs page's script",
-        params: &[],
-        responses: &[(200, "JavaScript", "")],
-        api_key: false,
-    },
-    Op {
-        method: "get",
-        path: "/docs/docs.css",
-        summary: "The docs page's style",
-        params: &[],
-        responses: &[(200, "CSS", "")],
-        api_key: false,
-    },
-];
-
-/// Routes outside the `/strava` prefix.
-const ROOT: &[Op] = &[
-    Op {
-        method: "get",
-        path: "/livez",
-        summary: "Liveness",
-        params: &[],
-        responses: &[(200, "Alive", "Object")],
-        api_key: false,
-    },
-    Op {
-        method: "get",
-        path: "/readyz",
-        summary: "Readiness: migrated and cache warmed",
-        params: &[],
-        responses: &[(200, "Ready", "Object"), (503, "Warming", "Error")],
-        api_key: false,
-    },
-    Op {
-        method: "get",
-        path: "/metrics",
-        summary: "Prometheus metrics",
-        params: &[],
-        responses: &[
-            (200, "Prometheus text", ""),
-            (
-                401,
-                "Missing or wrong bearer token (METRICS_TOKEN)",
-                "Error",
-            ),
-        ],
-        api_key: false,
-    },
-];
-
-fn operation(op: &Op) -> Value {
-    let params: Vec<Value> = op
-        .params
-        .iter()
-        .map(|(name, place, required, kind)| {
-            json!({"name": name, "in": place, "required": required, "schema": {"type": kind}})
-        })
-        .collect();
-    let mut responses = Map::new();
-    for (status, description, schema) in op.responses {
-        let mut response = json!({"description": description});
-        if !schema.is_empty() {
-            response["content"] = json!({"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}});
+fn parameter(param: Param) -> Value {
+    let (name, place, required, description, schema) = match param {
+        Param::Int(p) => {
+            let int32 = [p.min, p.max]
+                .iter()
+                .all(|b| i32::try_from(b.documented()).is_ok());
+            let mut schema = json!({
+                "type": "integer",
+                "format": if int32 { "int32" } else { "int64" },
+                "minimum": p.min.documented(),
+                "maximum": p.max.documented(),
+            });
+            if let Some(default) = p.default {
+                schema["default"] = json!(default);
+            }
+            let mut description = p.description.to_owned();
+            if [p.min, p.max].contains(&Bound::AthleteYear) {
+                // The document is built at start-up; the year is the athlete's, per request.
+                description.push_str(
+                    " (up to the athlete's current local year, stated here as the UTC year at start-up)",
+                );
+            }
+            (p.name, p.place, p.required, description, schema)
         }
-        responses.insert(status.to_string(), response);
+        Param::Flag(p) => (
+            p.name,
+            p.place,
+            false,
+            p.description.to_owned(),
+            json!({"type": "boolean"}),
+        ),
+        Param::Text(p) => {
+            let mut schema = json!({"type": "string"});
+            if !p.one_of.is_empty() {
+                schema["enum"] = json!(p.one_of);
+            }
+            (
+                p.name,
+                p.place,
+                p.required,
+                p.description.to_owned(),
+                schema,
+            )
+        }
+    };
+    json!({
+        "name": name,
+        "in": place,
+        "required": required || place == Place::Path,
+        "description": description,
+        "schema": schema,
+    })
+}
+
+fn error_schema(codes: &[ErrorCode]) -> Value {
+    json!({
+        "type": "object",
+        "required": ["detail", "code"],
+        "additionalProperties": false,
+        "properties": {
+            "detail": {"type": "string"},
+            "code": {"type": "string", "enum": codes},
+        },
+    })
+}
+
+fn header(h: Header) -> (&'static str, Value) {
+    let (name, description, schema) = match h {
+        Header::ETag => (
+            "ETag",
+            "The body's entity tag, for If-None-Match",
+            json!({"type": "string", "pattern": "^(W/)?\"[^\"]*\"$"}),
+        ),
+        Header::CachePublic => (
+            "Cache-Control",
+            "Reads may be cached for CACHE_MAX_AGE_SECS",
+            json!({"type": "string", "pattern": "^public, max-age=[0-9]+$"}),
+        ),
+        Header::Location => (
+            "Location",
+            "Where the browser goes next",
+            json!({"type": "string"}),
+        ),
+        Header::SetCookie => (
+            "Set-Cookie",
+            "The HttpOnly cookie binding the OAuth state to this browser (set, or expired)",
+            json!({"type": "string"}),
+        ),
+        Header::RetryAfter => (
+            "Retry-After",
+            "Seconds to wait before trying again",
+            json!({"type": "string", "pattern": "^[0-9]+$"}),
+        ),
+    };
+    (
+        name,
+        json!({"description": description, "required": true, "schema": schema}),
+    )
+}
+
+fn response(reply: &Reply) -> Value {
+    let mut response = json!({"description": reply.description});
+    let content = match reply.content {
+        Content::Empty => None,
+        Content::Json(schema) => Some(json!({"application/json": {
+            "schema": {"$ref": format!("#/components/schemas/{schema}")}
+        }})),
+        Content::Error(codes) => Some(json!({"application/json": {"schema": error_schema(codes)}})),
+        Content::Text(media_type) => Some(json!({ media_type: {} })),
+    };
+    if let Some(content) = content {
+        response["content"] = content;
     }
-    let mut operation =
-        json!({"summary": op.summary, "parameters": params, "responses": responses});
-    if op.api_key {
+    if !reply.headers.is_empty() {
+        let headers: Map<String, Value> = reply
+            .headers
+            .iter()
+            .map(|h| {
+                let (name, value) = header(*h);
+                (name.to_owned(), value)
+            })
+            .collect();
+        response["headers"] = Value::Object(headers);
+    }
+    response
+}
+
+fn operation(doc: &Doc) -> Value {
+    let parameters: Vec<Value> = doc.params.iter().copied().map(parameter).collect();
+    let mut responses = Map::new();
+    for reply in doc.replies.iter().chain(&LIMITS) {
+        responses.insert(reply.status.to_string(), response(reply));
+    }
+    let mut operation = json!({
+        "summary": doc.summary,
+        "parameters": parameters,
+        "responses": responses,
+    });
+    if let Some(schema) = doc.body {
+        operation["requestBody"] = json!({
+            "required": true,
+            "content": {"application/json": {
+                "schema": {"$ref": format!("#/components/schemas/{schema}")}
+            }},
+        });
+    }
+    if doc.api_key {
         operation["security"] = json!([{"ApiKey": []}]);
+    }
+    if doc.metrics_token {
+        // Without METRICS_TOKEN the route is open: either is a valid way to call it.
+        operation["security"] = json!([{}, {"MetricsToken": []}]);
     }
     operation
 }
 
-fn schemas() -> Value {
-    let totals = json!({"type": "object", "properties": {
-        "count": {"type": "integer"}, "distance": {"type": "number"},
-        "moving_time": {"type": "integer"}, "elevation_gain": {"type": "number"}}});
-    json!({
-        "Totals": totals,
-        "Envelope": {"type": "object", "required": ["type", "data", "fetched_at"], "properties": {
-            "type": {"type": "string"}, "data": {}, "fetched_at": {"type": "string"}}},
-        "YearSummary": {"type": "object", "properties": {
-            "year": {"type": "integer"},
-            "data": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/Totals"}},
-            "fetched_at": {"type": "string"}}},
-        "Activity": {"type": "object", "properties": {
-            "id": {"type": "integer", "format": "int64"}, "name": {"type": "string"},
-            "type": {"type": "string"}, "sport_type": {"type": "string"},
-            "distance": {"type": "number"}, "moving_time": {"type": "integer"},
-            "elapsed_time": {"type": "integer"}, "total_elevation_gain": {"type": "number"},
-            "start_date": {"type": "string"}, "start_date_local": {"type": "string"},
-            "average_speed": {"type": "number"}, "max_speed": {"type": "number"},
-            "kudos_count": {"type": "integer"},
-            "heart_rate": {"type": "object", "properties": {
-                "average": {"type": "number", "nullable": true},
-                "max": {"type": "number", "nullable": true}}}}},
-        "ActivityPage": {"type": "object", "properties": {
-            "total": {"type": "integer"}, "limit": {"type": "integer"}, "offset": {"type": "integer"},
-            "data": {"type": "array", "items": {"$ref": "#/components/schemas/Activity"}}}},
-        "Health": {"type": "object", "properties": {
-            "status": {"type": "string"}, "service": {"type": "string"}, "database": {"type": "string"},
-            "strava": {"type": "string"}, "last_sync": {"type": "string", "nullable": true}}},
-        "Status": {"type": "object", "properties": {"status": {"type": "string"}, "message": {"type": "string"}}},
-        "Object": {"type": "object"},
-        "Error": {"type": "object", "required": ["detail", "code"], "properties": {"detail": {}, "code": {"type": "string"}}},
-        "ValidationError": {"type": "object", "properties": {
-            "detail": {"type": "array", "items": {"type": "object", "properties": {
-                "loc": {"type": "array", "items": {"type": "string"}},
-                "msg": {"type": "string"}, "type": {"type": "string"}}}},
-            "code": {"type": "string"}}},
-    })
+/// The whole document, of the routes [`endpoints`] registers.
+pub fn document() -> Value {
+    document_of(&endpoints())
 }
 
-/// The whole document.
-pub fn document() -> Value {
+fn document_of(endpoints: &[Endpoint]) -> Value {
     let mut paths = Map::new();
-    let mut add = |path: String, op: &Op| {
-        let entry = paths.entry(path).or_insert_with(|| json!({}));
-        entry[op.method] = operation(op);
-    };
-    for prefix in ["/strava", "/v1/strava"] {
-        for op in STRAVA.iter().chain(DOCS) {
-            add(format!("{prefix}{}", op.path), op);
+    for endpoint in endpoints {
+        let op = operation(&endpoint.doc);
+        for path in endpoint.paths() {
+            let entry = paths.entry(path).or_insert_with(|| json!({}));
+            entry[endpoint.method.as_str().to_ascii_lowercase()] = op.clone();
         }
-    }
-    for op in ROOT.iter().chain(DOCS) {
-        add(op.path.to_owned(), op);
     }
     json!({
         "openapi": "3.0.3",
         "info": {
             "title": "milepost",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Strava activity stats for a personal website. Errors are JSON {\"detail\", \"code\"}."
+            "description": "Strava activity stats for a personal website. Every route is served \
+                under /strava and /v1/strava. Errors are JSON {\"detail\", \"code\"}; an unknown \
+                path answers 404 {\"detail\": \"Not Found\"}, a wrong method 405 with Allow."
         },
         "paths": paths,
         "components": {
             "schemas": schemas(),
-            "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}}
+            "securitySchemes": {
+                "ApiKey": {"type": "apiKey", "in": "header", "name": super::auth::API_KEY_HEADER},
+                "MetricsToken": {"type": "http", "scheme": "bearer",
+                    "description": "METRICS_TOKEN, when it is set"},
+            }
         }
     })
+}
+
+fn object(required: &[&str], properties: Value) -> Value {
+    json!({
+        "type": "object",
+        "required": required,
+        "additionalProperties": false,
+        "properties": properties,
+    })
+}
+
+fn constant(value: &str) -> Value {
+    json!({"type": "string", "enum": [value]})
+}
+
+/// `{"type": kind, "data": data, "fetched_at": …}`, the envelope of the stats reads.
+fn envelope(kind: &str, data: Value) -> Value {
+    object(
+        &["type", "data", "fetched_at"],
+        json!({"type": constant(kind), "data": data, "fetched_at": {"$ref": "#/components/schemas/FetchedAt"}}),
+    )
+}
+
+fn schemas() -> Value {
+    let totals = json!({"$ref": "#/components/schemas/Totals"});
+    let by_type = json!({"type": "object", "additionalProperties": totals,
+        "description": "Keyed by legacy activity type (Run, Ride, …)"});
+    let problem = object(
+        &["loc", "msg", "type"],
+        json!({
+            "loc": {"type": "array", "items": {"type": "string"}, "minItems": 2, "maxItems": 2},
+            "msg": {"type": "string"},
+            "type": {"type": "string"},
+        }),
+    );
+    json!({
+        "FetchedAt": {"type": "string", "format": "date-time",
+            "description": "When the data was read from Strava (UTC)"},
+        "Totals": object(&["count", "distance", "moving_time", "elevation_gain"], json!({
+            "count": {"type": "integer", "format": "int64"},
+            "distance": {"type": "number", "description": "metres"},
+            "moving_time": {"type": "integer", "format": "int64", "description": "seconds"},
+            "elevation_gain": {"type": "number", "description": "metres"},
+        })),
+        "Ytd": envelope("ytd", object(&["run", "ride", "swim"],
+            json!({"run": totals, "ride": totals, "swim": totals}))),
+        "RecentActivity": object(
+            &["id", "name", "type", "sport_type", "distance", "moving_time", "elevation_gain",
+              "start_date", "start_date_local"],
+            json!({
+                "id": {"type": "integer", "format": "int64"},
+                "name": {"type": "string"},
+                "type": {"type": "string"},
+                "sport_type": {"type": "string"},
+                "distance": {"type": "number"},
+                "moving_time": {"type": "integer", "format": "int64"},
+                "elevation_gain": {"type": "number"},
+                "start_date": {"type": "string"},
+                "start_date_local": {"type": "string"},
+            }),
+        ),
+        "RecentActivities": envelope("recent_activities", json!({
+            "type": "array", "maxItems": crate::stats::RECENT_COUNT,
+            "items": {"$ref": "#/components/schemas/RecentActivity"},
+        })),
+        "Monthly": envelope("monthly", json!({
+            "type": "object", "additionalProperties": totals, "minProperties": 12, "maxProperties": 12,
+            "description": "Keyed YYYY-MM, the current local month first",
+        })),
+        "AllTimeTotals": envelope("all_time_totals", by_type.clone()),
+        "Yearly": envelope("yearly_stats", json!({
+            "type": "object", "additionalProperties": by_type.clone(),
+            "description": "Keyed by local year, newest first",
+        })),
+        "YearSummary": object(&["year", "data", "fetched_at"], json!({
+            "year": {"type": "integer", "format": "int32"},
+            "data": by_type,
+            "fetched_at": {"$ref": "#/components/schemas/FetchedAt"},
+        })),
+        "Activity": object(
+            &["id", "name", "type", "sport_type", "distance", "moving_time", "elapsed_time",
+              "total_elevation_gain", "start_date", "start_date_local", "average_speed",
+              "max_speed", "kudos_count", "heart_rate"],
+            json!({
+                "id": {"type": "integer", "format": "int64"},
+                "name": {"type": "string"},
+                "type": {"type": "string"},
+                "sport_type": {"type": "string"},
+                "distance": {"type": "number"},
+                "moving_time": {"type": "integer", "format": "int64"},
+                "elapsed_time": {"type": "integer", "format": "int64"},
+                "total_elevation_gain": {"type": "number"},
+                "start_date": {"type": "string"},
+                "start_date_local": {"type": "string"},
+                "average_speed": {"type": "number"},
+                "max_speed": {"type": "number"},
+                "kudos_count": {"type": "integer", "format": "int64"},
+                "heart_rate": object(&["average", "max"], json!({
+                    "average": {"type": "number", "nullable": true},
+                    "max": {"type": "number", "nullable": true},
+                })),
+            }),
+        ),
+        "ActivityPage": object(&["total", "limit", "offset", "data"], json!({
+            "total": {"type": "integer", "minimum": 0},
+            "limit": {"type": "integer"},
+            "offset": {"type": "integer", "minimum": 0},
+            "data": {"type": "array", "items": {"$ref": "#/components/schemas/Activity"}},
+        })),
+        "Health": object(&["status", "service", "database"], json!({
+            "status": {"type": "string", "enum": ["ok", "degraded"]},
+            "service": constant("strava"),
+            "database": {"type": "string", "enum": ["connected", "disconnected"]},
+            "strava": {"type": "string",
+                "enum": ["connected", "not_connected", "reauthorization_required", "app_inactive"]},
+            "last_sync": {"type": "string", "format": "date-time", "nullable": true},
+        })),
+        "Live": object(&["status"], json!({"status": constant("ok")})),
+        "Ready": object(&["status"], json!({"status": constant("ready")})),
+        "Done": object(&["status", "message"], json!({
+            "status": constant("success"),
+            "message": {"type": "string"},
+        })),
+        "Actors": object(&["actors", "sync", "budget", "cache"], json!({
+            "actors": {"type": "object", "additionalProperties": object(
+                &["handled", "errors", "in_flight", "last_handled_at"],
+                json!({
+                    "handled": {"type": "integer"},
+                    "errors": {"type": "integer"},
+                    "in_flight": {"type": "integer"},
+                    "last_handled_at": {"type": "string", "nullable": true},
+                }),
+            )},
+            "sync": object(&["in_flight", "last_success", "strava"], json!({
+                "in_flight": {"type": "boolean"},
+                "last_success": {"type": "string", "format": "date-time", "nullable": true},
+                "strava": {"type": "string", "nullable": true},
+            })),
+            "budget": {"type": "object", "description": "The FetcherActor's rate-budget figures"},
+            "cache": object(&["entries"], json!({"entries": {"type": "integer"}})),
+        })),
+        "Challenge": object(&["hub.challenge"], json!({"hub.challenge": {"type": "string"}})),
+        "Acknowledged": object(&["status"], json!({"status": constant("ok")})),
+        "WebhookEvent": {
+            "type": "object",
+            "description": "A Strava push event. Unknown fields are ignored.",
+            "required": ["object_type", "object_id", "aspect_type", "owner_id", "subscription_id"],
+            "properties": {
+                "object_type": {"type": "string", "description": "activity or athlete"},
+                "object_id": int64(),
+                "aspect_type": {"type": "string", "description": "create, update or delete"},
+                "updates": {"description": "What changed, e.g. {\"authorized\": \"false\"}"},
+                "owner_id": int64(),
+                "subscription_id": int64(),
+                "event_time": int64(),
+            },
+        },
+        "ApiKeyError": object(&["detail", "code"], json!({
+            "detail": object(&["message", "category"], json!({
+                "message": {"type": "string"},
+                "category": constant("security"),
+            })),
+            "code": {"type": "string", "enum": [ErrorCode::InvalidApiKey]},
+        })),
+        "ValidationError": object(&["detail", "code"], json!({
+            "detail": {"type": "array", "minItems": 1, "items": problem},
+            "code": {"type": "string", "enum": [ErrorCode::ValidationError]},
+        })),
+        "OpenApi": {"type": "object", "required": ["openapi", "info", "paths"]},
+    })
+}
+
+/// A JSON integer that fits an i64, as serde reads one.
+fn int64() -> Value {
+    json!({"type": "integer", "format": "int64", "minimum": i64::MIN, "maximum": i64::MAX})
 }

@@ -9,11 +9,12 @@ use secrecy::ExposeSecret;
 use serde_json::json;
 
 use super::auth::require_api_key;
-use super::{AppState, mailbox, query_param};
+use super::params::{self, Problems};
+use super::{AppState, mailbox};
 use crate::actors::cache::Health;
 use crate::actors::fetcher::{Disconnect, RunSync, Status, SyncError};
 use crate::crypto::constant_time_eq;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::stats::timestamp;
 use crate::strava::budget::Priority;
 
@@ -42,12 +43,15 @@ pub async fn livez() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
-pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     if state.ready.load(Ordering::Acquire) {
-        HttpResponse::Ok().json(json!({"status": "ready"}))
+        Ok(HttpResponse::Ok().json(json!({"status": "ready"})))
     } else {
-        HttpResponse::ServiceUnavailable()
-            .json(json!({"detail": "Not ready: cache warming", "code": "not_ready"}))
+        Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::NotReady,
+            "Not ready: cache warming",
+        ))
     }
 }
 
@@ -66,7 +70,7 @@ pub async fn metrics(
         if !constant_time_eq(given.as_bytes(), expected.expose_secret().as_bytes()) {
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
-                "invalid_metrics_token",
+                ErrorCode::InvalidMetricsToken,
                 "Invalid or missing metrics token",
             ));
         }
@@ -82,17 +86,9 @@ pub async fn refresh(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     require_api_key(&req, &state)?;
-    let full = match query_param(&req, "full").as_deref() {
-        None => false,
-        Some(v) => parse_bool(v).ok_or_else(|| {
-            ApiError::validation(vec![(
-                "query",
-                "full".to_owned(),
-                "Input should be a valid boolean, unable to interpret input".to_owned(),
-                "bool_parsing",
-            )])
-        })?,
-    };
+    let mut problems = Problems::of(&req);
+    let full = problems.flag(&params::FULL).unwrap_or(false);
+    problems.finish()?;
     let outcome = state
         .fetcher
         .ask(RunSync {
@@ -151,19 +147,19 @@ fn sync_error(e: SyncError, failing: &str) -> ApiError {
     match e {
         SyncError::NotConnected => ApiError::new(
             StatusCode::CONFLICT,
-            "not_connected",
+            ErrorCode::NotConnected,
             "No Strava account connected. Visit /strava/authorize first",
         ),
         SyncError::ReauthorizationRequired => ApiError::new(
             StatusCode::CONFLICT,
-            "reauthorization_required",
+            ErrorCode::ReauthorizationRequired,
             "Strava connection needs re-authorization. Visit /strava/authorize",
         ),
         SyncError::BudgetExhausted(wait) => {
             let secs = wait.as_secs().max(1);
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "rate_limited",
+                ErrorCode::RateLimited,
                 "Strava rate limit budget exhausted. Try again later",
             )
             .with_retry_after(secs)
@@ -172,21 +168,12 @@ fn sync_error(e: SyncError, failing: &str) -> ApiError {
         | SyncError::Unauthorized
         | SyncError::NotFound
         | SyncError::Token(crate::actors::token::TokenError::Strava(_))) => {
-            ApiError::server(StatusCode::BAD_GATEWAY, "strava_error", failing, &e)
+            ApiError::server(StatusCode::BAD_GATEWAY, ErrorCode::StravaError, failing, &e)
         }
         e @ (SyncError::Token(_)
         | SyncError::Cache(_)
         | SyncError::Storage(_)
         | SyncError::Mailbox(_)
         | SyncError::Stopped) => ApiError::internal(&e),
-    }
-}
-
-/// FastAPI's boolean query values.
-fn parse_bool(v: &str) -> Option<bool> {
-    match v.to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" | "t" | "y" => Some(true),
-        "false" | "0" | "no" | "off" | "f" | "n" => Some(false),
-        _ => None,
     }
 }

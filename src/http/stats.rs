@@ -4,7 +4,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use futures::future::LocalBoxFuture;
 
-use super::{AppState, cached_json, mailbox, query_param};
+use super::params::{self, Problems};
+use super::{AppState, cached_json, mailbox};
 use crate::actors::cache::{CachedBody, Family, Get, ListActivities, Lookup, Read};
 use crate::error::ApiError;
 use crate::stats::ListQuery;
@@ -19,16 +20,10 @@ async fn serve(
     match state.cache.ask(Get(read)).await.map_err(mailbox)? {
         Lookup::Found(body) => Ok(cached_json(req, state, &body)),
         Lookup::Missing { year } => Err(ApiError::not_found(missing(year))),
-        Lookup::AfterCurrentYear { current } => {
-            let mut problems = Problems::default();
-            problems.0.push((
-                "path",
-                "year".to_owned(),
-                format!("Input should be less than or equal to {current}"),
-                "less_than_equal",
-            ));
-            Err(ApiError::validation(problems.0))
-        }
+        Lookup::AfterCurrentYear { current } => Err(ApiError::validation(&[params::too_large(
+            &params::SUMMARY_YEAR,
+            i64::from(current),
+        )])),
     }
 }
 
@@ -50,86 +45,20 @@ pub async fn monthly(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     const MISSING: &str = "Monthly stats not cached yet. Try /strava/refresh-data";
-    let kind = query_param(&req, "type").filter(|t| !t.is_empty());
+    let kind = Problems::of(&req).text(&params::MONTHLY_TYPE);
     serve(&req, &state, Read::Monthly(kind), |_| MISSING.into()).await
 }
-
-/// The FastAPI-shaped problems of one request, collected so a 422 names every bad parameter.
-#[derive(Default)]
-struct Problems(Vec<(&'static str, String, String, &'static str)>);
-
-impl Problems {
-    /// Parses an integer parameter within `min..=max`, recording what is wrong with it.
-    fn int(
-        &mut self,
-        place: &'static str,
-        name: &str,
-        raw: Option<&str>,
-        min: Option<i64>,
-        max: Option<i64>,
-    ) -> Option<i64> {
-        let raw = raw?;
-        let Ok(value) = raw.trim().parse::<i64>() else {
-            self.0.push((
-                place,
-                name.to_owned(),
-                "Input should be a valid integer, unable to parse string as an integer".to_owned(),
-                "int_parsing",
-            ));
-            return None;
-        };
-        if let Some(min) = min.filter(|min| value < *min) {
-            self.0.push((
-                place,
-                name.to_owned(),
-                format!("Input should be greater than or equal to {min}"),
-                "greater_than_equal",
-            ));
-            return None;
-        }
-        if let Some(max) = max.filter(|max| value > *max) {
-            self.0.push((
-                place,
-                name.to_owned(),
-                format!("Input should be less than or equal to {max}"),
-                "less_than_equal",
-            ));
-            return None;
-        }
-        Some(value)
-    }
-
-    fn into_result(self) -> Result<(), ApiError> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(ApiError::validation(self.0))
-        }
-    }
-}
-
-/// Years before this one are refused by `/stats/summary/{year}`.
-const FIRST_YEAR: i64 = 2000;
-/// The largest page `/strava/activities` serves.
-const MAX_LIMIT: i64 = 200;
-const DEFAULT_LIMIT: usize = 100;
 
 #[tracing::instrument(name = "GET stats/summary", skip_all)]
 pub async fn summary(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut problems = Problems::default();
-    let year = problems.int(
-        "path",
-        "year",
-        req.match_info().get("year"),
-        Some(FIRST_YEAR),
-        // The upper bound is the athlete's current local year, which the CacheActor knows.
-        Some(i64::from(i32::MAX)),
-    );
-    problems.into_result()?;
-    let Some(year) = year.and_then(|y| i32::try_from(y).ok()) else {
+    let mut problems = Problems::of(&req);
+    let year = problems.int(&params::SUMMARY_YEAR);
+    problems.finish()?;
+    // Beyond i32 is beyond the athlete's current year too: the CacheActor refuses it.
+    let Some(year) = year.map(|y| i32::try_from(y).unwrap_or(i32::MAX)) else {
         return Err(ApiError::not_found("Not Found"));
     };
     serve(&req, &state, Read::Summary(year), |_| {
@@ -143,16 +72,10 @@ async fn longest(
     state: web::Data<AppState>,
     family: Family,
 ) -> Result<HttpResponse, ApiError> {
-    let mut problems = Problems::default();
-    let year = problems.int(
-        "query",
-        "year",
-        query_param(&req, "year").as_deref(),
-        Some(i64::from(i32::MIN)),
-        Some(i64::from(i32::MAX)),
-    );
-    problems.into_result()?;
-    // Within i32 by the bounds above; the default is the athlete's current local year.
+    let mut problems = Problems::of(&req);
+    let year = problems.int(&params::LONGEST_YEAR);
+    problems.finish()?;
+    // Within i32 by its bounds; the default is the athlete's current local year.
     let year = year.and_then(|y| i32::try_from(y).ok());
     let what = match family {
         Family::Run => "runs",
@@ -186,34 +109,18 @@ pub async fn activities(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut problems = Problems::default();
-    let limit = problems.int(
-        "query",
-        "limit",
-        query_param(&req, "limit").as_deref(),
-        Some(1),
-        Some(MAX_LIMIT),
-    );
-    let offset = problems.int(
-        "query",
-        "offset",
-        query_param(&req, "offset").as_deref(),
-        Some(0),
-        Some(i64::from(u32::MAX)),
-    );
-    let year = problems.int(
-        "query",
-        "year",
-        query_param(&req, "year").as_deref(),
-        Some(i64::from(i32::MIN)),
-        Some(i64::from(i32::MAX)),
-    );
-    problems.into_result()?;
+    let mut problems = Problems::of(&req);
+    let limit = problems.int(&params::LIMIT);
+    let offset = problems.int(&params::OFFSET);
+    let year = problems.int(&params::YEAR_FILTER);
+    let kind = problems.text(&params::ACTIVITY_TYPE);
+    problems.finish()?;
+    // Both have defaults, and their bounds make the conversions lossless.
     let query = ListQuery {
-        limit: limit.map_or(DEFAULT_LIMIT, |l| l as usize),
-        offset: offset.unwrap_or(0) as usize,
+        limit: limit.unwrap_or_default() as usize,
+        offset: offset.unwrap_or_default() as usize,
         year: year.map(|y| y as i32),
-        kind: query_param(&req, "activity_type").filter(|t| !t.is_empty()),
+        kind,
     };
     let page = state
         .cache

@@ -6,11 +6,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use secrecy::ExposeSecret;
 use serde_json::json;
 
-use super::{AppState, mailbox, query_param};
+use super::params::{self, Problems};
+use super::{AppState, mailbox};
 use crate::actors::fetcher::WebhookEvent;
 use crate::actors::fetcher::webhook::Event;
 use crate::crypto::constant_time_eq;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// `GET /strava/webhook?hub.mode=subscribe&hub.challenge=X&hub.verify_token=T`.
 #[tracing::instrument(name = "GET webhook", skip_all)]
@@ -18,19 +19,22 @@ pub async fn validate(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let token = query_param(&req, "hub.verify_token").unwrap_or_default();
+    let mut problems = Problems::of(&req);
+    let mode = problems.text(&params::HUB_MODE);
+    let challenge = problems.text(&params::HUB_CHALLENGE);
+    let token = problems.text(&params::HUB_VERIFY_TOKEN).unwrap_or_default();
     let ours = state
         .webhook_verify_token
         .as_ref()
         .is_some_and(|t| constant_time_eq(token.as_bytes(), t.expose_secret().as_bytes()));
-    let challenge = query_param(&req, "hub.challenge");
-    match (query_param(&req, "hub.mode").as_deref(), challenge) {
-        (Some("subscribe"), Some(challenge)) if ours => {
+    // Anything wrong is the same 403: this route tells a stranger nothing.
+    match (problems.finish(), mode, challenge) {
+        (Ok(()), Some(_), Some(challenge)) if ours => {
             Ok(HttpResponse::Ok().json(json!({"hub.challenge": challenge})))
         }
         _ => Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "invalid_verify_token",
+            ErrorCode::InvalidVerifyToken,
             "Invalid webhook verification request",
         )),
     }
@@ -44,12 +48,13 @@ async fn read_body(mut payload: web::Payload) -> Result<web::BytesMut, ApiError>
     use futures::StreamExt;
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk
-            .map_err(|_| ApiError::bad_request("malformed_body", "Unreadable request body"))?;
+        let chunk = chunk.map_err(|_| {
+            ApiError::bad_request(ErrorCode::MalformedBody, "Unreadable request body")
+        })?;
         if body.len() + chunk.len() > MAX_EVENT_BYTES {
             return Err(ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
+                ErrorCode::PayloadTooLarge,
                 format!("Request body larger than {MAX_EVENT_BYTES} bytes"),
             ));
         }
@@ -72,13 +77,13 @@ pub async fn receive(
     if content_type.is_some_and(|t| !t.starts_with("application/json")) {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "Webhook events must be application/json",
         ));
     }
     let body = read_body(payload).await?;
     let event: Event = serde_json::from_slice(&body)
-        .map_err(|_| ApiError::bad_request("malformed_event", "Malformed webhook event"))?;
+        .map_err(|_| ApiError::bad_request(ErrorCode::MalformedEvent, "Malformed webhook event"))?;
     tracing::info!(
         object = %event.object_type,
         aspect = %event.aspect_type,

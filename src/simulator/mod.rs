@@ -4,7 +4,7 @@
 //! It owns one simulated athlete with a seeded multi-year activity history ([`generator`]), the
 //! OAuth codes and tokens handed out for that athlete, the app's push subscription, per-app rate
 //! limits with real quarter-hour and UTC-day windows, a clock that tests can move forward, and
-//! fault injection. Its JSON matches the recorded responses in `strava-fixtures/` key for key.
+//! fault injection. Its JSON matches the recorded responses in `tests/fixtures/strava/` key for key.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {

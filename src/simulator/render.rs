@@ -1,6 +1,6 @@
 //! How the simulator's records look on the wire: SummaryActivity, DetailedActivity, the detailed
 //! and summary athlete, and Strava's `Fault` error bodies, key for key as in
-//! `strava-fixtures/*.json`. Activities serialize from structs so their keys keep Strava's order.
+//! `tests/fixtures/strava/*.json`. Activities serialize from structs so their keys keep Strava's order.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;

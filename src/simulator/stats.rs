@@ -91,7 +91,7 @@ pub(crate) fn compute<'a>(
 }
 
 impl Stats {
-    /// The JSON body, keys as in `strava-fixtures/athlete_stats.json`.
+    /// The JSON body, keys as in `tests/fixtures/strava/athlete_stats.json`.
     pub(crate) fn to_json(&self) -> Value {
         let mut out = serde_json::Map::new();
         for (prefix, totals, with_achievements) in [

@@ -1,5 +1,5 @@
 //! Black-box tests of the simulator over real HTTP, plus wire-shape checks against the recorded
-//! Strava responses in `strava-fixtures/`.
+//! Strava responses in `tests/fixtures/strava/`.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -17,18 +17,12 @@ use super::{Fault, RateLimits, SimConfig, Simulator, render};
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-/// The recorded Strava responses: beside the crate in the main repository, or at the shared
-/// location when this module is built elsewhere.
+/// The recorded Strava responses kept in the repository.
 fn fixture_dir() -> PathBuf {
-    let beside = PathBuf::from(concat!(
+    PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/strava-fixtures"
-    ));
-    if beside.is_dir() {
-        beside
-    } else {
-        PathBuf::from("/work/shared/strava-fixtures")
-    }
+        "/tests/fixtures/strava"
+    ))
 }
 
 /// The first recorded response of a fixture: `{status, headers, body}`.

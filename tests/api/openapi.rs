@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::helpers::{json, spawn_app};
+use crate::helpers::{API_KEY, TestApp, json, spawn_app};
 
 #[actix_web::test]
 async fn every_documented_route_answers_with_documented_statuses_only() {
@@ -94,30 +94,134 @@ async fn the_docs_page_and_its_assets_come_from_the_binary_under_a_narrow_policy
     }
 }
 
+const METHODS: [&str; 6] = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
+/// The documented path with its path parameters filled in with valid values.
+fn concrete(path: &str) -> String {
+    let year = chrono::Datelike::year(&chrono::Utc::now()) - 1;
+    path.replace("{year}", &year.to_string())
+}
+
+fn request(app: &TestApp, method: &str, url: &str) -> reqwest::RequestBuilder {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    app.http.request(method, url).header("X-API-Key", API_KEY)
+}
+
 #[actix_web::test]
-async fn every_route_the_app_registers_is_documented() {
+async fn every_documented_operation_is_served_and_its_path_allows_only_the_documented_methods() {
     let app = spawn_app().await;
     let doc = json(app.get("/strava/openapi.json").await).await;
     let paths = doc["paths"].as_object().unwrap();
-    // The routes as registered in src/http/mod.rs: `get("…")`, `post("…")`, `resource("…")`.
-    let source = include_str!("../../src/http/mod.rs");
-    let mut registered = Vec::new();
-    for marker in ["get(", "post(", "resource("] {
-        for rest in source.split(marker).skip(1) {
-            let Some(literal) = rest.trim_start().strip_prefix('"') else {
-                continue;
-            };
-            let path = literal.split('"').next().unwrap();
-            if path.starts_with('/') {
-                registered.push(path.to_owned());
+    assert!(paths.len() >= 40, "{}", paths.len());
+    for (path, operations) in paths {
+        let url = app.url(&concrete(path));
+        let mut documented: Vec<String> = operations
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|m| m.to_uppercase())
+            .collect();
+        documented.sort();
+        for method in METHODS {
+            let response = request(&app, method, &url).send().await.unwrap();
+            let status = response.status().as_u16();
+            let allow = response
+                .headers()
+                .get("allow")
+                .map(|v| v.to_str().unwrap().to_owned());
+            let body = response.text().await.unwrap();
+            if documented.iter().any(|m| m == method) {
+                assert_ne!(status, 405, "{method} {path} is documented but not served");
+                assert!(
+                    !(status == 404 && body == r#"{"detail":"Not Found"}"#),
+                    "{method} {path} is documented but not routed"
+                );
+            } else {
+                assert_eq!(status, 405, "{method} {path} is not documented: {body}");
+                let mut allowed: Vec<String> = allow
+                    .unwrap_or_default()
+                    .split(", ")
+                    .map(str::to_owned)
+                    .collect();
+                allowed.sort();
+                assert_eq!(allowed, documented, "Allow of {path}");
             }
         }
     }
-    assert!(registered.len() >= 23, "{registered:?}");
-    for path in registered {
-        let documented = paths.contains_key(&path)
-            || (paths.contains_key(&format!("/strava{path}"))
-                && paths.contains_key(&format!("/v1/strava{path}")));
-        assert!(documented, "{path} is served but not documented");
+    let unknown = app.get("/strava/not-a-route").await;
+    assert_eq!(unknown.status().as_u16(), 404);
+}
+
+/// Sends `value` as the parameter and tells whether the handler refused it with a 422 naming it.
+async fn refused(app: &TestApp, method: &str, path: &str, param: &Value, value: &str) -> bool {
+    let name = param["name"].as_str().unwrap();
+    let place = param["in"].as_str().unwrap();
+    let url = match place {
+        "path" => app.url(&path.replace(&format!("{{{name}}}"), value)),
+        "query" => format!("{}?{name}={value}", app.url(&concrete(path))),
+        other => panic!("{method} {path}: a bounded {other} parameter"),
+    };
+    let response = request(app, method, &url).send().await.unwrap();
+    if response.status().as_u16() != 422 {
+        return false;
     }
+    let body = json(response).await;
+    body["detail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|problem| problem["loc"] == serde_json::json!([place, name]))
+}
+
+#[actix_web::test]
+async fn every_documented_parameter_bound_is_the_one_the_handler_enforces() {
+    let app = spawn_app().await;
+    let doc = json(app.get("/strava/openapi.json").await).await;
+    let mut checked = 0;
+    for (path, operations) in doc["paths"].as_object().unwrap() {
+        for (method, op) in operations.as_object().unwrap() {
+            let method = method.to_uppercase();
+            for param in op["parameters"].as_array().unwrap() {
+                let schema = &param["schema"];
+                let name = param["name"].as_str().unwrap();
+                let case = format!("{method} {path} {name}");
+                match schema["type"].as_str().unwrap() {
+                    "integer" => {
+                        let min = schema["minimum"].as_i64().unwrap();
+                        let max = schema["maximum"].as_i64().unwrap();
+                        for v in [min, max] {
+                            let v = v.to_string();
+                            assert!(!refused(&app, &method, path, param, &v).await, "{case}={v}");
+                        }
+                        for v in [i128::from(min) - 1, i128::from(max) + 1] {
+                            let v = v.to_string();
+                            assert!(refused(&app, &method, path, param, &v).await, "{case}={v}");
+                        }
+                        assert!(refused(&app, &method, path, param, "1.5").await, "{case}");
+                    }
+                    "boolean" => {
+                        assert!(!refused(&app, &method, path, param, "true").await, "{case}");
+                        assert!(refused(&app, &method, path, param, "maybe").await, "{case}");
+                    }
+                    _ => continue,
+                }
+                checked += 1;
+            }
+        }
+    }
+    // limit, offset and year on both prefixes' /activities, the years of summary and
+    // longest-*, and refresh-data's full.
+    assert!(checked >= 2 * 7, "checked {checked}");
+}
+
+#[actix_web::test]
+async fn the_summary_year_stops_at_the_current_year() {
+    let app = spawn_app().await;
+    let doc = json(app.get("/strava/openapi.json").await).await;
+    let year = &doc["paths"]["/strava/stats/summary/{year}"]["get"]["parameters"][0];
+    assert_eq!(year["name"], "year");
+    let now = i64::from(chrono::Datelike::year(&chrono::Utc::now()));
+    assert_eq!(year["schema"]["maximum"], serde_json::json!(now));
+    assert_eq!(year["schema"]["minimum"], serde_json::json!(2000));
+    assert_eq!(year["required"], serde_json::json!(true));
 }

@@ -1,0 +1,621 @@
+//! Every route, once: its method, path, prefixes, handler, and what the OpenAPI document says of
+//! it. [`register`] serves exactly this table and `openapi::document` describes exactly this
+//! table, so every served route is documented, under every prefix it is served at.
+
+use actix_web::http::Method;
+use actix_web::http::header;
+use actix_web::{HttpResponse, Route, web};
+
+use super::openapi::{Content, Doc, Header, Reply};
+use super::params::{self, Param};
+use super::{docs, oauth, ops, stats, webhook};
+use crate::error::ErrorCode;
+use crate::stats::keys;
+
+/// The API's routes: under `/strava`, and again under `/v1/strava`.
+const STRAVA: &[&str] = &["/strava", "/v1/strava"];
+/// The document and the docs page: also at the root, where the old service's FastAPI had them.
+const DOCS: &[&str] = &["/strava", "/v1/strava", ""];
+/// Operations routes outside the API's prefix.
+const ROOT: &[&str] = &[""];
+
+/// One route.
+pub struct Endpoint {
+    pub method: Method,
+    /// The path under each prefix.
+    pub path: &'static str,
+    pub prefixes: &'static [&'static str],
+    /// The handler, as a route to add to the path's resource.
+    pub route: fn() -> Route,
+    pub doc: Doc,
+}
+
+impl Endpoint {
+    /// The full paths this route is served at.
+    pub fn paths(&self) -> impl Iterator<Item = String> + '_ {
+        self.prefixes
+            .iter()
+            .map(|prefix| format!("{prefix}{}", self.path))
+    }
+}
+
+/// Registers every route of [`endpoints`]. A path answers the methods listed for it; any other
+/// method gets the JSON 405 with `Allow`.
+pub fn register(cfg: &mut web::ServiceConfig) {
+    let endpoints = endpoints();
+    let mut paths: Vec<String> = Vec::new();
+    for path in endpoints.iter().flat_map(Endpoint::paths) {
+        if !paths.contains(&path) {
+            paths.push(path);
+        }
+    }
+    for path in paths {
+        let served: Vec<&Endpoint> = endpoints
+            .iter()
+            .filter(|e| e.paths().any(|p| p == path))
+            .collect();
+        let allow = served
+            .iter()
+            .map(|e| e.method.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut resource = web::resource(path);
+        for endpoint in served {
+            resource = resource.route((endpoint.route)().method(endpoint.method.clone()));
+        }
+        cfg.service(resource.default_service(web::to(move || {
+            let allow = allow.clone();
+            async move {
+                HttpResponse::MethodNotAllowed()
+                    .insert_header((header::ALLOW, allow))
+                    .json(serde_json::json!({"detail": "Method Not Allowed"}))
+            }
+        })));
+    }
+}
+
+const fn reply(status: u16, description: &'static str, content: Content) -> Reply {
+    Reply {
+        status,
+        description,
+        content,
+        headers: &[],
+    }
+}
+
+const fn json(description: &'static str, schema: &'static str) -> Reply {
+    reply(200, description, Content::Json(schema))
+}
+
+/// A read's 200: a cached body with its ETag and public Cache-Control.
+const fn read(description: &'static str, schema: &'static str) -> Reply {
+    Reply {
+        status: 200,
+        description,
+        content: Content::Json(schema),
+        headers: &[Header::ETag, Header::CachePublic],
+    }
+}
+
+const NOT_MODIFIED: Reply = Reply {
+    status: 304,
+    description: "The client's copy is current (If-None-Match)",
+    content: Content::Empty,
+    headers: &[Header::ETag, Header::CachePublic],
+};
+const NOT_CACHED: Reply = reply(
+    404,
+    "Not cached yet (no sync yet, or after a disconnect)",
+    Content::Error(&[ErrorCode::NotFound]),
+);
+const INVALID: Reply = reply(
+    422,
+    "A parameter is missing or malformed (FastAPI's shape, one entry per problem)",
+    Content::Json("ValidationError"),
+);
+const UNAUTHORIZED: Reply = reply(
+    401,
+    "Missing or wrong X-API-Key",
+    Content::Json("ApiKeyError"),
+);
+const INTERNAL: Reply = reply(
+    500,
+    "Internal error (the detail carries an error id found in the log)",
+    Content::Error(&[ErrorCode::InternalError]),
+);
+const UNAVAILABLE: Reply = Reply {
+    status: 503,
+    description: "The service is busy or stopping; try again shortly",
+    content: Content::Error(&[ErrorCode::Unavailable]),
+    headers: &[Header::RetryAfter],
+};
+const REDIRECT: Reply = Reply {
+    status: 307,
+    description: "",
+    content: Content::Empty,
+    headers: &[Header::Location, Header::SetCookie],
+};
+
+/// The replies of a cached read that takes no parameters but If-None-Match.
+fn read_replies(description: &'static str, schema: &'static str) -> Vec<Reply> {
+    vec![
+        read(description, schema),
+        NOT_MODIFIED,
+        NOT_CACHED,
+        UNAVAILABLE,
+    ]
+}
+
+const CONDITIONAL: Param = Param::Text(&params::IF_NONE_MATCH);
+
+/// A route that only answers a cached body.
+fn cached_read(
+    path: &'static str,
+    route: fn() -> Route,
+    summary: &'static str,
+    schema: &'static str,
+) -> Endpoint {
+    Endpoint {
+        method: Method::GET,
+        path,
+        prefixes: STRAVA,
+        route,
+        doc: Doc {
+            summary,
+            params: vec![CONDITIONAL],
+            body: None,
+            replies: read_replies(summary, schema),
+            api_key: false,
+            metrics_token: false,
+        },
+    }
+}
+
+/// A route without parameters or security, answering only `replies`.
+fn plain(
+    path: &'static str,
+    prefixes: &'static [&'static str],
+    route: fn() -> Route,
+    summary: &'static str,
+    replies: Vec<Reply>,
+) -> Endpoint {
+    Endpoint {
+        method: Method::GET,
+        path,
+        prefixes,
+        route,
+        doc: Doc {
+            summary,
+            params: vec![],
+            body: None,
+            replies,
+            api_key: false,
+            metrics_token: false,
+        },
+    }
+}
+
+/// 500 from the OAuth routes.
+const OAUTH_INTERNAL: Reply = reply(
+    500,
+    "Strava OAuth not configured, or an internal error (with an error id)",
+    Content::Error(&[ErrorCode::OauthNotConfigured, ErrorCode::InternalError]),
+);
+
+/// How the operator routes answer a sync or disconnect that could not be done.
+const SYNC_FAILURES: [Reply; 5] = [
+    reply(
+        409,
+        "No athlete connected, or the connection needs re-authorization",
+        Content::Error(&[ErrorCode::NotConnected, ErrorCode::ReauthorizationRequired]),
+    ),
+    INTERNAL,
+    reply(
+        502,
+        "Strava failed (the detail carries an error id found in the log)",
+        Content::Error(&[ErrorCode::StravaError]),
+    ),
+    Reply {
+        status: 503,
+        description: "The Strava rate budget is spent, or the service is busy",
+        content: Content::Error(&[ErrorCode::RateLimited, ErrorCode::Unavailable]),
+        headers: &[Header::RetryAfter],
+    },
+    UNAUTHORIZED,
+];
+
+/// The route table.
+pub fn endpoints() -> Vec<Endpoint> {
+    vec![
+        plain(
+            "/health",
+            STRAVA,
+            || web::to(ops::health),
+            "Health: database and Strava connection",
+            vec![json("Health", "Health"), UNAVAILABLE],
+        ),
+        plain(
+            "/authorize",
+            STRAVA,
+            || web::to(oauth::authorize),
+            "Start the OAuth flow (redirect to Strava)",
+            vec![
+                Reply {
+                    description: "To Strava's consent page, with the state cookie set",
+                    ..REDIRECT
+                },
+                OAUTH_INTERNAL,
+                UNAVAILABLE,
+            ],
+        ),
+        Endpoint {
+            method: Method::GET,
+            path: "/callback",
+            prefixes: STRAVA,
+            route: || web::to(oauth::callback),
+            doc: Doc {
+                summary: "OAuth callback from Strava",
+                params: vec![
+                    Param::Text(&params::CODE),
+                    Param::Text(&params::STATE),
+                    Param::Text(&params::SCOPE),
+                    Param::Text(&params::ERROR),
+                ],
+                body: None,
+                replies: vec![
+                    Reply {
+                        description: "To the frontend: ?strava=success, or ?strava=denied when \
+                            `error` is present; the state cookie expired",
+                        ..REDIRECT
+                    },
+                    reply(
+                        400,
+                        "Invalid, expired or replayed state, or activity:read not granted",
+                        Content::Error(&[ErrorCode::InvalidState, ErrorCode::MissingScope]),
+                    ),
+                    reply(
+                        403,
+                        "Another athlete owns this instance",
+                        Content::Error(&[ErrorCode::NotOwner]),
+                    ),
+                    Reply {
+                        description: "`code` or `state` missing (without `error`)",
+                        ..INVALID
+                    },
+                    OAUTH_INTERNAL,
+                    reply(
+                        502,
+                        "Strava refused the code exchange (with an error id)",
+                        Content::Error(&[ErrorCode::OauthFailed]),
+                    ),
+                    UNAVAILABLE,
+                ],
+                api_key: false,
+                metrics_token: false,
+            },
+        },
+        cached_read(
+            "/stats/ytd",
+            || {
+                web::to(stats::cached(
+                    keys::YTD,
+                    "YTD stats not cached yet. Try /strava/refresh-data",
+                ))
+            },
+            "Year-to-date run/ride/swim totals (Strava's own)",
+            "Ytd",
+        ),
+        cached_read(
+            "/stats/activities",
+            || {
+                web::to(stats::cached(
+                    keys::RECENT,
+                    "Activities not cached yet. Try /strava/refresh-data",
+                ))
+            },
+            "The 30 newest public activities",
+            "RecentActivities",
+        ),
+        Endpoint {
+            method: Method::GET,
+            path: "/stats/monthly",
+            prefixes: STRAVA,
+            route: || web::to(stats::monthly),
+            doc: Doc {
+                summary: "12 local months, newest first, zero-filled",
+                params: vec![Param::Text(&params::MONTHLY_TYPE), CONDITIONAL],
+                body: None,
+                replies: read_replies("Monthly totals", "Monthly"),
+                api_key: false,
+                metrics_token: false,
+            },
+        },
+        cached_read(
+            "/stats/totals",
+            || {
+                web::to(stats::cached(
+                    keys::TOTALS,
+                    "Totals not cached yet. Try /strava/refresh-data",
+                ))
+            },
+            "All-time totals by legacy activity type",
+            "AllTimeTotals",
+        ),
+        cached_read(
+            "/stats/yearly",
+            || {
+                web::to(stats::cached(
+                    keys::YEARLY,
+                    "Yearly stats not cached yet. Try /strava/refresh-data",
+                ))
+            },
+            "Totals by local year, then legacy type",
+            "Yearly",
+        ),
+        Endpoint {
+            method: Method::GET,
+            path: "/stats/summary/{year}",
+            prefixes: STRAVA,
+            route: || web::to(stats::summary),
+            doc: Doc {
+                summary: "One local year by legacy activity type",
+                params: vec![Param::Int(&params::SUMMARY_YEAR), CONDITIONAL],
+                body: None,
+                replies: vec![
+                    read("Year summary", "YearSummary"),
+                    NOT_MODIFIED,
+                    reply(
+                        404,
+                        "No activities that year",
+                        Content::Error(&[ErrorCode::NotFound]),
+                    ),
+                    INVALID,
+                    UNAVAILABLE,
+                ],
+                api_key: false,
+                metrics_token: false,
+            },
+        },
+        longest(
+            "/stats/longest-run",
+            || web::to(stats::longest_run),
+            "Longest run-family activity of a local year",
+            "No runs that year",
+        ),
+        longest(
+            "/stats/longest-ride",
+            || web::to(stats::longest_ride),
+            "Longest ride-family activity of a local year",
+            "No rides that year",
+        ),
+        Endpoint {
+            method: Method::GET,
+            path: "/activities",
+            prefixes: STRAVA,
+            route: || web::to(stats::activities),
+            doc: Doc {
+                summary: "Public activities, newest first",
+                params: vec![
+                    Param::Int(&params::LIMIT),
+                    Param::Int(&params::OFFSET),
+                    Param::Int(&params::YEAR_FILTER),
+                    Param::Text(&params::ACTIVITY_TYPE),
+                    CONDITIONAL,
+                ],
+                body: None,
+                replies: vec![
+                    read("A page of activities", "ActivityPage"),
+                    NOT_MODIFIED,
+                    INVALID,
+                    UNAVAILABLE,
+                ],
+                api_key: false,
+                metrics_token: false,
+            },
+        },
+        Endpoint {
+            method: Method::POST,
+            path: "/refresh-data",
+            prefixes: STRAVA,
+            route: || web::to(ops::refresh),
+            doc: Doc {
+                summary: "Run a sync and answer when it is done",
+                params: vec![Param::Flag(&params::FULL)],
+                body: None,
+                replies: [json("Refreshed", "Done"), INVALID]
+                    .into_iter()
+                    .chain(SYNC_FAILURES)
+                    .collect(),
+                api_key: true,
+                metrics_token: false,
+            },
+        },
+        Endpoint {
+            method: Method::POST,
+            path: "/disconnect",
+            prefixes: STRAVA,
+            route: || web::to(ops::disconnect),
+            doc: Doc {
+                summary: "Revoke the athlete's tokens and delete everything stored for them",
+                params: vec![],
+                body: None,
+                replies: [json("Disconnected", "Done")]
+                    .into_iter()
+                    .chain(SYNC_FAILURES)
+                    .collect(),
+                api_key: true,
+                metrics_token: false,
+            },
+        },
+        Endpoint {
+            method: Method::GET,
+            path: "/admin/actors",
+            prefixes: STRAVA,
+            route: || web::to(ops::actors),
+            doc: Doc {
+                summary: "Actor, sync, budget and cache figures",
+                params: vec![],
+                body: None,
+                replies: vec![json("Figures", "Actors"), UNAUTHORIZED, UNAVAILABLE],
+                api_key: true,
+                metrics_token: false,
+            },
+        },
+        Endpoint {
+            method: Method::GET,
+            path: "/webhook",
+            prefixes: STRAVA,
+            route: || web::to(webhook::validate),
+            doc: Doc {
+                summary: "Strava's subscription check",
+                params: vec![
+                    Param::Text(&params::HUB_MODE),
+                    Param::Text(&params::HUB_CHALLENGE),
+                    Param::Text(&params::HUB_VERIFY_TOKEN),
+                ],
+                body: None,
+                replies: vec![
+                    json("The challenge, echoed", "Challenge"),
+                    reply(
+                        403,
+                        "Not a subscription check with our verify token",
+                        Content::Error(&[ErrorCode::InvalidVerifyToken]),
+                    ),
+                ],
+                api_key: false,
+                metrics_token: false,
+            },
+        },
+        Endpoint {
+            method: Method::POST,
+            path: "/webhook",
+            prefixes: STRAVA,
+            route: || web::to(webhook::receive),
+            doc: Doc {
+                summary: "A Strava push event, acknowledged at once and confirmed with Strava later",
+                params: vec![],
+                body: Some("WebhookEvent"),
+                replies: vec![
+                    json("Acknowledged", "Acknowledged"),
+                    reply(
+                        400,
+                        "Not a webhook event",
+                        Content::Error(&[ErrorCode::MalformedEvent, ErrorCode::MalformedBody]),
+                    ),
+                    reply(
+                        413,
+                        "Body larger than 16 KiB",
+                        Content::Error(&[ErrorCode::PayloadTooLarge]),
+                    ),
+                    reply(
+                        415,
+                        "Content-Type is not application/json",
+                        Content::Error(&[ErrorCode::UnsupportedMediaType]),
+                    ),
+                    UNAVAILABLE,
+                ],
+                api_key: false,
+                metrics_token: false,
+            },
+        },
+        plain(
+            "/openapi.json",
+            DOCS,
+            || web::to(docs::openapi),
+            "This document",
+            vec![json("OpenAPI 3", "OpenApi")],
+        ),
+        plain(
+            "/docs",
+            DOCS,
+            || web::to(docs::page),
+            "Interactive documentation",
+            vec![reply(200, "HTML page", Content::Text("text/html"))],
+        ),
+        plain(
+            "/docs/docs.js",
+            DOCS,
+            || web::to(docs::script),
+            "The docs page's script",
+            vec![reply(200, "JavaScript", Content::Text("text/javascript"))],
+        ),
+        plain(
+            "/docs/docs.css",
+            DOCS,
+            || web::to(docs::style),
+            "The docs page's style",
+            vec![reply(200, "CSS", Content::Text("text/css"))],
+        ),
+        plain(
+            "/livez",
+            ROOT,
+            || web::to(ops::livez),
+            "Liveness",
+            vec![json("Alive", "Live")],
+        ),
+        plain(
+            "/readyz",
+            ROOT,
+            || web::to(ops::readyz),
+            "Readiness: migrations applied and cache warmed",
+            vec![
+                json("Ready", "Ready"),
+                reply(503, "Still warming", Content::Error(&[ErrorCode::NotReady])),
+            ],
+        ),
+        Endpoint {
+            method: Method::GET,
+            path: "/metrics",
+            prefixes: ROOT,
+            route: || web::to(ops::metrics),
+            doc: Doc {
+                summary: "Prometheus metrics (OpenMetrics text)",
+                params: vec![],
+                body: None,
+                replies: vec![
+                    reply(
+                        200,
+                        "Prometheus text",
+                        Content::Text("application/openmetrics-text"),
+                    ),
+                    reply(
+                        401,
+                        "METRICS_TOKEN is set and the bearer token is missing or wrong",
+                        Content::Error(&[ErrorCode::InvalidMetricsToken]),
+                    ),
+                ],
+                api_key: false,
+                metrics_token: true,
+            },
+        },
+    ]
+}
+
+/// `/stats/longest-run` and `/stats/longest-ride`.
+fn longest(
+    path: &'static str,
+    route: fn() -> Route,
+    summary: &'static str,
+    none: &'static str,
+) -> Endpoint {
+    Endpoint {
+        method: Method::GET,
+        path,
+        prefixes: STRAVA,
+        route,
+        doc: Doc {
+            summary,
+            params: vec![Param::Int(&params::LONGEST_YEAR), CONDITIONAL],
+            body: None,
+            replies: vec![
+                read("The activity", "Activity"),
+                NOT_MODIFIED,
+                reply(404, none, Content::Error(&[ErrorCode::NotFound])),
+                INVALID,
+                UNAVAILABLE,
+            ],
+            api_key: false,
+            metrics_token: false,
+        },
+    }
+}

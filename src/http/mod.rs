@@ -2,9 +2,8 @@
 //! response: no SQL, no Strava calls, no JSON building per request for served data.
 
 mod auth;
-pub mod cors;
 mod docs;
-pub mod limits;
+pub mod middleware;
 mod oauth;
 pub mod openapi;
 mod ops;
@@ -16,7 +15,6 @@ use std::sync::atomic::AtomicBool;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
-use actix_web::middleware::DefaultHeaders;
 use actix_web::{HttpRequest, HttpResponse, Route, web};
 use secrecy::SecretString;
 
@@ -41,27 +39,6 @@ pub struct AppState {
     pub ready: Arc<AtomicBool>,
     /// The OpenAPI document, serialized once.
     pub openapi: bytes::Bytes,
-}
-
-/// The JSON content security policy; no script, no frame.
-const JSON_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
-
-/// Headers every response carries (handlers that set Cache-Control keep theirs).
-pub fn security_headers(production: bool) -> DefaultHeaders {
-    let headers = DefaultHeaders::new()
-        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .add((header::REFERRER_POLICY, "no-referrer"))
-        .add((header::X_FRAME_OPTIONS, "DENY"))
-        .add((header::CONTENT_SECURITY_POLICY, JSON_CSP))
-        .add((header::CACHE_CONTROL, "no-store"));
-    if production {
-        headers.add((
-            header::STRICT_TRANSPORT_SECURITY,
-            "max-age=31536000; includeSubDomains",
-        ))
-    } else {
-        headers
-    }
 }
 
 /// A resource answering `method` only; any other method gets the JSON 405 with `Allow`.

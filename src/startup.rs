@@ -9,10 +9,11 @@ use std::time::Duration;
 
 use actix::Actor;
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::{NormalizePath, from_fn};
+use actix_web::middleware::{Condition, NormalizePath, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use secrecy::SecretString;
+use tracing_actix_web::TracingLogger;
 
 use crate::actors::Mailbox;
 use crate::actors::fetcher::FetcherOptions;
@@ -200,19 +201,24 @@ impl Application {
             openapi: bytes::Bytes::from(http::openapi::document().to_string()),
         });
         let production = settings.is_production();
+        let access_log = settings.access_log;
         let cors = web::Data::new(middleware::cors::Cors::new(settings.allowed_origins()));
         let metrics = web::Data::from(services.metrics.clone());
         let server = HttpServer::new(move || {
             // Each `wrap` goes around everything before it, so the list runs from the innermost
             // out. Read bottom up, a request meets:
-            // - NormalizePath first, so the router, the route labels of the metrics and the log
-            //   all see `/strava/health` for `/strava/health/` (as the old service redirected);
-            // - the access log, timing everything below it;
+            // - NormalizePath first, so the router, the request span's route, the metrics and
+            //   the log all see `/strava/health` for `/strava/health/` (as the old service
+            //   redirected);
+            // - the request span, opened before anything else runs, so every line logged below
+            //   (a refusal, a handler, its error id) carries the request id;
+            // - the `X-Request-Id` header, on every answer;
+            // - the access log (ACCESS_LOG), timing everything below it;
             // - the security headers, outside every piece that answers by itself, so preflights,
             //   refusals and errors carry them too;
             // - the metrics, outside CORS and the limits, so their answers are counted as well;
             // - CORS, which answers a preflight at once (whatever its size: the real request
-            //   still meets the limits) and gives every other answer, refusals included, its CORS
+            //   still meets the limits) and gives every answer, refusals included, its CORS
             //   headers so the frontend can read them;
             // - the limits, the last thing before the router: nothing oversized reaches a
             //   handler.
@@ -225,7 +231,12 @@ impl Application {
                 .wrap(from_fn(middleware::cors::cors))
                 .wrap(from_fn(middleware::metrics::count))
                 .wrap(middleware::headers::security_headers(production))
-                .wrap(from_fn(middleware::access_log::log))
+                .wrap(Condition::new(
+                    access_log,
+                    from_fn(middleware::access_log::log),
+                ))
+                .wrap(from_fn(middleware::request_span::request_id_header))
+                .wrap(TracingLogger::<middleware::request_span::RequestSpan>::new())
                 .wrap(NormalizePath::trim())
                 .configure(http::routes)
                 .default_service(web::to(http::not_found))

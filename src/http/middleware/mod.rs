@@ -6,3 +6,4 @@ pub mod cors;
 pub mod headers;
 pub mod limits;
 pub mod metrics;
+pub mod request_span;

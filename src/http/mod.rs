@@ -13,9 +13,11 @@ mod webhook;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header::{
+    self, CacheControl, CacheDirective, ETag, EntityTag, HeaderValue, IfNoneMatch,
+};
 use actix_web::http::{Method, StatusCode};
-use actix_web::{HttpRequest, HttpResponse, Route, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, Route, web};
 use secrecy::SecretString;
 
 use crate::actors::Mailbox;
@@ -159,37 +161,39 @@ fn query_param(req: &HttpRequest, name: &str) -> Option<String> {
         .last()
 }
 
-/// Does the client already hold this ETag?
-fn etag_matches(req: &HttpRequest, etag: &str) -> bool {
-    let Some(value) = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
-    value
-        .split(',')
-        .map(|t| t.trim().trim_start_matches("W/"))
-        .any(|t| t == "*" || t == etag)
+/// Does the client already hold this entity? `If-None-Match` compares weakly (RFC 9110
+/// §13.1.2: `W/"x"` matches `"x"`), `*` matches any, and every `If-None-Match` line counts.
+fn etag_matches(req: &HttpRequest, etag: &EntityTag) -> bool {
+    match req.get_header::<IfNoneMatch>() {
+        Some(IfNoneMatch::Any) => true,
+        Some(IfNoneMatch::Items(tags)) => tags.iter().any(|tag| tag.weak_eq(etag)),
+        None => false,
+    }
 }
 
-/// A pre-serialized read body with its ETag, or 304 when the client has it.
+/// A pre-serialized read body with its ETag, or 304 (ETag and Cache-Control, no body) when
+/// the client has it.
 fn cached_json(
     req: &HttpRequest,
     state: &AppState,
     body: &crate::actors::cache::CachedBody,
 ) -> HttpResponse {
-    let cache_control = format!("public, max-age={}", state.cache_max_age_secs);
-    let not_modified = etag_matches(req, &body.etag);
+    // The cache's ETags are quoted hex digests, so this always parses; if one ever did not, the
+    // body would still be served, only never as a 304.
+    let etag = body.etag.parse::<EntityTag>().ok();
+    let not_modified = etag.as_ref().is_some_and(|etag| etag_matches(req, etag));
     let mut response = if not_modified {
         HttpResponse::build(StatusCode::NOT_MODIFIED)
     } else {
         HttpResponse::Ok()
     };
-    response
-        .insert_header((header::ETAG, body.etag.as_str()))
-        .insert_header((header::CACHE_CONTROL, cache_control));
+    if let Some(etag) = etag {
+        response.insert_header(ETag(etag));
+    }
+    response.insert_header(CacheControl(vec![
+        CacheDirective::Public,
+        CacheDirective::MaxAge(state.cache_max_age_secs),
+    ]));
     if not_modified {
         return response.finish();
     }

@@ -3,6 +3,7 @@
 mod helpers;
 
 mod clock;
+mod conditional;
 mod cors;
 mod health;
 mod hostile;

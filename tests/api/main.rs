@@ -15,5 +15,6 @@ mod reads;
 mod refresh;
 mod stats;
 mod sync;
+mod telemetry;
 mod tokens;
 mod webhook;

@@ -68,6 +68,21 @@ fn number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
         .transpose()
 }
 
+/// A yes/no setting: `true`/`false` or the usual spellings (`1`/`0`, `yes`/`no`, `on`/`off`);
+/// absent or empty is `false`.
+fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    let Some(value) = text(d)? else {
+        return Ok(false);
+    };
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(serde::de::Error::custom(format!(
+            "expected true or false, found {value:?}"
+        ))),
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
     pub environment: Environment,
@@ -122,6 +137,9 @@ pub struct Settings {
     #[serde(default, deserialize_with = "secret")]
     pub metrics_token: Option<SecretString>,
     pub log_format: LogFormat,
+    /// One log line per request (`ACCESS_LOG`); off, a request logs only what goes wrong.
+    #[serde(default, deserialize_with = "flag")]
+    pub access_log: bool,
     pub milepost_data_dir: PathBuf,
 }
 
@@ -421,6 +439,24 @@ mod tests {
         };
         let err = s.finish().unwrap_err().to_string();
         assert!(err.contains("RECONCILE_INTERVAL_SECS"), "{err}");
+    }
+
+    #[test]
+    fn the_access_log_is_off_unless_asked_for() {
+        Jail::expect_with(|jail| {
+            assert!(!Settings::load().map_err(|e| *e)?.access_log);
+            for (value, on) in [("true", true), ("1", true), ("FALSE", false), ("", false)] {
+                jail.set_env("ACCESS_LOG", value);
+                assert_eq!(
+                    Settings::load().map_err(|e| *e)?.access_log,
+                    on,
+                    "{value:?}"
+                );
+            }
+            jail.set_env("ACCESS_LOG", "maybe");
+            assert!(Settings::load().is_err());
+            Ok(())
+        });
     }
 
     #[test]

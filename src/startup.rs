@@ -8,10 +8,12 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use actix::Actor;
-use actix_web::dev::{Server, ServerHandle, Service};
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::{Condition, NormalizePath, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use secrecy::SecretString;
+use tracing_actix_web::TracingLogger;
 
 use crate::actors::Mailbox;
 use crate::actors::fetcher::FetcherOptions;
@@ -20,8 +22,8 @@ use crate::actors::{CacheActor, FetcherActor, Shutdown, TokenActor};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::crypto::{StateSigner, TokenCipher};
-use crate::http::{self, AppState};
-use crate::metrics::{HttpLabels, Metrics};
+use crate::http::{self, AppState, middleware};
+use crate::metrics::Metrics;
 use crate::store;
 use crate::strava::{StravaClient, StravaConfig};
 
@@ -199,54 +201,43 @@ impl Application {
             openapi: bytes::Bytes::from(http::openapi::document().to_string()),
         });
         let production = settings.is_production();
-        let metrics = services.metrics.clone();
-        let cors = http::cors::Cors::new(settings.allowed_origins());
+        let access_log = settings.access_log;
+        let cors = web::Data::new(middleware::cors::Cors::new(settings.allowed_origins()));
+        let metrics = web::Data::from(services.metrics.clone());
         let server = HttpServer::new(move || {
-            let metrics = metrics.clone();
-            let cors = cors.clone();
+            // Each `wrap` goes around everything before it, so the list runs from the innermost
+            // out. Read bottom up, a request meets:
+            // - NormalizePath first, so the router, the request span's route, the metrics and
+            //   the log all see `/strava/health` for `/strava/health/` (as the old service
+            //   redirected);
+            // - the request span, opened before anything else runs, so every line logged below
+            //   (a refusal, a handler, its error id) carries the request id;
+            // - the `X-Request-Id` header, on every answer;
+            // - the access log (ACCESS_LOG), timing everything below it;
+            // - the security headers, outside every piece that answers by itself, so preflights,
+            //   refusals and errors carry them too;
+            // - the metrics, outside CORS and the limits, so their answers are counted as well;
+            // - CORS, which answers a preflight at once (whatever its size: the real request
+            //   still meets the limits) and gives every answer, refusals included, its CORS
+            //   headers so the frontend can read them;
+            // - the limits, the last thing before the router: nothing oversized reaches a
+            //   handler.
             App::new()
                 .app_data(state.clone())
+                .app_data(cors.clone())
+                .app_data(metrics.clone())
                 .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
-                .wrap_fn(move |req, srv| {
-                    let span =
-                        tracing::info_span!("request", method = %req.method(), path = %req.path());
-                    let started = std::time::Instant::now();
-                    let metrics = metrics.clone();
-                    let cors = cors.clone();
-                    let early = http::limits::refuse(&req)
-                        .or_else(|| cors.preflight(req.method(), req.headers()));
-                    let origin = cors.allowed(req.headers()).cloned();
-                    let fut = match early {
-                        Some(answer) => futures::future::Either::Left(futures::future::ready(Ok(
-                            req.into_response(answer),
-                        ))),
-                        None => futures::future::Either::Right(srv.call(req)),
-                    };
-                    async move {
-                        let mut response = fut.await?.map_into_boxed_body();
-                        http::cors::Cors::decorate(origin, response.headers_mut());
-                        let status = response.status().as_u16();
-                        let route = response
-                            .request()
-                            .match_pattern()
-                            .unwrap_or_else(|| "unmatched".to_owned());
-                        metrics
-                            .http_requests
-                            .get_or_create(&HttpLabels { route, status })
-                            .inc();
-                        let _entered = span.enter();
-                        tracing::info!(
-                            status,
-                            elapsed_ms = started.elapsed().as_millis() as u64,
-                            "request"
-                        );
-                        Ok(response)
-                    }
-                })
-                // outermost, so every answer carries them, preflights included
-                .wrap(http::security_headers(production))
-                // `/strava/health/` is `/strava/health`, as the old service redirected it
-                .wrap(actix_web::middleware::NormalizePath::trim())
+                .wrap(from_fn(middleware::limits::enforce))
+                .wrap(from_fn(middleware::cors::cors))
+                .wrap(from_fn(middleware::metrics::count))
+                .wrap(middleware::headers::security_headers(production))
+                .wrap(Condition::new(
+                    access_log,
+                    from_fn(middleware::access_log::log),
+                ))
+                .wrap(from_fn(middleware::request_span::request_id_header))
+                .wrap(TracingLogger::<middleware::request_span::RequestSpan>::new())
+                .wrap(NormalizePath::trim())
                 .configure(http::routes)
                 .default_service(web::to(http::not_found))
         })

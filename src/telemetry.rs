@@ -1,4 +1,11 @@
 //! Logging: `tracing` with `LOG_FORMAT=json|pretty` and `RUST_LOG` filters.
+//!
+//! Every line carries the fields of the spans it was logged in, so the lines one request caused
+//! share its `request_id` (see `http::middleware::request_span`). In JSON they are the `spans`
+//! list, outermost first, each `{"name", …its fields}`: a request's line has
+//! `"spans":[{"name":"request","request_id":"…","method":"GET","route":"/strava/health"},…]`
+//! beside the event's own fields at the top level. Pretty lines name the spans before the
+//! message and append their fields after the event's.
 
 use tracing_subscriber::EnvFilter;
 
@@ -19,7 +26,13 @@ pub fn init(format: LogFormat) {
         .with_target(false)
         .with_ansi(ansi);
     let _ = match format {
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        // The span list alone: the current span would repeat its last entry on every line.
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_span_list(true)
+            .with_current_span(false)
+            .try_init(),
         LogFormat::Pretty => builder.compact().try_init(),
     };
 }

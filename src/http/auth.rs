@@ -3,7 +3,7 @@
 use actix_web::HttpRequest;
 use secrecy::ExposeSecret;
 
-use super::AppState;
+use super::state::AppState;
 use crate::crypto::constant_time_eq;
 use crate::error::ApiError;
 

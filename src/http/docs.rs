@@ -3,7 +3,7 @@
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 
-use super::AppState;
+use super::state::AppState;
 
 /// Only this page's own script and style, and requests back to this service.
 const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \

@@ -6,8 +6,10 @@ use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
+use super::params::query_param;
 use super::params::{self, Problems};
-use super::{AppState, mailbox, query_param};
+use super::reply::mailbox;
+use super::state::AppState;
 use crate::actors::fetcher::Connect;
 use crate::actors::token::{BeginAuthorization, CallbackError, CompleteAuthorization};
 use crate::error::{ApiError, ErrorCode};

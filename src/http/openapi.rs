@@ -5,56 +5,10 @@
 
 use serde_json::{Map, Value, json};
 
+use super::doc::{Content, Doc, Header, Reply};
 use super::params::{Bound, Param};
 use super::routes::{Endpoint, endpoints};
 use crate::error::{ErrorCode, Place};
-
-/// What a response carries.
-#[derive(Debug, Clone, Copy)]
-pub enum Content {
-    /// No body (a redirect, a 304).
-    Empty,
-    /// JSON of a schema in `components/schemas`.
-    Json(&'static str),
-    /// An error body `{"detail": string, "code": one of these}`.
-    Error(&'static [ErrorCode]),
-    /// A body of this media type, not JSON.
-    Text(&'static str),
-}
-
-/// A response header the document promises.
-#[derive(Debug, Clone, Copy)]
-pub enum Header {
-    ETag,
-    /// `public, max-age=N` on reads.
-    CachePublic,
-    Location,
-    SetCookie,
-    RetryAfter,
-}
-
-/// One documented answer of a route.
-#[derive(Debug, Clone, Copy)]
-pub struct Reply {
-    pub status: u16,
-    pub description: &'static str,
-    pub content: Content,
-    pub headers: &'static [Header],
-}
-
-/// What the document says about one route.
-#[derive(Debug, Clone)]
-pub struct Doc {
-    pub summary: &'static str,
-    pub params: Vec<Param>,
-    /// The JSON request body's schema in `components/schemas`, when the route reads one.
-    pub body: Option<&'static str>,
-    pub replies: Vec<Reply>,
-    /// Needs `X-API-Key`.
-    pub api_key: bool,
-    /// Takes the `METRICS_TOKEN` bearer token when one is configured.
-    pub metrics_token: bool,
-}
 
 /// Answers any route may give before its handler runs (`limits.rs`).
 const LIMITS: [Reply; 2] = [

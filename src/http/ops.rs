@@ -10,7 +10,8 @@ use serde_json::json;
 
 use super::auth::require_api_key;
 use super::params::{self, Problems};
-use super::{AppState, mailbox};
+use super::reply::mailbox;
+use super::state::AppState;
 use crate::actors::cache::Health;
 use crate::actors::fetcher::{Disconnect, RunSync, Status, SyncError};
 use crate::crypto::constant_time_eq;

@@ -5,8 +5,15 @@
 use actix_web::HttpRequest;
 use chrono::{Datelike, Utc};
 
-use super::query_param;
 use crate::error::{ApiError, Place, Problem};
+
+/// The value of query parameter `name`, if present (the last one wins, as in FastAPI).
+pub fn query_param(req: &HttpRequest, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(req.query_string().as_bytes())
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+        .last()
+}
 
 /// An integer bound: fixed, or the athlete's current local year.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

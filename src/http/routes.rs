@@ -6,7 +6,7 @@ use actix_web::http::Method;
 use actix_web::http::header;
 use actix_web::{HttpResponse, Route, web};
 
-use super::openapi::{Content, Doc, Header, Reply};
+use super::doc::{Content, Doc, Header, Reply};
 use super::params::{self, Param};
 use super::{docs, oauth, ops, stats, webhook};
 use crate::error::ErrorCode;

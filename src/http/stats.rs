@@ -5,7 +5,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use futures::future::LocalBoxFuture;
 
 use super::params::{self, Problems};
-use super::{AppState, cached_json, mailbox};
+use super::reply::{cached_json, mailbox};
+use super::state::AppState;
 use crate::actors::cache::{CachedBody, Family, Get, ListActivities, Lookup, Read};
 use crate::error::ApiError;
 use crate::stats::ListQuery;

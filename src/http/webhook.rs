@@ -7,7 +7,8 @@ use secrecy::ExposeSecret;
 use serde_json::json;
 
 use super::params::{self, Problems};
-use super::{AppState, mailbox};
+use super::reply::mailbox;
+use super::state::AppState;
 use crate::actors::fetcher::WebhookEvent;
 use crate::actors::fetcher::webhook::Event;
 use crate::crypto::constant_time_eq;

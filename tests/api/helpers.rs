@@ -4,15 +4,16 @@
 //! Postgres comes from `TEST_DATABASE_URL`, else from a private cluster started once per test
 //! run under /tmp that stops by itself when the run ends.
 
-use std::sync::OnceLock;
+use std::io::BufRead;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use milepost::config::Settings;
+use milepost::config::{LogFormat, Settings};
 use milepost::pg::PgCluster;
 use milepost::simulator::{SimConfig, Simulator};
 use milepost::startup::{Application, Services};
 use reqwest::header;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use tokio_postgres::NoTls;
 
 pub const API_KEY: &str = "test-internal-api-key-0123456789abcdef";
@@ -361,4 +362,273 @@ pub async fn json(r: reqwest::Response) -> serde_json::Value {
     let status = r.status();
     let text = r.text().await.unwrap();
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({status}): {e}: {text}"))
+}
+
+/// The environment variables that make the `milepost` binary run with `settings` (what
+/// [`test_settings`] gives, adjusted): every setting the tests change, by its documented name.
+pub fn settings_env(settings: &Settings) -> Vec<(&'static str, String)> {
+    let s = settings;
+    let mut env = vec![
+        (
+            "ENVIRONMENT",
+            if s.is_production() {
+                "production"
+            } else {
+                "development"
+            }
+            .to_owned(),
+        ),
+        ("BIND_ADDR", s.bind_addr.clone()),
+        ("PORT", s.port.to_string()),
+        ("DATABASE_POOL_SIZE", s.database_pool_size.to_string()),
+        ("STRAVA_API_BASE_URL", s.strava_api_base_url.clone()),
+        ("STRAVA_OAUTH_BASE_URL", s.strava_oauth_base_url.clone()),
+        ("STRAVA_TIMEOUT_SECS", s.strava_timeout_secs.to_string()),
+        ("FRONTEND_URL", s.frontend_url.clone()),
+        ("REFRESH_INTERVAL_SECS", s.refresh_interval_secs.to_string()),
+        (
+            "RECONCILE_INTERVAL_SECS",
+            s.reconcile_interval_secs.to_string(),
+        ),
+        ("RETENTION_DAYS", s.retention_days.to_string()),
+        ("CACHE_MAX_AGE_SECS", s.cache_max_age_secs.to_string()),
+        (
+            "LOG_FORMAT",
+            match s.log_format {
+                LogFormat::Json => "json",
+                LogFormat::Pretty => "pretty",
+            }
+            .to_owned(),
+        ),
+        ("ACCESS_LOG", s.access_log.to_string()),
+        (
+            "MILEPOST_DATA_DIR",
+            s.milepost_data_dir.display().to_string(),
+        ),
+    ];
+    let secrets = [
+        ("DATABASE_URL", &s.database_url),
+        ("INTERNAL_API_KEY", &s.internal_api_key),
+        ("STATE_SECRET", &s.state_secret),
+        ("ENCRYPTION_KEY", &s.encryption_key),
+        ("STRAVA_CLIENT_SECRET", &s.strava_client_secret),
+        ("METRICS_TOKEN", &s.metrics_token),
+    ];
+    for (name, value) in secrets {
+        if let Some(value) = value {
+            env.push((name, value.expose_secret().to_owned()));
+        }
+    }
+    let texts = [
+        ("STRAVA_CLIENT_ID", &s.strava_client_id),
+        ("STRAVA_REDIRECT_URI", &s.strava_redirect_uri),
+        ("CORS_ALLOWED_ORIGINS", &s.cors_allowed_origins),
+    ];
+    for (name, value) in texts {
+        if let Some(value) = value {
+            env.push((name, value.clone()));
+        }
+    }
+    env
+}
+
+/// The real `milepost serve` binary as a child process, with its own database and simulator,
+/// and its stdout kept line by line. Dropping it kills the child.
+pub struct BinaryApp {
+    pub address: String,
+    pub sim: Simulator,
+    pub http: reqwest::Client,
+    process: Process,
+    dir: std::path::PathBuf,
+}
+
+/// A child process killed when dropped, and what it printed so far.
+struct Process {
+    child: std::process::Child,
+    stdout: Arc<Mutex<Vec<String>>>,
+    stderr: Arc<Mutex<Vec<String>>>,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for BinaryApp {
+    fn drop(&mut self) {
+        let _ = self.process.child.kill();
+        let _ = self.process.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Keeps every line `from` writes (until it closes) in `into`.
+fn collect_lines(from: impl std::io::Read + Send + 'static, into: Arc<Mutex<Vec<String>>>) {
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(from).lines() {
+            let Ok(line) = line else { break };
+            into.lock().unwrap().push(line);
+        }
+    });
+}
+
+impl Process {
+    /// `milepost serve` with exactly `env` (nothing of the test's environment) in `dir`.
+    fn start(env: &[(&str, String)], dir: &std::path::Path) -> Self {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_milepost"))
+            .arg("serve")
+            .env_clear()
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .current_dir(dir)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("starting the milepost binary");
+        let stdout = Arc::new(Mutex::new(Vec::new()));
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        collect_lines(child.stdout.take().unwrap(), stdout.clone());
+        collect_lines(child.stderr.take().unwrap(), stderr.clone());
+        Self {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Waits for `/readyz`; the child's stderr if it exits first.
+    async fn wait_ready(&mut self, address: &str) -> Result<(), String> {
+        for _ in 0..400 {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                // Give the reader thread a moment to take the last lines.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let stderr = self.stderr.lock().unwrap().join("\n");
+                return Err(format!("exited with {status}: {stderr}"));
+            }
+            if let Ok(r) = reqwest::get(format!("{address}/readyz")).await
+                && r.status().is_success()
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Err("no answer from /readyz within 20 s".into())
+    }
+}
+
+/// Starts the binary against a fresh database and a simulator, with settings adjusted
+/// by `configure` and `extra` environment variables (such as `RUST_LOG`) on top.
+pub async fn spawn_binary(
+    configure: impl FnOnce(&mut Settings),
+    extra: &[(&str, &str)],
+) -> BinaryApp {
+    milepost::strava::client::install_tls_provider();
+    // A year of history: these tests read the log, and each child syncs it all at least once
+    // (a debug build ingesting six years beside the other tests slows the whole run).
+    let sim_config = SimConfig {
+        history_years: 1,
+        ..SimConfig::default()
+    };
+    let sim = Simulator::start(sim_config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("starting the simulator");
+    let db_url = fresh_database().await;
+    let mut settings = test_settings(&sim, &db_url);
+    configure(&mut settings);
+    // Its own empty working directory: no `.env` or `config/` of the checkout is read.
+    let dir = std::env::temp_dir().join(format!("milepost-bin-{:016x}", rand::random::<u64>()));
+    std::fs::create_dir_all(&dir).expect("a working directory for the binary");
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        // The binary binds the port itself, so the port is picked free and let go first; if
+        // someone takes it in between, the child fails to bind and starts again on another.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let address = format!("http://127.0.0.1:{port}");
+        settings.port = port;
+        settings.strava_redirect_uri = Some(format!("{address}/strava/callback"));
+        let mut env = settings_env(&settings);
+        env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        let mut process = Process::start(&env, &dir);
+        match process.wait_ready(&address).await {
+            Ok(()) => {
+                return BinaryApp {
+                    address,
+                    sim,
+                    http: reqwest::Client::builder()
+                        .redirect(reqwest::redirect::Policy::none())
+                        .build()
+                        .unwrap(),
+                    process,
+                    dir,
+                };
+            }
+            Err(why) if attempt < 3 && why.contains("cannot listen") => continue,
+            Err(why) => panic!("the milepost binary did not start: {why}"),
+        }
+    }
+}
+
+impl BinaryApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// The whole OAuth flow, as [`TestApp::connect`]; returns the callback's response.
+    pub async fn connect(&self) -> reqwest::Response {
+        let r = self
+            .http
+            .get(self.url("/strava/authorize"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 307, "authorize");
+        let cookie = r.headers()[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        let consent = self.http.get(location(&r)).send().await.unwrap();
+        self.http
+            .get(location(&consent))
+            .header(header::COOKIE, cookie)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Every line the binary wrote to stdout so far.
+    pub fn stdout(&self) -> Vec<String> {
+        self.process.stdout.lock().unwrap().clone()
+    }
+
+    /// The stdout lines that are JSON objects (the log in `LOG_FORMAT=json`).
+    pub fn log(&self) -> Vec<serde_json::Value> {
+        self.stdout()
+            .iter()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect()
+    }
+
+    /// Waits (up to 20 s) for a log line that `matches`, and returns it.
+    pub async fn wait_for_log(
+        &self,
+        what: &str,
+        matches: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        for _ in 0..400 {
+            if let Some(line) = self.log().into_iter().find(&matches) {
+                return line;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no log line {what} in:\n{}", self.stdout().join("\n"));
+    }
 }

@@ -3,6 +3,7 @@
 mod helpers;
 
 mod clock;
+mod conditional;
 mod cors;
 mod health;
 mod hostile;
@@ -14,5 +15,6 @@ mod reads;
 mod refresh;
 mod stats;
 mod sync;
+mod telemetry;
 mod tokens;
 mod webhook;

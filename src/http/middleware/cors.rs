@@ -1,0 +1,161 @@
+//! CORS for the frontend: exact origins only (FRONTEND_URL and CORS_ALLOWED_ORIGINS), methods
+//! GET/POST/OPTIONS, no wildcard, no credentials. Preflights are answered here (204, or JSON
+//! 400 `cors_rejected` for another origin or method); every answer gets `Vary: Origin`, and for
+//! an allowed origin that origin and `Access-Control-Expose-Headers: ETag`.
+//!
+//! Written by hand rather than with actix-cors (0.7), which cannot give SPEC's answers:
+//! - its rejections are `CorsError` responses whose plain-text body ("Origin is not allowed to
+//!   make this request") is fixed by the crate; SPEC wants every error as JSON
+//!   `{"detail","code"}`, so each would have to be caught and rewritten by a second middleware;
+//! - its preflight answer is 200, not the 204 the frontend has been getting;
+//! - its `Vary` is `Origin, Access-Control-Request-Method, Access-Control-Request-Headers`
+//!   (or nothing), not `Vary: Origin`;
+//! - it refuses a preflight that asks for a header off its list, and treats an `OPTIONS` with
+//!   `Access-Control-Request-Method` but no `Origin` as a failed preflight, where milepost
+//!   answers the first with the fixed header list (the browser decides) and routes the second
+//!   like any request (a JSON 405).
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderMap, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpResponse, web};
+
+use crate::error::{ApiError, ErrorCode};
+
+const ALLOWED_METHODS: &str = "GET, POST, OPTIONS";
+const ALLOWED_HEADERS: &str = "Content-Type, X-API-Key, If-None-Match, Authorization";
+/// How long a browser may reuse a preflight answer.
+const MAX_AGE_SECS: &str = "600";
+
+/// The allowed origins, compared exactly. The middleware finds it in the app data.
+#[derive(Debug, Clone)]
+pub struct Cors {
+    origins: Vec<String>,
+}
+
+/// The middleware: answers preflights; every answer, preflights and refusals included, gets
+/// [`Cors::decorate`]d.
+pub async fn cors(
+    policy: web::Data<Cors>,
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let origin = policy.allowed(req.headers()).cloned();
+    if let Some(mut answer) = policy.preflight(req.method(), req.headers()) {
+        Cors::decorate(origin, answer.headers_mut());
+        return Ok(req.into_response(answer).map_into_right_body());
+    }
+    let mut response = next.call(req).await?;
+    Cors::decorate(origin, response.headers_mut());
+    Ok(response.map_into_left_body())
+}
+
+impl Cors {
+    pub fn new(origins: Vec<String>) -> Self {
+        Self { origins }
+    }
+
+    /// The request's `Origin` if it is allowed.
+    pub fn allowed<'a>(&self, headers: &'a HeaderMap) -> Option<&'a HeaderValue> {
+        let origin = headers.get(header::ORIGIN)?;
+        let text = origin.to_str().ok()?;
+        self.origins.iter().any(|o| o == text).then_some(origin)
+    }
+
+    /// The answer to a preflight request, or `None` when this is not one.
+    pub fn preflight(&self, method: &Method, headers: &HeaderMap) -> Option<HttpResponse> {
+        if method != Method::OPTIONS || !headers.contains_key(header::ORIGIN) {
+            return None;
+        }
+        let requested = headers.get(header::ACCESS_CONTROL_REQUEST_METHOD)?;
+        let method_ok = matches!(requested.as_bytes(), b"GET" | b"POST" | b"OPTIONS");
+        let Some(origin) = self.allowed(headers).filter(|_| method_ok) else {
+            return Some(actix_web::ResponseError::error_response(&ApiError::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::CorsRejected,
+                "Disallowed CORS origin or method",
+            )));
+        };
+        Some(
+            HttpResponse::NoContent()
+                .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone()))
+                .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, ALLOWED_METHODS))
+                .insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, ALLOWED_HEADERS))
+                .insert_header((header::ACCESS_CONTROL_MAX_AGE, MAX_AGE_SECS))
+                .finish(),
+        )
+    }
+
+    /// Adds the CORS headers a request gets; `allowed` is its origin if [`Cors::allowed`].
+    pub fn decorate(allowed: Option<HeaderValue>, response: &mut HeaderMap) {
+        response.append(header::VARY, HeaderValue::from_static("Origin"));
+        if let Some(origin) = allowed {
+            response.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+            response.insert(
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static("ETag"),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FRONTEND: &str = "https://frontend.example";
+
+    fn headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(name.clone(), HeaderValue::from_str(value).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn only_an_exact_origin_is_allowed() {
+        let cors = Cors::new(vec![FRONTEND.into()]);
+        assert!(
+            cors.allowed(&headers(&[(header::ORIGIN, FRONTEND)]))
+                .is_some()
+        );
+        for other in [
+            "https://frontend.example/",
+            "https://frontend.example.evil",
+            "http://frontend.example",
+            "null",
+        ] {
+            assert!(
+                cors.allowed(&headers(&[(header::ORIGIN, other)])).is_none(),
+                "{other}"
+            );
+        }
+    }
+
+    #[test]
+    fn preflights_are_answered_or_refused_and_other_requests_are_not_preflights() {
+        let cors = Cors::new(vec![FRONTEND.into()]);
+        let ok = headers(&[
+            (header::ORIGIN, FRONTEND),
+            (header::ACCESS_CONTROL_REQUEST_METHOD, "GET"),
+        ]);
+        let answer = cors.preflight(&Method::OPTIONS, &ok).unwrap();
+        assert_eq!(answer.status(), StatusCode::NO_CONTENT);
+        assert_eq!(
+            answer.headers().get(header::ACCESS_CONTROL_ALLOW_ORIGIN),
+            Some(&HeaderValue::from_static(FRONTEND))
+        );
+        let wrong_method = headers(&[
+            (header::ORIGIN, FRONTEND),
+            (header::ACCESS_CONTROL_REQUEST_METHOD, "DELETE"),
+        ]);
+        let answer = cors.preflight(&Method::OPTIONS, &wrong_method).unwrap();
+        assert_eq!(answer.status(), StatusCode::BAD_REQUEST);
+        assert!(cors.preflight(&Method::GET, &ok).is_none());
+        let no_method = headers(&[(header::ORIGIN, FRONTEND)]);
+        assert!(cors.preflight(&Method::OPTIONS, &no_method).is_none());
+    }
+}

@@ -1,0 +1,27 @@
+//! What every handler can reach: the actors' mailboxes and a few settings.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use secrecy::SecretString;
+
+use crate::actors::Mailbox;
+use crate::actors::{CacheActor, FetcherActor, TokenActor};
+use crate::metrics::Metrics;
+
+/// What every handler can reach: actor mailboxes and a few settings.
+pub struct AppState {
+    pub token: Mailbox<TokenActor>,
+    pub fetcher: Mailbox<FetcherActor>,
+    pub cache: Mailbox<CacheActor>,
+    pub metrics: Arc<Metrics>,
+    pub api_key: SecretString,
+    pub webhook_verify_token: Option<SecretString>,
+    pub metrics_token: Option<SecretString>,
+    pub frontend_url: String,
+    pub production: bool,
+    pub cache_max_age_secs: u32,
+    pub ready: Arc<AtomicBool>,
+    /// The OpenAPI document, serialized once.
+    pub openapi: bytes::Bytes,
+}

@@ -311,11 +311,32 @@ impl TestApp {
         self.callback(&callback, Some(&cookie)).await
     }
 
-    /// Connects and waits for the first (background) sync to publish stats.
+    /// Connects and waits for the first (background) sync to end: its stats published, its
+    /// result recorded and nothing in flight any more.
     pub async fn connect_and_sync(&self) {
         let r = self.connect().await;
         assert_eq!(location(&r), format!("{FRONTEND}/?strava=success"));
         self.wait_for("/strava/stats/ytd").await;
+        self.wait_for_sync_to_end().await;
+    }
+
+    /// Waits until no sync is in flight and one has succeeded (the operators' view says so).
+    pub async fn wait_for_sync_to_end(&self) {
+        for _ in 0..400 {
+            let r = self
+                .http
+                .get(self.url("/strava/admin/actors"))
+                .header("X-API-Key", API_KEY)
+                .send()
+                .await
+                .expect("GET admin/actors");
+            let view: serde_json::Value = r.json().await.expect("the operators' view");
+            if view["sync"]["in_flight"] == false && view["sync"]["last_success"].is_string() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("the sync never ended");
     }
 
     /// Waits until `path` answers 200.

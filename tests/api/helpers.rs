@@ -230,10 +230,7 @@ async fn launch(sim: Simulator, db_url: String, mut settings: Settings) -> TestA
         db_url,
         settings,
         services,
-        http: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
+        http: browser(),
         handle,
     }
 }
@@ -370,6 +367,14 @@ impl TestApp {
         self.services.shutdown().await;
         start(self.sim, self.db_url, self.settings).await
     }
+}
+
+/// An HTTP client that, like a test's eyes, sees redirects instead of following them.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("an HTTP client")
 }
 
 pub fn location(r: &reqwest::Response) -> String {
@@ -581,10 +586,7 @@ pub async fn spawn_binary(
                 return BinaryApp {
                     address,
                     sim,
-                    http: reqwest::Client::builder()
-                        .redirect(reqwest::redirect::Policy::none())
-                        .build()
-                        .unwrap(),
+                    http: browser(),
                     process,
                     dir,
                 };

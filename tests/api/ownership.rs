@@ -3,8 +3,10 @@
 
 use std::time::Duration;
 
+use actix::MailboxError;
+use actix_web::rt::task::JoinHandle;
 use milepost::actors::cache::Ingest;
-use milepost::actors::token::{AccessToken, ForgetTokens};
+use milepost::actors::token::{AccessGrant, AccessToken, ForgetTokens, TokenError};
 use milepost::simulator::{SimActivity, SimConfig};
 use milepost::strava::models::Activity;
 
@@ -100,11 +102,10 @@ async fn slow_strava() -> TestApp {
     app
 }
 
-#[actix_web::test]
-async fn forgetting_the_tokens_while_a_refresh_is_in_flight_leaves_no_token_row() {
-    let app = slow_strava().await;
-    let athlete_id = app.sim.config().athlete_id;
-    let refreshes = app.sim.token_refresh_count();
+/// A forced token refresh, sent and at Strava (which takes 400 ms to answer) when this returns.
+async fn refresh_in_flight(
+    app: &TestApp,
+) -> JoinHandle<Result<Result<AccessGrant, TokenError>, MailboxError>> {
     let token = app.services.token.clone();
     let refresh = actix_web::rt::spawn(async move {
         token
@@ -113,8 +114,16 @@ async fn forgetting_the_tokens_while_a_refresh_is_in_flight_leaves_no_token_row(
             })
             .await
     });
-    // the refresh is at Strava (400 ms) when the forget arrives
     tokio::time::sleep(Duration::from_millis(100)).await;
+    refresh
+}
+
+#[actix_web::test]
+async fn forgetting_the_tokens_while_a_refresh_is_in_flight_leaves_no_token_row() {
+    let app = slow_strava().await;
+    let athlete_id = app.sim.config().athlete_id;
+    let refreshes = app.sim.token_refresh_count();
+    let refresh = refresh_in_flight(&app).await;
     app.services
         .token
         .ask(ForgetTokens {
@@ -141,15 +150,7 @@ async fn forgetting_the_tokens_while_a_refresh_is_in_flight_leaves_no_token_row(
 async fn a_refresh_that_ends_after_its_row_was_deleted_does_not_bring_it_back() {
     let app = slow_strava().await;
     let refreshes = app.sim.token_refresh_count();
-    let token = app.services.token.clone();
-    let refresh = actix_web::rt::spawn(async move {
-        token
-            .ask(AccessToken {
-                force_refresh: true,
-            })
-            .await
-    });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let refresh = refresh_in_flight(&app).await;
     // the row goes behind the refresh's back (another replica's disconnect, an operator)
     app.db()
         .await

@@ -79,37 +79,21 @@ impl PageStop {
 pub async fn run(deps: SyncDeps, full: bool, priority: Priority) -> Result<SyncReport, SyncError> {
     let started = Instant::now();
     let started_at = deps.clock.now();
-    let grant = deps.token.ask(AccessToken::default()).await??;
-    let athlete = grant.athlete_id;
-    let mut result = sync_athlete(
-        &deps,
-        athlete,
-        grant.token.expose_secret(),
-        full,
-        priority,
-        started_at,
-    )
-    .await;
-    if let Err(SyncError::Unauthorized) = result {
-        // Strava refused a token we thought good: refresh it once. A revoked connection shows
-        // here as a dead refresh token (reauthorization_required).
-        tracing::warn!("Strava refused the access token; refreshing it");
-        let grant = deps
-            .token
-            .ask(AccessToken {
-                force_refresh: true,
-            })
-            .await??;
-        result = sync_athlete(
-            &deps,
-            athlete,
-            grant.token.expose_secret(),
-            full,
-            priority,
-            started_at,
-        )
-        .await;
-    }
+    let mut force_refresh = false;
+    let (athlete, result) = loop {
+        let grant = deps.token.ask(AccessToken { force_refresh }).await??;
+        let token = grant.token.expose_secret();
+        let result = sync_athlete(&deps, grant.athlete_id, token, full, priority, started_at).await;
+        match result {
+            // Strava refused a token we thought good: refresh it once. A revoked connection
+            // shows here as a dead refresh token (reauthorization_required).
+            Err(SyncError::Unauthorized) if !force_refresh => {
+                tracing::warn!("Strava refused the access token; refreshing it");
+                force_refresh = true;
+            }
+            result => break (grant.athlete_id, result),
+        }
+    };
     let error = result.as_ref().err().map(ToString::to_string);
     let recorded = async {
         let db = deps.pool.get().await?;

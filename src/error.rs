@@ -137,6 +137,18 @@ impl std::fmt::Display for ApiError {
     }
 }
 
+/// An error and every cause under it, `outer: inner: innermost`, for a log line.
+pub fn chain(error: &dyn std::error::Error) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
+}
+
 /// A short random id tying a 5xx answer to its log line.
 fn error_id() -> String {
     format!("{:08x}", rand::random::<u32>())
@@ -184,14 +196,14 @@ impl ApiError {
         status: StatusCode,
         code: ErrorCode,
         public: &str,
-        cause: &dyn std::fmt::Display,
+        cause: &dyn std::error::Error,
     ) -> Self {
         let id = error_id();
-        tracing::error!(error_id = %id, %code, cause = %cause, "{public}");
+        tracing::error!(error_id = %id, %code, cause = %chain(cause), "{public}");
         Self::new(status, code, format!("{public} (Error ID: {id})"))
     }
 
-    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+    pub fn internal(cause: &dyn std::error::Error) -> Self {
         Self::server(
             StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::InternalError,
@@ -201,7 +213,7 @@ impl ApiError {
     }
 
     /// An actor did not answer (stopped, or its mailbox is full): try again shortly.
-    pub fn unavailable(cause: &dyn std::fmt::Display) -> Self {
+    pub fn unavailable(cause: &dyn std::error::Error) -> Self {
         Self::server(
             StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::Unavailable,
@@ -262,12 +274,21 @@ mod tests {
             StatusCode::BAD_GATEWAY,
             ErrorCode::StravaError,
             "Failed to refresh Strava data",
-            &"secret cause",
+            &std::io::Error::other("secret cause"),
         );
         let body = body(e).await;
         let detail = body["detail"].as_str().unwrap();
         assert!(detail.starts_with("Failed to refresh Strava data (Error ID: "));
         assert!(!detail.contains("secret"));
+    }
+
+    #[test]
+    fn a_chain_names_every_cause() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("the sync failed")]
+        struct Outer(#[source] std::io::Error);
+        let e = Outer(std::io::Error::other("connection reset"));
+        assert_eq!(chain(&e), "the sync failed: connection reset");
     }
 
     /// The strings clients match on, as they were before the codes became an enum.

@@ -545,9 +545,9 @@ impl Handler<CompleteAuthorization> for TokenActor {
                     .await
                     .map_err(CallbackError::Exchange)?;
                 let athlete_id = answer.athlete.as_ref().map(|a| a.id).ok_or_else(|| {
-                    CallbackError::Exchange(StravaError::Decode(
-                        "no athlete in the token answer".into(),
-                    ))
+                    let missing: Box<dyn std::error::Error + Send + Sync> =
+                        "no athlete in the token answer".into();
+                    CallbackError::Exchange(StravaError::Decode(missing.into()))
                 })?;
                 let owner = match pinned_owner {
                     Some(pinned) => pinned,
@@ -560,7 +560,7 @@ impl Handler<CompleteAuthorization> for TokenActor {
                     );
                     // Their token is of no use here: hand it back rather than leave it live.
                     if let Err(e) = strava.deauthorize(&answer.access_token).await {
-                        tracing::info!(error = %e.error, "could not deauthorize the refused athlete's token");
+                        tracing::info!(error = %crate::error::chain(&e.error), "could not deauthorize the refused athlete's token");
                     }
                     return Err(CallbackError::NotOwner);
                 }

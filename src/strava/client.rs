@@ -6,6 +6,7 @@
 //! its budget. The push subscription endpoints are called by the one-shot `milepost webhook`
 //! commands, never by the server.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
@@ -25,12 +26,15 @@ pub fn install_tls_provider() {
     });
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a call to Strava failed. Cloneable (a sync's outcome goes to every caller joined to it),
+/// keeping the cause for the log.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StravaError {
     #[error("Strava did not answer in time")]
     Timeout,
-    #[error("could not reach Strava: {0}")]
-    Transport(String),
+    /// The cause carries no URL: a query may hold credentials.
+    #[error("could not reach Strava")]
+    Transport(#[source] Arc<reqwest::Error>),
     #[error("Strava rate limit exceeded")]
     RateLimited,
     #[error("Strava rejected the access token")]
@@ -41,8 +45,8 @@ pub enum StravaError {
     NotFound,
     #[error("Strava answered {status}: {message}")]
     Status { status: u16, message: String },
-    #[error("unreadable answer from Strava: {0}")]
-    Decode(String),
+    #[error("unreadable answer from Strava")]
+    Decode(#[source] Arc<dyn std::error::Error + Send + Sync>),
 }
 
 impl StravaError {
@@ -110,7 +114,7 @@ fn transport(e: reqwest::Error) -> StravaError {
         StravaError::Timeout
     } else {
         // without the URL: it may carry credentials in its query
-        StravaError::Transport(e.without_url().to_string())
+        StravaError::Transport(Arc::new(e.without_url()))
     }
 }
 
@@ -331,8 +335,8 @@ async fn decode<T: DeserializeOwned>(
     let failed = |error| Failure { error, rate };
     let bytes = response.bytes().await.map_err(|e| failed(transport(e)))?;
     if status.is_success() {
-        let value = serde_json::from_slice(&bytes)
-            .map_err(|e| failed(StravaError::Decode(e.to_string())))?;
+        let value =
+            serde_json::from_slice(&bytes).map_err(|e| failed(StravaError::Decode(Arc::new(e))))?;
         return Ok((value, rate));
     }
     let fault: Fault = serde_json::from_slice(&bytes).unwrap_or_default();

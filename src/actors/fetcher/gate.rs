@@ -132,7 +132,7 @@ impl Gate {
                 Err(Failure { error, rate }) => (error, rate),
             };
             self.metrics.count_strava(endpoint, status_label(&error));
-            if error == StravaError::RateLimited {
+            if matches!(error, StravaError::RateLimited) {
                 let wait = self.rate_limited(rate).await?;
                 tracing::warn!(
                     wait_secs = wait.as_secs(),

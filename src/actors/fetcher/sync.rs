@@ -94,7 +94,10 @@ pub async fn run(deps: SyncDeps, full: bool, priority: Priority) -> Result<SyncR
             result => break (grant.athlete_id, result),
         }
     };
-    let error = result.as_ref().err().map(ToString::to_string);
+    let error = result
+        .as_ref()
+        .err()
+        .map(|e| crate::error::chain(e as &dyn std::error::Error));
     let recorded = async {
         let db = deps.pool.get().await?;
         // The time the published bodies carry as fetched_at, so deriving them again from

@@ -117,6 +117,8 @@ pub struct CacheActor {
     derived_on: Option<NaiveDate>,
     /// The athlete's offset from UTC (seconds), which decides when their day changes.
     utc_offset: i64,
+    /// Activities already logged as absurd (see [`stats::absurdity`]): each is logged once.
+    reported_absurd: std::collections::HashSet<i64>,
     /// When the next retention sweep is due (by the clock); `None` until warmed.
     next_sweep: Option<DateTime<Utc>>,
     /// Held by the ingest writing now; the next one waits for it (see the module doc).
@@ -144,6 +146,7 @@ impl CacheActor {
             list: Arc::default(),
             derived_on: None,
             utc_offset: 0,
+            reported_absurd: Default::default(),
             next_sweep: None,
             ingest_turn: Arc::default(),
             me: None,
@@ -152,7 +155,20 @@ impl CacheActor {
 
     /// The athlete's local time now.
     fn local_now(&self) -> NaiveDateTime {
-        self.clock.now().naive_utc() + chrono::Duration::seconds(self.utc_offset)
+        stats::local_time(self.clock.now(), self.utc_offset)
+    }
+
+    /// Logs each activity left out of the stats for absurd values, once per activity.
+    fn report_absurd(&mut self, absurd: Vec<(i64, &'static str)>) {
+        for (activity, reason) in absurd {
+            if self.reported_absurd.insert(activity) {
+                tracing::warn!(
+                    activity,
+                    reason,
+                    "an activity with absurd values is left out of the stats"
+                );
+            }
+        }
     }
 
     /// Purges what Strava has not confirmed within the retention period and derives the bodies
@@ -241,11 +257,14 @@ impl CacheActor {
             };
             let public = stats::public_newest_first(&activities, visibility);
             let offset = stats::athlete_offset(public.first().copied());
-            Ok::<_, CacheError>((bodies, stats::ActivityList::new(&public), offset))
+            let list = stats::ActivityList::new(&public);
+            let absurd = stats::absurd_activities(&activities);
+            Ok::<_, CacheError>((bodies, list, offset, absurd))
         }
         .into_actor(self)
         .map(|loaded, act, ctx| match loaded {
-            Ok((bodies, list, offset)) => {
+            Ok((bodies, list, offset, absurd)) => {
+                act.report_absurd(absurd);
                 if !bodies.is_empty() {
                     // Bodies warmed from Postgres may be from an earlier day: the first tick
                     // derives them again.
@@ -497,6 +516,8 @@ struct Published {
     bodies: Vec<StoredBody>,
     list: stats::ActivityList,
     utc_offset: i64,
+    /// Stored activities left out of the bodies, and why.
+    absurd: Vec<(i64, &'static str)>,
     stored: usize,
     /// The athlete's local date the bodies were derived for.
     local_date: NaiveDate,
@@ -547,12 +568,12 @@ impl Handler<Ingest> for CacheActor {
                         })
                         .collect();
                     store::replace_bodies(&tx, &bodies).await?;
-                    let local_date =
-                        (now.naive_utc() + chrono::Duration::seconds(utc_offset)).date();
+                    let local_date = stats::local_time(now, utc_offset).date();
                     published = Some(Published {
                         bodies,
                         list,
                         utc_offset,
+                        absurd: stats::absurd_activities(&all),
                         stored: all.len(),
                         local_date,
                     });
@@ -570,6 +591,7 @@ impl Handler<Ingest> for CacheActor {
                 };
                 if let Some(published) = published {
                     report.stored = published.stored;
+                    act.report_absurd(published.absurd);
                     act.utc_offset = published.utc_offset;
                     act.derived_on = Some(published.local_date);
                     act.replace(published.bodies);
@@ -621,6 +643,7 @@ impl Handler<ForgetActivities> for CacheActor {
                 act.replace(Vec::new());
                 act.list = Arc::default();
                 act.derived_on = None;
+                act.reported_absurd.clear();
                 act.metrics.activities_stored.set(0);
                 drop(turn);
                 Ok(())

@@ -99,6 +99,11 @@ pub struct SimActivity {
     pub calories: f64,
     /// Detailed-activity only.
     pub device_name: Option<String>,
+    /// Fields rendered verbatim over the simulator's own, for values Strava's JSON may carry
+    /// but this struct cannot hold (an offset of 10^12 s, a string where a number belongs).
+    /// Only the JSON changes: the simulator's own stats still use the typed fields. Empty for
+    /// every generated activity.
+    pub raw_json: serde_json::Map<String, serde_json::Value>,
 }
 
 impl SimActivity {
@@ -156,6 +161,7 @@ impl SimActivity {
             description: None,
             calories: 0.0,
             device_name: None,
+            raw_json: serde_json::Map::new(),
         }
     }
 
@@ -191,6 +197,12 @@ impl SimActivity {
     pub fn with_elevation_gain(mut self, metres: f64) -> SimActivity {
         self.total_elevation_gain = metres;
         self.elev_high = self.elev_low + metres;
+        self
+    }
+
+    /// Renders `value` as the JSON field `key` in place of the simulator's own (see `raw_json`).
+    pub fn with_raw_json(mut self, key: &str, value: serde_json::Value) -> SimActivity {
+        self.raw_json.insert(key.to_string(), value);
         self
     }
 

@@ -124,6 +124,20 @@ fn latlng(point: &Option<[f64; 2]>) -> &[f64] {
     }
 }
 
+/// `rendered` (a rendering of `a`) as JSON, with `a.raw_json` written over its fields.
+pub(crate) fn with_raw_json<T: Serialize>(
+    rendered: T,
+    a: &SimActivity,
+) -> Result<Value, serde_json::Error> {
+    let mut value = serde_json::to_value(rendered)?;
+    if let Value::Object(fields) = &mut value {
+        for (key, raw) in &a.raw_json {
+            fields.insert(key.clone(), raw.clone());
+        }
+    }
+    Ok(value)
+}
+
 /// The SummaryActivity rendering of `a`, owned by `athlete_id`.
 pub(crate) fn summary(a: &SimActivity, athlete_id: i64) -> SummaryJson<'_> {
     summary_with_state(a, athlete_id, 2)

@@ -431,13 +431,13 @@ impl Shared {
                 cut(pages_before % self.config.short_pages.len()),
             )
         };
-        let page: Vec<_> = selected
+        let page = selected
             .into_iter()
             .skip(skip)
             .take(take)
             .filter(|a| read_private || a.visibility != Visibility::OnlyMe)
-            .map(|a| render::summary(a, self.config.athlete_id))
-            .collect();
+            .map(|a| render::with_raw_json(render::summary(a, self.config.athlete_id), a))
+            .collect::<Result<Vec<Value>, _>>()?;
         serde_json::to_vec(&page)
     }
 
@@ -452,10 +452,10 @@ impl Shared {
         if a.visibility == Visibility::OnlyMe && !read_private {
             return None;
         }
-        Some(serde_json::to_vec(&render::detailed(
-            a,
-            self.config.athlete_id,
-        )))
+        Some(
+            render::with_raw_json(render::detailed(a, self.config.athlete_id), a)
+                .and_then(|v| serde_json::to_vec(&v)),
+        )
     }
 
     /// ActivityStats at the sim's now.
@@ -471,7 +471,9 @@ impl Shared {
         let mut all: Vec<&SimActivity> = state.activities.values().collect();
         all.sort_by_key(|a| std::cmp::Reverse((a.start_date, a.id)));
         all.into_iter()
-            .filter_map(|a| serde_json::to_value(render::summary(a, self.config.athlete_id)).ok())
+            .filter_map(|a| {
+                render::with_raw_json(render::summary(a, self.config.athlete_id), a).ok()
+            })
             .collect()
     }
 

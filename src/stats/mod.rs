@@ -42,6 +42,58 @@ pub fn local_start(activity: &Activity) -> Option<NaiveDateTime> {
 
 /// Real offsets from UTC lie within ±18 hours; anything beyond is not a time zone.
 const MAX_UTC_OFFSET_SECS: f64 = 18.0 * 3600.0;
+/// No single activity covers more: 10^9 m is 25 000 times around the earth.
+pub const MAX_DISTANCE_M: f64 = 1e9;
+/// No single activity climbs more: 10^7 m is over a thousand Everests.
+pub const MAX_ELEVATION_GAIN_M: f64 = 1e7;
+/// No single activity lasts longer: 10^9 s is over 31 years.
+pub const MAX_DURATION_S: i64 = 1_000_000_000;
+
+/// Why an activity's values cannot be placed in time or summed sensibly, naming the field.
+/// An activity is absurd when
+/// - `start_date` is not an RFC 3339 instant, or `start_date_local` not a wall-clock time
+///   (it could not be placed in any month, year or order);
+/// - `utc_offset` is not finite or beyond ±18 h (no time zone is that far from UTC);
+/// - `distance` or `total_elevation_gain` is negative, NaN, infinite, or beyond
+///   [`MAX_DISTANCE_M`] / [`MAX_ELEVATION_GAIN_M`] (finite values like 1e308 would make the
+///   sums infinite, which JSON cannot carry);
+/// - `moving_time` or `elapsed_time` is negative or beyond [`MAX_DURATION_S`] (values near
+///   i64::MAX would overflow the sums);
+/// - `average_speed` or `max_speed` is NaN or infinite (JSON cannot carry it).
+///
+/// Absurd activities stay stored as Strava sent them but are left out of every public body,
+/// aggregate or listing; `None` for a sane activity.
+pub fn absurdity(a: &Activity) -> Option<&'static str> {
+    let length = |v: f64, max: f64| v.is_finite() && (0.0..=max).contains(&v);
+    let duration = |v: i64| (0..=MAX_DURATION_S).contains(&v);
+    if DateTime::parse_from_rfc3339(&a.start_date).is_err() {
+        Some("start_date is not an RFC 3339 instant")
+    } else if local_start(a).is_none() {
+        Some("start_date_local is not a wall-clock time")
+    } else if !(a.utc_offset.is_finite() && a.utc_offset.abs() <= MAX_UTC_OFFSET_SECS) {
+        Some("utc_offset is beyond ±18 h")
+    } else if !length(a.distance, MAX_DISTANCE_M) {
+        Some("distance is negative, not finite or beyond 10^9 m")
+    } else if !length(a.total_elevation_gain, MAX_ELEVATION_GAIN_M) {
+        Some("total_elevation_gain is negative, not finite or beyond 10^7 m")
+    } else if !duration(a.moving_time) {
+        Some("moving_time is negative or beyond 10^9 s")
+    } else if !duration(a.elapsed_time) {
+        Some("elapsed_time is negative or beyond 10^9 s")
+    } else if !(a.average_speed.is_finite() && a.max_speed.is_finite()) {
+        Some("a speed is not finite")
+    } else {
+        None
+    }
+}
+
+/// The absurd activities among `activities` (see [`absurdity`]): their ids and why.
+pub fn absurd_activities(activities: &[Activity]) -> Vec<(i64, &'static str)> {
+    activities
+        .iter()
+        .filter_map(|a| absurdity(a).map(|why| (a.id, why)))
+        .collect()
+}
 
 /// The athlete's offset from UTC in seconds, taken from their newest activity (clamped to a
 /// real time zone's; a missing or unreadable offset is UTC).
@@ -51,9 +103,19 @@ pub fn athlete_offset(newest: Option<&Activity>) -> i64 {
     offset.clamp(-MAX_UTC_OFFSET_SECS, MAX_UTC_OFFSET_SECS) as i64
 }
 
+/// Wall-clock time at `offset_secs` from UTC; UTC itself when the offset cannot be applied
+/// (beyond ±18 h, or past the end of the calendar).
+pub fn local_time(now: DateTime<Utc>, offset_secs: i64) -> NaiveDateTime {
+    let utc = now.naive_utc();
+    let offset = offset_secs.clamp(-(MAX_UTC_OFFSET_SECS as i64), MAX_UTC_OFFSET_SECS as i64);
+    Duration::try_seconds(offset)
+        .and_then(|d| utc.checked_add_signed(d))
+        .unwrap_or(utc)
+}
+
 /// The athlete's current local time, taking their offset from their newest activity.
 pub fn athlete_now(now: DateTime<Utc>, newest: Option<&Activity>) -> NaiveDateTime {
-    now.naive_utc() + Duration::seconds(athlete_offset(newest))
+    local_time(now, athlete_offset(newest))
 }
 
 /// `"2025-12-25T12:00:00+00:00"`, as the old service wrote `fetched_at`.
@@ -70,22 +132,40 @@ pub struct Summary {
     pub elevation_gain: f64,
 }
 
+/// `a + b`, held within the finite floats: a sum never becomes `inf` or NaN (JSON has neither).
+fn finite_sum(a: f64, b: f64) -> f64 {
+    let sum = a + b;
+    if sum.is_nan() {
+        a
+    } else {
+        sum.clamp(-f64::MAX, f64::MAX)
+    }
+}
+
+/// `v`, or 0 when it is NaN or infinite (JSON has neither).
+fn finite_or_zero(v: f64) -> f64 {
+    if v.is_finite() { v } else { 0.0 }
+}
+
 impl Summary {
+    /// Adds one activity. Sums saturate instead of overflowing; callers add only sane
+    /// activities (see [`absurdity`]), which keeps them far from saturating.
     fn add(&mut self, a: &Activity) {
-        self.count += 1;
-        self.distance += a.distance;
-        self.moving_time += a.moving_time;
-        self.elevation_gain += a.total_elevation_gain;
+        self.count = self.count.saturating_add(1);
+        self.distance = finite_sum(self.distance, a.distance);
+        self.moving_time = self.moving_time.saturating_add(a.moving_time);
+        self.elevation_gain = finite_sum(self.elevation_gain, a.total_elevation_gain);
     }
 }
 
 impl From<Totals> for Summary {
+    /// Strava's own totals as it sent them, except that a non-finite figure shows as 0.
     fn from(t: Totals) -> Self {
         Self {
             count: t.count,
-            distance: t.distance,
+            distance: finite_or_zero(t.distance),
             moving_time: t.moving_time,
-            elevation_gain: t.elevation_gain,
+            elevation_gain: finite_or_zero(t.elevation_gain),
         }
     }
 }
@@ -454,12 +534,16 @@ impl ActivityList {
     }
 }
 
-/// Sorts the activities `visibility` admits newest first.
+/// Sorts the activities `visibility` admits newest first, leaving out absurd ones (see
+/// [`absurdity`]): every public body derives from this list.
 pub fn public_newest_first(
     activities: &[Activity],
     visibility: PublicVisibility,
 ) -> Vec<&Activity> {
-    let mut public: Vec<&Activity> = activities.iter().filter(|a| visibility.admits(a)).collect();
+    let mut public: Vec<&Activity> = activities
+        .iter()
+        .filter(|a| visibility.admits(a) && absurdity(a).is_none())
+        .collect();
     public.sort_by(|a, b| {
         b.start_date
             .cmp(&a.start_date)
@@ -832,5 +916,142 @@ mod tests {
             ..query
         });
         assert_ne!(etag, other);
+    }
+
+    fn bodies_of(
+        acts: &[Activity],
+        now: DateTime<Utc>,
+    ) -> std::collections::HashMap<String, Value> {
+        activity_bodies(acts, PublicVisibility::Everyone, now, now)
+            .into_iter()
+            .map(|(k, b)| (k, json_of(&b)))
+            .collect()
+    }
+
+    #[test]
+    fn absurd_values_are_left_out_and_the_sane_ones_counted() {
+        let mut offset = activity(1, "Run", "2025-10-20T08:00:00Z", 1_000.0);
+        offset.utc_offset = 1e12;
+        let mut huge =
+            [2, 3].map(|id| activity(id, "Run", &format!("2025-10-1{id}T08:00:00Z"), 1e308));
+        let mut nan = activity(4, "Run", "2025-10-09T08:00:00Z", f64::NAN);
+        nan.total_elevation_gain = f64::INFINITY;
+        let mut long =
+            [5, 6].map(|id| activity(id, "Ride", &format!("2025-10-0{id}T08:00:00Z"), 1.0));
+        let mut garbage = activity(7, "Run", "2025-10-04T08:00:00Z", 1.0);
+        garbage.start_date = "garbage".into();
+        garbage.start_date_local = "garbage".into();
+        let mut negative = activity(8, "Run", "2025-10-03T08:00:00Z", -5.0);
+        negative.moving_time = -1;
+        for a in &mut long {
+            a.moving_time = i64::MAX;
+        }
+        huge[1].utc_offset = f64::NAN;
+        let sane = [
+            activity(10, "Run", "2025-10-02T08:00:00Z", 5_000.0),
+            activity(11, "Ride", "2025-10-01T08:00:00Z", 20_000.0),
+        ];
+        let mut acts = vec![offset, nan, garbage, negative];
+        acts.extend(huge);
+        acts.extend(long);
+        acts.extend(sane.iter().cloned());
+
+        let mut absurd = absurd_activities(&acts);
+        absurd.sort_unstable();
+        let field = |why: &str| why.split(' ').next().unwrap_or_default().to_owned();
+        let fields: Vec<(i64, String)> = absurd.iter().map(|(id, why)| (*id, field(why))).collect();
+        assert_eq!(
+            fields,
+            [
+                (1, "utc_offset"),
+                (2, "distance"),
+                (3, "utc_offset"),
+                (4, "distance"),
+                (5, "moving_time"),
+                (6, "moving_time"),
+                (7, "start_date"),
+                (8, "distance"),
+            ]
+            .map(|(id, f)| (id, f.to_owned()))
+        );
+
+        let now = noon(2025, 10, 25);
+        let bodies = bodies_of(&acts, now);
+        // Exactly what the sane activities alone give.
+        assert_eq!(bodies, bodies_of(&sane, now));
+        let month = &bodies[keys::MONTHLY]["data"]["2025-10"];
+        assert_eq!(
+            *month,
+            json!({"count": 2, "distance": 25_000.0, "moving_time": 1_200, "elevation_gain": 20.0})
+        );
+        let recent: Vec<i64> = bodies[keys::RECENT]["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(recent, vec![10, 11]);
+        assert_eq!(bodies[keys::TOTALS]["data"]["Run"]["count"], json!(1));
+
+        let public = public_newest_first(&acts, PublicVisibility::Everyone);
+        let (page, _) = ActivityList::new(&public).page(&ListQuery {
+            limit: 100,
+            ..ListQuery::default()
+        });
+        assert_eq!(json_of(&page)["total"], json!(2));
+    }
+
+    #[test]
+    fn sums_saturate_instead_of_overflowing() {
+        let mut sum = Summary::default();
+        let mut a = activity(1, "Run", "2025-10-01T08:00:00Z", 1e308);
+        a.moving_time = i64::MAX;
+        a.total_elevation_gain = f64::MAX;
+        sum.add(&a);
+        sum.add(&a);
+        assert_eq!(sum.moving_time, i64::MAX);
+        assert_eq!(sum.distance, f64::MAX);
+        assert_eq!(sum.elevation_gain, f64::MAX);
+        let text = serde_json::to_string(&sum).unwrap();
+        assert!(!text.contains("null"), "{text}");
+    }
+
+    #[test]
+    fn local_time_never_panics_on_absurd_offsets_or_instants() {
+        let now = noon(2025, 10, 1);
+        assert_eq!(
+            local_time(now, i64::MAX),
+            now.naive_utc() + Duration::hours(18)
+        );
+        assert_eq!(
+            local_time(now, i64::MIN),
+            now.naive_utc() - Duration::hours(18)
+        );
+        let mut a = activity(1, "Run", "2025-10-01T08:00:00Z", 1.0);
+        a.utc_offset = 1e12;
+        assert_eq!(
+            athlete_now(now, Some(&a)),
+            now.naive_utc() + Duration::hours(18)
+        );
+        a.utc_offset = f64::NAN;
+        assert_eq!(athlete_now(now, Some(&a)), now.naive_utc());
+        // the end of the calendar: UTC rather than a panic
+        assert_eq!(
+            local_time(DateTime::<Utc>::MAX_UTC, 3_600),
+            DateTime::<Utc>::MAX_UTC.naive_utc()
+        );
+    }
+
+    #[test]
+    fn non_finite_strava_totals_show_as_zero() {
+        let totals = Totals {
+            count: 1,
+            distance: f64::INFINITY,
+            moving_time: 10,
+            elapsed_time: 10,
+            elevation_gain: f64::NAN,
+        };
+        let sum = Summary::from(totals);
+        assert_eq!((sum.distance, sum.elevation_gain), (0.0, 0.0));
     }
 }

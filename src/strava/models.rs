@@ -4,25 +4,39 @@
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-/// Reads a JSON number (int or float, or a numeric string) or null as `f64`.
+/// Reads a JSON number (int or float, or a numeric string) or null as `f64`. Anything else, and
+/// a string naming a non-finite value (`"NaN"`, `"inf"`, `"1e400"`), reads as 0, as Postgres
+/// would store it anyway (JSON has no such numbers). Finite but absurd values (`1e308`,
+/// `utc_offset: 1e12`) are kept as sent: `stats::absurdity` decides what the stats leave out.
 fn lenient_f64<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     Ok(match serde_json::Value::deserialize(d)? {
         serde_json::Value::Number(n) => n.as_f64().unwrap_or(0.0),
-        serde_json::Value::String(s) => s.trim().parse().unwrap_or(0.0),
+        serde_json::Value::String(s) => s
+            .trim()
+            .parse()
+            .ok()
+            .filter(|f: &f64| f.is_finite())
+            .unwrap_or(0.0),
         _ => 0.0,
     })
 }
 
-/// Reads a JSON number (int or float) or null as `i64`, truncating fractions (`474287.0`).
+/// Reads a JSON number (int or float, or a numeric string) or null as `i64`, truncating
+/// fractions (`474287.0`). Numbers beyond i64 saturate (`1e20` reads as i64::MAX: `as` never
+/// wraps); anything else reads as 0.
 fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let from_f64 = |f: f64| f as i64;
     Ok(match serde_json::Value::deserialize(d)? {
-        serde_json::Value::Number(n) => n
-            .as_i64()
-            .or_else(|| n.as_f64().map(|f| f as i64))
-            .unwrap_or(0),
-        serde_json::Value::String(s) => s.trim().parse().unwrap_or(0),
-        _ => 0,
-    })
+        serde_json::Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(from_f64)),
+        serde_json::Value::String(s) => {
+            let s = s.trim();
+            s.parse()
+                .ok()
+                .or_else(|| s.parse().ok().filter(|f: &f64| f.is_finite()).map(from_f64))
+        }
+        _ => None,
+    }
+    .unwrap_or(0))
 }
 
 fn lenient_opt_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
@@ -306,5 +320,37 @@ mod tests {
         let t: TokenResponse = serde_json::from_value(body("token_refresh_token.json")).unwrap();
         let shown = format!("{t:?}");
         assert!(!shown.contains("new-access-token") && !shown.contains("new-refresh-token"));
+    }
+
+    #[test]
+    fn absurd_numbers_parse_without_failing_and_keep_what_the_stats_must_judge() {
+        let a: Activity = serde_json::from_value(serde_json::json!({
+            "id": 1,
+            "utc_offset": 1e12,
+            "distance": 1e308,
+            "moving_time": 9223372036854775807_i64,
+            "elapsed_time": 1e20,
+            "total_elevation_gain": "NaN",
+            "average_speed": "inf",
+            "max_speed": "fast",
+            "kudos_count": 2.9,
+            "name": 42,
+        }))
+        .unwrap();
+        assert_eq!(a.utc_offset, 1e12);
+        assert_eq!(a.distance, 1e308);
+        assert_eq!(a.moving_time, i64::MAX);
+        assert_eq!(a.elapsed_time, i64::MAX);
+        assert_eq!(
+            (a.total_elevation_gain, a.average_speed, a.max_speed),
+            (0.0, 0.0, 0.0)
+        );
+        assert_eq!(a.kudos_count, 2);
+        assert_eq!(a.name, "42");
+        let t: Totals = serde_json::from_value(serde_json::json!({
+            "count": "3", "moving_time": "474287.0", "distance": "12.5"
+        }))
+        .unwrap();
+        assert_eq!((t.count, t.moving_time, t.distance), (3, 474287, 12.5));
     }
 }

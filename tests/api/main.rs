@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod absurd;
 mod clock;
 mod conditional;
 mod cors;

@@ -11,6 +11,7 @@ mod oauth;
 mod openapi;
 mod owner;
 mod ownership;
+mod private_pg;
 mod reads;
 mod refresh;
 mod stats;

@@ -313,8 +313,10 @@ impl Settings {
 }
 
 /// Reads the development secrets file, creating it (mode 0600) with fresh random values first.
+/// A file that group or others can access is refused, naming the file and the fix.
 fn generated_secrets(path: &Path) -> anyhow::Result<Vec<(String, SecretString)>> {
     use anyhow::Context;
+    use std::os::unix::fs::PermissionsExt;
     if !path.exists() {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)
@@ -329,6 +331,19 @@ fn generated_secrets(path: &Path) -> anyhow::Result<Vec<(String, SecretString)>>
         tracing::info!(
             path = %path.display(),
             "generated development secrets (INTERNAL_API_KEY, STATE_SECRET, ENCRYPTION_KEY); set them in the environment to choose your own"
+        );
+    }
+    let mode = std::fs::metadata(path)
+        .with_context(|| format!("inspecting generated secrets in {}", path.display()))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        anyhow::bail!(
+            "refusing to start: {} holds secrets but group or others can access it (mode {:04o}); \
+             run `chmod 600 {}`",
+            path.display(),
+            mode & 0o7777,
+            path.display()
         );
     }
     let text = std::fs::read_to_string(path)
@@ -427,6 +442,33 @@ mod tests {
         assert_eq!(key(&first), key(&second));
         assert!(key(&first).len() >= MIN_SECRET_LEN);
         assert!(!format!("{first:?}").contains(&key(&first)));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn the_secrets_file_is_written_0600_and_refused_when_others_can_read_it() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("milepost-cfg-{}", random_secret()));
+        let s = Settings {
+            milepost_data_dir: dir.clone(),
+            ..Settings::default()
+        };
+        let file = dir.join(GENERATED_SECRETS_FILE);
+        let mode = |file: &Path| std::fs::metadata(file).unwrap().permissions().mode() & 0o777;
+
+        let generated = s.clone().finish().unwrap();
+        assert_eq!(mode(&file), 0o600);
+
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = s.clone().finish().unwrap_err().to_string();
+        assert!(err.contains(&file.display().to_string()), "{err}");
+        assert!(err.contains("chmod 600"), "{err}");
+        let secret = generated.state_secret.as_ref().unwrap().expose_secret();
+        assert!(!err.contains(secret), "{err}");
+
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let again = s.finish().unwrap();
+        assert_eq!(again.state_secret.as_ref().unwrap().expose_secret(), secret);
         std::fs::remove_dir_all(dir).unwrap();
     }
 

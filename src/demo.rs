@@ -44,7 +44,7 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
     let cluster = match settings.database_url() {
         Some(_) => None,
         None => {
-            let dir = cluster_dir_for(&settings.milepost_data_dir);
+            let dir = cluster_dir_for(&settings.milepost_data_dir)?;
             println!(
                 "Starting a private PostgreSQL cluster in {} …",
                 dir.display()

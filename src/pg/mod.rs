@@ -2,29 +2,57 @@
 //!
 //! `milepost demo` keeps a persistent cluster under its data directory, and the black-box tests
 //! start a throwaway (`ephemeral`) one per test run. The cluster listens on 127.0.0.1 only, on a
-//! free port picked at start, with Unix sockets disabled, and trusts local connections as the
-//! `postgres` superuser.
+//! free port picked at start, with Unix sockets disabled.
+//!
+//! No login goes without a password: `initdb` writes a `pg_hba.conf` that asks every TCP
+//! connection for SCRAM-SHA-256 (and Unix-socket connections, which are switched off anyway, for
+//! peer authentication). The `postgres` superuser's password is random, generated at the first
+//! `initdb` and kept in [`PASSWORD_FILE`] (mode 0600) inside the cluster directory, which only its
+//! owner can open. Every URL from [`PgCluster::url`] carries it; nothing logs it.
+//!
+//! A cluster created by an older milepost trusted every local login and has no password file.
+//! It is not migrated: [`PgCluster::start`] refuses it with [`ClusterError::LegacyCluster`],
+//! whose message says to delete the directory, after which a new cluster is created there.
 //!
 //! PostgreSQL refuses to run as root, so when milepost is root every server binary runs as the
 //! `postgres` user (`runuser -u postgres -- …`); the cluster directory must then be reachable by
-//! that user, which [`cluster_dir_for`] takes care of. [`PgCluster::stop_when_process_exits`]
-//! makes sure the server never outlives the process that started it, even after a SIGKILL.
+//! that user, which [`cluster_dir_for`] takes care of. Directories made for the cluster are
+//! created with mode 0700 and never reused from a predictable path: fallbacks get a random name
+//! ([`PgCluster::start_ephemeral`], [`cluster_dir_for`]), and an existing directory is used only
+//! if it is owned by the user the server runs as (or root) and not writable by group or others.
+//! [`PgCluster::stop_when_process_exits`] makes sure the server never outlives the process that
+//! started it, even after a SIGKILL.
 
 use std::ffi::{OsStr, OsString};
+use std::io::Write as _;
 use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::fs::PermissionsExt as _;
+use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _, OpenOptionsExt as _};
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
+use rand::Rng as _;
+use secrecy::{ExposeSecret as _, SecretString};
 use sha2::{Digest as _, Sha256};
 use tokio::process::Command;
 
 /// Debian/Ubuntu keep each major version's server binaries in `<this>/<version>/bin`.
 const DEBIAN_PG_LIB: &str = "/usr/lib/postgresql";
-/// The superuser `initdb` creates and every connection uses (trusted, local only).
+/// The superuser `initdb` creates and every connection uses (password-authenticated).
 const SUPERUSER: &str = "postgres";
+/// The file in the cluster directory holding the superuser's password (mode 0600).
+pub const PASSWORD_FILE: &str = "milepost-superuser.password";
+/// Characters in the generated superuser password (alphanumeric: about 190 bits).
+const PASSWORD_LEN: usize = 32;
+/// In a data directory the `postgres` user cannot reach (as root), this file names the fresh
+/// directory under [`FALLBACK_PARENT`] that holds its cluster.
+const CLUSTER_DIR_POINTER: &str = "postgres-cluster-dir";
+/// Where fallback cluster directories are created, each with a random name.
+const FALLBACK_PARENT: &str = "/var/tmp";
+/// How many random names `create_fresh_dir` tries before giving up.
+const FRESH_DIR_ATTEMPTS: usize = 16;
 /// How many ports `start` tries when another process grabs the one it picked.
 const START_ATTEMPTS: usize = 5;
 /// Seconds `pg_ctl` waits for the server to start or stop (crash recovery can take a while).
@@ -70,8 +98,9 @@ fi
 if [ "$ephemeral" = 1 ] && [ -z "$current" ]; then rm -rf -- "$dir"; fi
 "#;
 
-/// What can go wrong running the private cluster. Messages carry the failing command's output
-/// (there are no secrets here: the cluster uses trust authentication).
+/// What can go wrong running the private cluster. Messages carry the failing command's output,
+/// which never holds the superuser's password: `initdb` reads it from a file, and the server
+/// binaries are never given it.
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
     /// No `initdb`/`pg_ctl`; the payload lists where they were looked for.
@@ -87,6 +116,17 @@ pub enum ClusterError {
          directory that user can reach (every parent directory traversable, e.g. under /var/tmp)"
     )]
     RunAsPostgres(String),
+    /// An existing cluster made by an older milepost, with password-less (trust) logins.
+    #[error(
+        "the PostgreSQL cluster in {dir} has no password file ({file}): an older milepost created \
+         it to accept password-less logins, which is no longer allowed. Delete that directory \
+         (rm -rf {dir}) and start again: a new cluster with a random password is created \
+         (the demo re-creates its data)"
+    )]
+    LegacyCluster { dir: String, file: String },
+    /// A directory or file that someone else could control, or that others can read.
+    #[error("refusing to use {path} for the private PostgreSQL cluster: {reason}")]
+    Unsafe { path: String, reason: String },
     /// A file-system operation failed.
     #[error("could not {action}: {source}")]
     Io {
@@ -116,26 +156,57 @@ pub enum ClusterError {
 /// How the server binaries are run: directly, or as the `postgres` user when milepost is root.
 #[derive(Debug, Clone)]
 enum Runner {
-    CurrentUser,
-    Postgres { runuser: PathBuf },
+    CurrentUser {
+        uid: u32,
+    },
+    Postgres {
+        runuser: PathBuf,
+        uid: u32,
+        gid: u32,
+    },
 }
 
 impl Runner {
     fn for_current_user() -> Result<Self, ClusterError> {
-        if !is_root() {
-            return Ok(Self::CurrentUser);
+        let uid = effective_uid().ok_or_else(|| ClusterError::Io {
+            action: "find out which user this process runs as".into(),
+            source: std::io::Error::other("neither /proc/self/status nor `id -u` answered"),
+        })?;
+        if uid != 0 {
+            return Ok(Self::CurrentUser { uid });
         }
-        find_runuser()
-            .map(|runuser| Self::Postgres { runuser })
-            .ok_or_else(|| {
-                ClusterError::RunAsPostgres("`runuser` (util-linux) was not found".into())
-            })
+        let runuser = find_runuser().ok_or_else(|| {
+            ClusterError::RunAsPostgres("`runuser` (util-linux) was not found".into())
+        })?;
+        let (uid, gid) = postgres_ids()?;
+        Ok(Self::Postgres { runuser, uid, gid })
+    }
+
+    /// Gives `path` (just created by this process) to the user the server runs as.
+    fn hand_over(&self, path: &Path) -> Result<(), ClusterError> {
+        match self {
+            Self::CurrentUser { .. } => Ok(()),
+            Self::Postgres { uid, gid, .. } => {
+                std::os::unix::fs::lchown(path, Some(*uid), Some(*gid)).map_err(io_error(format!(
+                    "hand {} to the postgres user",
+                    path.display()
+                )))
+            }
+        }
+    }
+
+    /// Whether files owned by `uid` may be used: the server's user's own, or root's.
+    fn trusts_owner(&self, uid: u32) -> bool {
+        match self {
+            Self::CurrentUser { uid: own } => uid == *own,
+            Self::Postgres { uid: postgres, .. } => uid == *postgres || uid == 0,
+        }
     }
 
     fn command(&self, program: &Path) -> Command {
         let mut command = match self {
-            Self::CurrentUser => Command::new(program),
-            Self::Postgres { runuser } => {
+            Self::CurrentUser { .. } => Command::new(program),
+            Self::Postgres { runuser, .. } => {
                 let mut command = Command::new(runuser);
                 command.args(["-u", "postgres", "--"]).arg(program);
                 command
@@ -159,6 +230,8 @@ pub struct PgCluster {
     runner: Runner,
     /// Throwaway data: durability off, and the watchdog deletes the directory.
     ephemeral: bool,
+    /// The `postgres` superuser's password (redacted in `Debug`).
+    password: SecretString,
 }
 
 impl PgCluster {
@@ -169,12 +242,32 @@ impl PgCluster {
     /// is stopped first, and a stale `postmaster.pid` is removed. `ephemeral` turns durability
     /// off (`fsync=off` and friends), for test clusters whose data is thrown away: the watchdog
     /// of [`stop_when_process_exits`](Self::stop_when_process_exits) then deletes `dir`.
+    ///
+    /// `dir` is created with mode 0700 if missing; an existing one must be owned by the user the
+    /// server runs as (or root) and not writable by group or others, else this fails with
+    /// [`ClusterError::Unsafe`]. An initialised cluster without [`PASSWORD_FILE`] (made by an
+    /// older milepost) fails with [`ClusterError::LegacyCluster`].
     pub async fn start(dir: &Path, ephemeral: bool) -> Result<PgCluster, ClusterError> {
-        let bin_dir = locate_binaries(std::env::var_os("PG_BIN_DIR")).await?;
         let runner = Runner::for_current_user()?;
-        tokio::fs::create_dir_all(dir)
-            .await
-            .map_err(io_error(format!("create {}", dir.display())))?;
+        Self::start_with(dir, runner, ephemeral).await
+    }
+
+    /// Starts an ephemeral cluster in a fresh directory (random name, mode 0700) under the
+    /// system's temporary directory.
+    pub async fn start_ephemeral() -> Result<PgCluster, ClusterError> {
+        let runner = Runner::for_current_user()?;
+        let dir = create_fresh_dir(&std::env::temp_dir(), "milepost-test-pg-")?;
+        runner.hand_over(&dir)?;
+        Self::start_with(&dir, runner, true).await
+    }
+
+    async fn start_with(
+        dir: &Path,
+        runner: Runner,
+        ephemeral: bool,
+    ) -> Result<PgCluster, ClusterError> {
+        let bin_dir = locate_binaries(std::env::var_os("PG_BIN_DIR")).await?;
+        prepare_cluster_dir(dir, &runner)?;
         let data_dir = tokio::fs::canonicalize(dir)
             .await
             .map_err(io_error(format!("resolve {}", dir.display())))?;
@@ -185,13 +278,16 @@ impl PgCluster {
             bin_dir,
             runner,
             ephemeral,
+            password: SecretString::from(String::new()),
         };
         let initialised = tokio::fs::try_exists(cluster.data_dir.join("PG_VERSION"))
             .await
             .map_err(io_error(format!("inspect {}", cluster.data_dir.display())))?;
-        if !initialised {
-            cluster.init().await?;
-        }
+        cluster.password = if initialised {
+            read_password(&cluster.data_dir, &cluster.runner)?
+        } else {
+            cluster.init().await?
+        };
         cluster.clear_leftover_server().await?;
         cluster.port = cluster.start_on_free_port().await?;
         tracing::info!(
@@ -213,10 +309,17 @@ impl PgCluster {
         &self.data_dir
     }
 
-    /// A connection URL for `database`, as the trusted `postgres` superuser.
+    /// The file holding the superuser's password (mode 0600, inside the cluster directory).
+    pub fn password_file(&self) -> PathBuf {
+        self.data_dir.join(PASSWORD_FILE)
+    }
+
+    /// A connection URL for `database`, as the `postgres` superuser with its password: keep it
+    /// secret (e.g. in a `SecretString`) and out of logs.
     pub fn url(&self, database: &str) -> String {
         format!(
-            "postgres://{SUPERUSER}@127.0.0.1:{}/{}",
+            "postgres://{SUPERUSER}:{}@127.0.0.1:{}/{}",
+            percent_encode(self.password.expose_secret()),
             self.port,
             percent_encode(database)
         )
@@ -283,8 +386,8 @@ impl PgCluster {
             .and_then(|contents| contents.lines().next().map(str::to_owned))
             .unwrap_or_default();
         let runuser = match &self.runner {
-            Runner::CurrentUser => OsString::new(),
-            Runner::Postgres { runuser } => runuser.clone().into_os_string(),
+            Runner::CurrentUser { .. } => OsString::new(),
+            Runner::Postgres { runuser, .. } => runuser.clone().into_os_string(),
         };
         let arguments: Vec<OsString> = vec![
             "milepost-pg-watchdog".into(), // $0
@@ -344,12 +447,13 @@ impl PgCluster {
         Err(command_error(description, &output))
     }
 
-    /// `initdb` into the (empty) data directory, after handing it to `postgres` when root.
-    async fn init(&self) -> Result<(), ClusterError> {
-        if let Runner::Postgres { runuser } = &self.runner {
-            let mut chown = Command::new("chown");
-            chown.arg("-R").arg("postgres:").arg(&self.data_dir);
-            run_checked(chown).await?;
+    /// `initdb` into the (empty) data directory, after handing it to `postgres` when root, with
+    /// SCRAM-SHA-256 for every TCP login and a fresh random superuser password, which is then
+    /// kept in [`PASSWORD_FILE`] and returned.
+    async fn init(&self) -> Result<SecretString, ClusterError> {
+        if let Runner::Postgres { runuser, .. } = &self.runner {
+            // A directory checked by `prepare_cluster_dir`: ours or postgres's, not a symlink.
+            self.runner.hand_over(&self.data_dir)?;
 
             let mut probe = Command::new(runuser);
             probe
@@ -367,11 +471,42 @@ impl PgCluster {
             }
         }
 
+        let password = generate_password();
+        // initdb wants an empty data directory, so its password file waits next to it, in a
+        // fresh directory only the server's user can open, and is deleted right after.
+        let parent = self.data_dir.parent().unwrap_or(Path::new("/"));
+        let scratch = create_fresh_dir(parent, ".milepost-initdb-")?;
+        let result = self.run_initdb(&scratch, &password).await;
+        if let Err(error) = std::fs::remove_dir_all(&scratch) {
+            tracing::warn!(%error, dir = %scratch.display(), "could not remove initdb's scratch directory");
+        }
+        result?;
+
+        let file = self.password_file();
+        write_private(&file, &format!("{}\n", password.expose_secret()))
+            .map_err(io_error(format!("write {}", file.display())))?;
+        self.runner.hand_over(&file)?;
+        Ok(password)
+    }
+
+    async fn run_initdb(
+        &self,
+        scratch: &Path,
+        password: &SecretString,
+    ) -> Result<(), ClusterError> {
+        self.runner.hand_over(scratch)?;
+        let pwfile = scratch.join("pwfile");
+        write_private(&pwfile, &format!("{}\n", password.expose_secret()))
+            .map_err(io_error(format!("write {}", pwfile.display())))?;
+        self.runner.hand_over(&pwfile)?;
+
         let mut initdb = self.runner.command(&self.bin_dir.join("initdb"));
         initdb
             .arg("-D")
             .arg(&self.data_dir)
-            .args(["-A", "trust", "-U", SUPERUSER, "-E", "UTF8"])
+            .args(["--auth-host=scram-sha-256", "--auth-local=peer"])
+            .arg(format!("--pwfile={}", pwfile.display()))
+            .args(["-U", SUPERUSER, "-E", "UTF8"])
             // The C locale exists everywhere and makes sorting independent of the host.
             .args(["--no-locale", "--no-instructions"]);
         if self.ephemeral {
@@ -501,6 +636,7 @@ impl PgCluster {
             .host("127.0.0.1")
             .port(self.port)
             .user(SUPERUSER)
+            .password(self.password.expose_secret())
             .dbname(database)
             .connect_timeout(Duration::from_secs(10));
         let (client, connection) =
@@ -522,41 +658,213 @@ impl PgCluster {
 
 /// Where a persistent cluster for `data_dir` lives: `data_dir/postgres`, unless milepost is root
 /// and the `postgres` user cannot reach that path (e.g. under `/root`, which is not traversable
-/// for other users). Then a stable directory `/var/tmp/milepost-pg-<hash of data_dir>` is used,
-/// so the same data directory always finds the same cluster.
+/// for other users). Then the cluster lives in a fresh directory `/var/tmp/milepost-pg-<random>`
+/// (mode 0700, owned by `postgres`) whose path is kept in `data_dir/postgres-cluster-dir`, so
+/// the same data directory finds the same cluster next time; [`PgCluster::start`] checks the
+/// owner and mode of that directory before using it. Should it have vanished, a new fresh one
+/// replaces it.
 ///
 /// Runs `runuser` synchronously when root; meant for start-up.
-pub fn cluster_dir_for(data_dir: &Path) -> PathBuf {
+pub fn cluster_dir_for(data_dir: &Path) -> Result<PathBuf, ClusterError> {
     let data_dir = std::fs::canonicalize(data_dir)
         .or_else(|_| std::path::absolute(data_dir))
         .unwrap_or_else(|_| data_dir.to_path_buf());
     let preferred = data_dir.join("postgres");
     if !is_root() {
-        return preferred;
+        return Ok(preferred);
     }
     // Without runuser `start` fails with a clear error anyway; do not move the cluster for it.
     let Some(runuser) = find_runuser() else {
-        return preferred;
+        return Ok(preferred);
     };
     if postgres_can_reach(&runuser, &preferred) {
-        return preferred;
+        return Ok(preferred);
+    }
+    fallback_cluster_dir(&data_dir, Path::new(FALLBACK_PARENT))
+}
+
+/// The fallback directory recorded for `data_dir`, or a fresh one under `parent`, recorded.
+fn fallback_cluster_dir(data_dir: &Path, parent: &Path) -> Result<PathBuf, ClusterError> {
+    let pointer = data_dir.join(CLUSTER_DIR_POINTER);
+    match std::fs::read_to_string(&pointer) {
+        Ok(text) => {
+            let recorded = PathBuf::from(text.trim());
+            if !recorded.is_absolute() {
+                return Err(ClusterError::Unsafe {
+                    path: pointer.display().to_string(),
+                    reason: "it does not hold an absolute path; delete it".into(),
+                });
+            }
+            // Owner and mode are checked by `PgCluster::start`.
+            if std::fs::symlink_metadata(&recorded).is_ok() {
+                return Ok(recorded);
+            }
+            tracing::info!(
+                cluster_dir = %recorded.display(),
+                "the recorded PostgreSQL cluster directory is gone; creating a new one"
+            );
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => return Err(io_error(format!("read {}", pointer.display()))(error)),
     }
 
+    warn_about_old_fallback(data_dir);
+    let runner = Runner::for_current_user()?;
+    let fresh = create_fresh_dir(parent, "milepost-pg-")?;
+    runner.hand_over(&fresh)?;
+    std::fs::create_dir_all(data_dir)
+        .map_err(io_error(format!("create {}", data_dir.display())))?;
+    std::fs::write(&pointer, format!("{}\n", fresh.display()))
+        .map_err(io_error(format!("write {}", pointer.display())))?;
+    tracing::info!(
+        data_dir = %data_dir.display(),
+        cluster_dir = %fresh.display(),
+        "running as root, PostgreSQL runs as the `postgres` user, which cannot reach {}; \
+         keeping the cluster in {} instead",
+        data_dir.join("postgres").display(),
+        fresh.display()
+    );
+    Ok(fresh)
+}
+
+/// Older versions kept this data directory's cluster at the predictable
+/// `/var/tmp/milepost-pg-<hash>`, which is no longer used: say so if it is still there.
+fn warn_about_old_fallback(data_dir: &Path) {
     let digest = Sha256::digest(data_dir.as_os_str().as_bytes());
     let hash: String = digest[..6]
         .iter()
         .map(|byte| format!("{byte:02x}"))
         .collect();
-    let fallback = PathBuf::from(format!("/var/tmp/milepost-pg-{hash}"));
-    tracing::info!(
-        data_dir = %data_dir.display(),
-        cluster_dir = %fallback.display(),
-        "running as root, PostgreSQL runs as the `postgres` user, which cannot reach {}; \
-         keeping the cluster in {} instead",
-        preferred.display(),
-        fallback.display()
-    );
-    fallback
+    let old = PathBuf::from(format!("{FALLBACK_PARENT}/milepost-pg-{hash}"));
+    if old.exists() {
+        tracing::warn!(
+            old_cluster_dir = %old.display(),
+            "a PostgreSQL cluster directory left by an older milepost is no longer used; delete it"
+        );
+    }
+}
+
+/// Creates a new directory `parent/<prefix><random>` with mode 0700, never reusing one that
+/// already exists (which someone else may have made).
+fn create_fresh_dir(parent: &Path, prefix: &str) -> Result<PathBuf, ClusterError> {
+    for _ in 0..FRESH_DIR_ATTEMPTS {
+        let suffix: String = rand::thread_rng()
+            .sample_iter(rand::distributions::Alphanumeric)
+            .take(12)
+            .map(char::from)
+            .collect();
+        let dir = parent.join(format!("{prefix}{suffix}"));
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(error) => return Err(io_error(format!("create {}", dir.display()))(error)),
+        }
+    }
+    Err(ClusterError::Io {
+        action: format!("create a fresh directory in {}", parent.display()),
+        source: std::io::Error::from(std::io::ErrorKind::AlreadyExists),
+    })
+}
+
+/// Creates `dir` (mode 0700, handed to the server's user), or checks an existing one: a real
+/// directory, owned by the server's user (or root), not writable by group or others.
+fn prepare_cluster_dir(dir: &Path, runner: &Runner) -> Result<(), ClusterError> {
+    if let Some(parent) = dir.parent().filter(|parent| !parent.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .map_err(io_error(format!("create {}", parent.display())))?;
+    }
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => return runner.hand_over(dir),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(error) => return Err(io_error(format!("create {}", dir.display()))(error)),
+    }
+    let unsafe_dir = |reason: String| ClusterError::Unsafe {
+        path: dir.display().to_string(),
+        reason,
+    };
+    let metadata =
+        std::fs::symlink_metadata(dir).map_err(io_error(format!("inspect {}", dir.display())))?;
+    if !metadata.is_dir() {
+        return Err(unsafe_dir(
+            "it is not a directory (a symbolic link or a file)".into(),
+        ));
+    }
+    if !runner.trusts_owner(metadata.uid()) {
+        return Err(unsafe_dir(format!(
+            "it is owned by uid {}, not by the user PostgreSQL runs as; delete it or choose \
+             another directory",
+            metadata.uid()
+        )));
+    }
+    let mode = metadata.permissions().mode() & 0o7777;
+    if mode & 0o022 != 0 {
+        return Err(unsafe_dir(format!(
+            "group or others can write to it (mode {mode:04o}); run `chmod 700` on it or delete it"
+        )));
+    }
+    Ok(())
+}
+
+/// The superuser's password from [`PASSWORD_FILE`], which must be a regular file owned by the
+/// server's user (or root) that group and others cannot access.
+fn read_password(data_dir: &Path, runner: &Runner) -> Result<SecretString, ClusterError> {
+    let file = data_dir.join(PASSWORD_FILE);
+    let metadata = match std::fs::symlink_metadata(&file) {
+        Ok(metadata) => metadata,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ClusterError::LegacyCluster {
+                dir: data_dir.display().to_string(),
+                file: PASSWORD_FILE.into(),
+            });
+        }
+        Err(error) => return Err(io_error(format!("inspect {}", file.display()))(error)),
+    };
+    let unsafe_file = |reason: String| ClusterError::Unsafe {
+        path: file.display().to_string(),
+        reason,
+    };
+    if !metadata.is_file() {
+        return Err(unsafe_file("it is not a regular file".into()));
+    }
+    if !runner.trusts_owner(metadata.uid()) {
+        return Err(unsafe_file(format!(
+            "it is owned by uid {}, not by the user PostgreSQL runs as",
+            metadata.uid()
+        )));
+    }
+    let mode = metadata.permissions().mode() & 0o7777;
+    if mode & 0o077 != 0 {
+        return Err(unsafe_file(format!(
+            "group or others can access it (mode {mode:04o}); run `chmod 600` on it"
+        )));
+    }
+    let text =
+        std::fs::read_to_string(&file).map_err(io_error(format!("read {}", file.display())))?;
+    let password = text.lines().next().unwrap_or_default().trim();
+    if password.is_empty() {
+        return Err(unsafe_file("it is empty".into()));
+    }
+    Ok(SecretString::from(password.to_owned()))
+}
+
+/// A random alphanumeric password for the superuser.
+fn generate_password() -> SecretString {
+    let password: String = rand::thread_rng()
+        .sample_iter(rand::distributions::Alphanumeric)
+        .take(PASSWORD_LEN)
+        .map(char::from)
+        .collect();
+    SecretString::from(password)
+}
+
+/// Creates `path` (which must not exist) with mode 0600 and writes `body`.
+fn write_private(path: &Path, body: &str) -> std::io::Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(body.as_bytes())
 }
 
 /// Whether `postgres` can traverse to `path`: its deepest existing ancestor must be searchable
@@ -700,21 +1008,45 @@ fn find_runuser() -> Option<PathBuf> {
         .find(|candidate| is_executable(candidate))
 }
 
-/// Whether this process runs with effective uid 0 (from `/proc`, else `id -u`).
+/// Whether this process runs with effective uid 0.
 fn is_root() -> bool {
+    effective_uid() == Some(0)
+}
+
+/// This process's effective uid (from `/proc`, else `id -u`).
+fn effective_uid() -> Option<u32> {
     if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
         let effective_uid = status
             .lines()
             .find_map(|line| line.strip_prefix("Uid:"))
-            .and_then(|uids| uids.split_whitespace().nth(1));
-        if let Some(uid) = effective_uid {
-            return uid == "0";
+            .and_then(|uids| uids.split_whitespace().nth(1))
+            .and_then(|uid| uid.parse().ok());
+        if effective_uid.is_some() {
+            return effective_uid;
         }
     }
-    std::process::Command::new("id")
-        .arg("-u")
+    id_number(&["-u"])
+}
+
+/// The `postgres` user's uid and gid.
+fn postgres_ids() -> Result<(u32, u32), ClusterError> {
+    id_number(&["-u", "postgres"])
+        .zip(id_number(&["-g", "postgres"]))
+        .ok_or_else(|| ClusterError::RunAsPostgres("there is no `postgres` user".into()))
+}
+
+/// The number `id <args>` prints, if it succeeds.
+fn id_number(args: &[&str]) -> Option<u32> {
+    let output = std::process::Command::new("id")
+        .args(args)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
         .output()
-        .is_ok_and(|output| String::from_utf8_lossy(&output.stdout).trim() == "0")
+        .ok()?;
+    if !output.status.success() {
+        return None;
+    }
+    String::from_utf8_lossy(&output.stdout).trim().parse().ok()
 }
 
 /// A port nobody listens on right now (the kernel's choice for port 0).
@@ -878,9 +1210,9 @@ mod tests {
         row.get(0)
     }
 
-    async fn refuses_connections(port: u16) -> bool {
-        let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
-        connect(&url).await.is_err()
+    /// Whether `url` (right password included) is refused, i.e. nothing serves it.
+    async fn refuses_connections(url: &str) -> bool {
+        connect(url).await.is_err()
     }
 
     #[tokio::test]
@@ -890,11 +1222,7 @@ mod tests {
         let answer = select_one(&cluster.url("postgres")).await;
 
         assert_eq!(answer, 1);
-        assert!(
-            cluster
-                .url("postgres")
-                .starts_with("postgres://postgres@127.0.0.1:")
-        );
+        assert!(cluster.url("postgres").starts_with("postgres://postgres:"));
         assert!(cluster.data_dir().join("PG_VERSION").exists());
         stop_and_remove(cluster).await;
     }
@@ -976,7 +1304,7 @@ mod tests {
             .await
             .unwrap_or_else(|error| panic!("{error}"));
 
-        assert!(refuses_connections(cluster.port()).await);
+        assert!(refuses_connections(&cluster.url("postgres")).await);
         assert!(!cluster.data_dir().join("postmaster.pid").exists());
         // Stopping again is harmless.
         cluster
@@ -996,7 +1324,7 @@ mod tests {
 
         assert_eq!(select_one(&next_run.url("postgres")).await, 1);
         if next_run.port() != old_port {
-            assert!(refuses_connections(old_port).await);
+            assert!(refuses_connections(&crashed_run.url("postgres")).await);
         }
         stop_and_remove(next_run).await;
     }
@@ -1044,7 +1372,7 @@ mod tests {
 
         let mut stopped = false;
         for _ in 0..40 {
-            if refuses_connections(cluster.port()).await && !cluster.data_dir().exists() {
+            if refuses_connections(&cluster.url("postgres")).await && !cluster.data_dir().exists() {
                 stopped = true;
                 break;
             }
@@ -1087,32 +1415,177 @@ mod tests {
     #[test]
     fn a_data_dir_the_postgres_user_can_reach_holds_its_cluster() {
         let data_dir = temp_dir("reachable");
-        assert_eq!(cluster_dir_for(&data_dir), data_dir.join("postgres"));
+        assert_eq!(
+            cluster_dir_for(&data_dir).expect("a cluster directory"),
+            data_dir.join("postgres")
+        );
     }
 
     #[test]
-    fn as_root_a_data_dir_under_root_gets_a_stable_fallback() {
-        let data_dir = Path::new("/root/.milepost-cluster-test/.milepost");
-        let chosen = cluster_dir_for(data_dir);
-        if is_root() && Path::new("/root").exists() && !postgres_can_reach_root() {
-            let name = chosen
-                .file_name()
-                .and_then(OsStr::to_str)
-                .unwrap_or_default();
-            assert!(chosen.starts_with("/var/tmp"), "{}", chosen.display());
-            assert!(
-                name.starts_with("milepost-pg-") && name.len() == 24,
-                "{name}"
-            );
-            assert_eq!(cluster_dir_for(data_dir), chosen, "stable");
-            assert_ne!(cluster_dir_for(Path::new("/root/other")), chosen);
-        } else {
+    fn as_root_an_unreachable_data_dir_gets_a_fresh_recorded_fallback() {
+        // A directory only root can open, like /root.
+        let private = temp_dir("private");
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&private)
+            .expect("create");
+        let data_dir = private.join(".milepost");
+        let chosen = cluster_dir_for(&data_dir).expect("a cluster directory");
+        let root_only = is_root() && find_runuser().is_some();
+        if !root_only {
             assert_eq!(chosen, data_dir.join("postgres"));
+            std::fs::remove_dir_all(&private).expect("remove");
+            return;
+        }
+        let name = chosen
+            .file_name()
+            .and_then(OsStr::to_str)
+            .unwrap_or_default()
+            .to_owned();
+        assert!(chosen.starts_with("/var/tmp"), "{}", chosen.display());
+        assert!(
+            name.starts_with("milepost-pg-") && name.len() == 24,
+            "{name}"
+        );
+        let metadata = std::fs::symlink_metadata(&chosen).expect("created");
+        let (postgres_uid, _) = postgres_ids().expect("a postgres user");
+        assert_eq!(metadata.uid(), postgres_uid);
+        assert_eq!(metadata.permissions().mode() & 0o7777, 0o700);
+        assert_eq!(
+            cluster_dir_for(&data_dir).expect("again"),
+            chosen,
+            "recorded"
+        );
+        let other = private.join("other");
+        let other_dir = cluster_dir_for(&other).expect("another");
+        assert_ne!(other_dir, chosen);
+
+        // Once gone, it is replaced by a new fresh directory, not re-created at its path.
+        std::fs::remove_dir(&chosen).expect("remove");
+        let replaced = cluster_dir_for(&data_dir).expect("replaced");
+        assert_ne!(replaced, chosen);
+        assert!(!chosen.exists());
+
+        for dir in [&replaced, &other_dir, &private] {
+            std::fs::remove_dir_all(dir).expect("remove");
         }
     }
 
-    fn postgres_can_reach_root() -> bool {
-        find_runuser().is_some_and(|runuser| postgres_can_reach(&runuser, Path::new("/root")))
+    #[tokio::test]
+    async fn an_existing_directory_others_can_write_to_is_refused() {
+        let dir = temp_dir("writable");
+        std::fs::create_dir(&dir).expect("create");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+
+        let refused = PgCluster::start(&dir, true).await;
+
+        std::fs::remove_dir_all(&dir).expect("remove");
+        let message = refused.expect_err("refused").to_string();
+        assert!(
+            message.contains("group or others can write to it"),
+            "{message}"
+        );
+        assert!(message.contains(&dir.display().to_string()), "{message}");
+    }
+
+    #[tokio::test]
+    async fn an_existing_directory_owned_by_someone_else_is_refused() {
+        if !is_root() {
+            // Only root can make a directory someone else owns.
+            return;
+        }
+        let dir = temp_dir("foreign");
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .expect("create");
+        std::os::unix::fs::lchown(&dir, Some(65_534), Some(65_534)).expect("chown to nobody");
+
+        let refused = PgCluster::start(&dir, true).await;
+
+        std::fs::remove_dir_all(&dir).expect("remove");
+        let message = refused.expect_err("refused").to_string();
+        assert!(message.contains("owned by uid 65534"), "{message}");
+    }
+
+    #[tokio::test]
+    async fn a_cluster_without_a_password_file_is_refused_with_how_to_fix_it() {
+        let dir = temp_dir("legacy");
+        let cluster = start(&dir, false).await;
+        cluster
+            .stop()
+            .await
+            .unwrap_or_else(|error| panic!("{error}"));
+        std::fs::remove_file(cluster.password_file()).expect("remove the password file");
+
+        let refused = PgCluster::start(&dir, false).await;
+
+        std::fs::remove_dir_all(cluster.data_dir()).expect("remove the test cluster");
+        let error = refused.expect_err("refused");
+        assert!(
+            matches!(error, ClusterError::LegacyCluster { .. }),
+            "{error:?}"
+        );
+        let message = error.to_string();
+        assert!(message.contains("Delete that directory"), "{message}");
+        assert!(
+            message.contains(&cluster.data_dir().display().to_string()),
+            "{message}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_password_file_others_can_read_is_refused() {
+        let dir = temp_dir("readable");
+        let cluster = start(&dir, false).await;
+        cluster
+            .stop()
+            .await
+            .unwrap_or_else(|error| panic!("{error}"));
+        let file = cluster.password_file();
+        assert_eq!(
+            std::fs::metadata(&file)
+                .expect("password file")
+                .permissions()
+                .mode()
+                & 0o777,
+            0o600
+        );
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+
+        let refused = PgCluster::start(&dir, false).await;
+
+        std::fs::remove_dir_all(cluster.data_dir()).expect("remove the test cluster");
+        let message = refused.expect_err("refused").to_string();
+        assert!(message.contains("chmod 600"), "{message}");
+        assert!(message.contains(PASSWORD_FILE), "{message}");
+    }
+
+    #[tokio::test]
+    async fn the_password_is_in_the_url_but_not_in_debug_output() {
+        let cluster = PgCluster::start_ephemeral()
+            .await
+            .unwrap_or_else(|error| panic!("{error}"));
+        cluster
+            .stop_when_process_exits(std::process::id())
+            .unwrap_or_else(|error| panic!("{error}"));
+        let password = std::fs::read_to_string(cluster.password_file()).expect("password file");
+        let password = password.trim();
+        assert_eq!(password.len(), PASSWORD_LEN);
+
+        assert!(cluster.url("postgres").contains(&format!(":{password}@")));
+        assert!(!format!("{cluster:?}").contains(password));
+        let name = cluster
+            .data_dir()
+            .file_name()
+            .and_then(OsStr::to_str)
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            name.starts_with("milepost-test-pg-") && name.len() == 29,
+            "{name}"
+        );
+        stop_and_remove(cluster).await;
     }
 
     #[test]

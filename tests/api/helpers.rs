@@ -2,7 +2,8 @@
 //! its own Strava simulator and its own app on a free port, and talks HTTP to them.
 //!
 //! Postgres comes from `TEST_DATABASE_URL`, else from a private cluster started once per test
-//! run under /tmp that stops by itself when the run ends.
+//! run in a fresh directory under /tmp that stops by itself when the run ends. Its URLs carry
+//! the cluster's password, so they are never printed.
 
 use std::io::BufRead;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -28,8 +29,8 @@ const DB_PLACEHOLDER: &str = "milepost_db_placeholder";
 /// Where the test databases live: a server URL with [`DB_PLACEHOLDER`] for the database name.
 struct TestPostgres {
     url_pattern: String,
-    /// Keeps the private cluster's handle for the life of the run.
-    _cluster: Option<PgCluster>,
+    /// The private cluster, kept for the life of the run.
+    cluster: Option<PgCluster>,
 }
 
 impl TestPostgres {
@@ -66,24 +67,14 @@ async fn prepare_postgres() -> TestPostgres {
             (format!("{base}/{DB_PLACEHOLDER}"), None)
         }
         Err(_) => {
-            let dir = std::env::temp_dir().join(format!(
-                "milepost-test-pg-{}-{}",
-                std::process::id(),
-                rand::random::<u32>()
-            ));
-            let cluster = PgCluster::start(&dir, true)
-                .await
-                .unwrap_or_else(|e| panic!("cannot start a private PostgreSQL for the tests: {e}"));
-            cluster
-                .stop_when_process_exits(std::process::id())
-                .expect("a watchdog that stops the test cluster");
+            let cluster = start_private_cluster().await;
             let pattern = cluster.url(DB_PLACEHOLDER);
             (pattern, Some(cluster))
         }
     };
     let pg = TestPostgres {
         url_pattern,
-        _cluster: cluster,
+        cluster,
     };
     let admin = connect(&pg.url("postgres")).await;
     for statement in [
@@ -103,10 +94,55 @@ async fn prepare_postgres() -> TestPostgres {
     pg
 }
 
+/// An ephemeral private cluster in a fresh directory, stopped when the test binary exits.
+async fn start_private_cluster() -> PgCluster {
+    let cluster = PgCluster::start_ephemeral()
+        .await
+        .unwrap_or_else(|e| panic!("cannot start a private PostgreSQL for the tests: {e}"));
+    cluster
+        .stop_when_process_exits(std::process::id())
+        .expect("a watchdog that stops the test cluster");
+    cluster
+}
+
+/// The private cluster the tests use; with `TEST_DATABASE_URL` set, one started for the
+/// caller alone (the tests of the cluster itself need one either way).
+pub fn private_cluster() -> &'static PgCluster {
+    static OWN: OnceLock<PgCluster> = OnceLock::new();
+    if std::env::var_os("TEST_DATABASE_URL").is_none()
+        && let Some(cluster) = &postgres().cluster
+    {
+        return cluster;
+    }
+    OWN.get_or_init(|| {
+        std::thread::spawn(|| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime for the private cluster's start");
+            rt.block_on(start_private_cluster())
+        })
+        .join()
+        .unwrap_or_else(|_| panic!("starting the private cluster failed (see above)"))
+    })
+}
+
+/// `url` with any password replaced by `…`, for messages.
+pub fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("…"));
+            parsed.to_string()
+        }
+        Ok(parsed) => parsed.to_string(),
+        Err(_) => "<unparsable URL>".into(),
+    }
+}
+
 pub async fn connect(url: &str) -> tokio_postgres::Client {
     let (client, connection) = tokio_postgres::connect(url, NoTls)
         .await
-        .unwrap_or_else(|e| panic!("connecting to {url}: {e}"));
+        .unwrap_or_else(|e| panic!("connecting to {}: {e}", redacted(url)));
     tokio::spawn(connection);
     client
 }

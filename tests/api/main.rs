@@ -12,6 +12,7 @@ mod oauth;
 mod openapi;
 mod owner;
 mod ownership;
+mod private_pg;
 mod reads;
 mod refresh;
 mod stats;

@@ -486,6 +486,9 @@ pub struct Ingest {
     pub removed: Vec<i64>,
     pub stats: Option<ActivityStats>,
     pub publish: Option<DateTime<Utc>>,
+    /// Publish only when a row was written or removed (a webhook's 404 for an activity never
+    /// stored changes nothing, so it costs no derivation).
+    pub publish_if_changed: bool,
 }
 
 impl Ingest {
@@ -497,6 +500,7 @@ impl Ingest {
             removed: Vec::new(),
             stats: None,
             publish: None,
+            publish_if_changed: false,
         }
     }
 }
@@ -542,14 +546,19 @@ impl Handler<Ingest> for CacheActor {
                 let tx = db.transaction().await?;
                 let upserted =
                     store::upsert_activities(&tx, msg.athlete_id, &msg.activities, now).await?;
+                let mut deleted = 0;
                 if !msg.removed.is_empty() {
-                    store::delete_activities(&tx, msg.athlete_id, &msg.removed).await?;
+                    deleted = store::delete_activities(&tx, msg.athlete_id, &msg.removed).await?;
                 }
+                let unchanged = upserted == 0 && deleted == 0 && msg.stats.is_none();
                 if let Some(stats) = &msg.stats {
                     store::upsert_athlete_stats(&tx, msg.athlete_id, stats, now).await?;
                 }
                 let mut published = None;
-                if let Some(fetched_at) = msg.publish {
+                if let Some(fetched_at) = msg
+                    .publish
+                    .filter(|_| !(msg.publish_if_changed && unchanged))
+                {
                     let all = store::activities(&tx, msg.athlete_id).await?;
                     let public = stats::public_newest_first(&all, visibility);
                     let utc_offset = stats::athlete_offset(public.first().copied());

@@ -58,11 +58,24 @@ pub enum RequestKind {
     Write,
 }
 
-/// Who is asking: background work keeps out of the reserve, an operator's request may use it.
+/// Who is asking: background work keeps out of the reserve, an operator's request may use it,
+/// and webhook confirmations (which anyone can cause) keep out of the reserve and to half of
+/// each 15-minute read window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Priority {
     Background,
     Interactive,
+    Confirmation,
+}
+
+/// Share of each 15-minute read window that webhook confirmations may use at most.
+const CONFIRMATION_SHARE: f64 = 0.5;
+
+/// Which of Strava's four windows a limit belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Window {
+    QuarterHour,
+    Daily,
 }
 
 #[derive(Debug, Clone)]
@@ -174,15 +187,15 @@ impl Budget {
             return Err(until);
         }
         let (usage, read_usage) = self.usage_at(now);
-        let mut windows = vec![(usage, self.limits.overall)];
+        let mut windows = vec![(usage, self.limits.overall, false)];
         if kind == RequestKind::Read {
-            windows.push((read_usage, self.limits.read));
+            windows.push((read_usage, self.limits.read, true));
         }
         let mut wait_until: Option<DateTime<Utc>> = None;
-        for ((used_q, used_d), (limit_q, limit_d)) in windows {
-            if used_d >= allowance(limit_d, priority) {
+        for ((used_q, used_d), (limit_q, limit_d), read) in windows {
+            if used_d >= allowance(limit_d, priority, Window::Daily, read) {
                 wait_until = wait_until.max(Some(next_utc_midnight(now)));
-            } else if used_q >= allowance(limit_q, priority) {
+            } else if used_q >= allowance(limit_q, priority, Window::QuarterHour, read) {
                 wait_until = wait_until.max(Some(next_quarter_hour(now)));
             }
         }
@@ -190,14 +203,20 @@ impl Budget {
     }
 }
 
-/// How much of a window `priority` may use.
-fn allowance(limit: u32, priority: Priority) -> u32 {
+/// How much of a window (of reads when `read`) `priority` may use.
+fn allowance(limit: u32, priority: Priority, window: Window, read: bool) -> u32 {
+    let without_reserve = || {
+        let reserve = (f64::from(limit) * BACKGROUND_RESERVE).ceil() as u32;
+        limit.saturating_sub(reserve)
+    };
     match priority {
         Priority::Interactive => limit,
-        Priority::Background => {
-            let reserve = (f64::from(limit) * BACKGROUND_RESERVE).ceil() as u32;
-            limit.saturating_sub(reserve)
+        Priority::Background => without_reserve(),
+        Priority::Confirmation if read && window == Window::QuarterHour => {
+            let half = (f64::from(limit) * CONFIRMATION_SHARE).floor() as u32;
+            half.min(without_reserve())
         }
+        Priority::Confirmation => without_reserve(),
     }
 }
 
@@ -281,6 +300,70 @@ mod tests {
         assert!(
             b.check(RequestKind::Read, Priority::Background, at(10, 15, 0))
                 .is_ok()
+        );
+    }
+
+    fn usage(u: (u32, u32), r: (u32, u32)) -> RateHeaders {
+        RateHeaders {
+            limit: Some((200, 2000)),
+            usage: Some(u),
+            read_limit: Some((100, 1000)),
+            read_usage: Some(r),
+        }
+    }
+
+    #[test]
+    fn confirmations_use_at_most_half_of_a_quarter_hour_of_reads() {
+        let mut b = Budget::default();
+        let check = |b: &Budget| b.check(RequestKind::Read, Priority::Confirmation, at(10, 2, 0));
+        b.record(&usage((49, 49), (49, 49)), at(10, 1, 0));
+        assert!(check(&b).is_ok());
+        b.record(&usage((50, 50), (50, 50)), at(10, 1, 0));
+        assert_eq!(check(&b), Err(at(10, 15, 0)));
+        // background work still has the rest of the window
+        assert!(
+            b.check(RequestKind::Read, Priority::Background, at(10, 2, 0))
+                .is_ok()
+        );
+        // the next quarter hour starts afresh
+        assert!(
+            b.check(RequestKind::Read, Priority::Confirmation, at(10, 15, 0))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn confirmations_never_use_the_reserve_of_any_window() {
+        let mut b = Budget::default();
+        let check = |b: &Budget| b.check(RequestKind::Read, Priority::Confirmation, at(10, 2, 0));
+        // the overall quarter hour's reserve: 180 of 200 spent (writes), few reads
+        b.record(&usage((180, 180), (10, 10)), at(10, 1, 0));
+        assert_eq!(check(&b), Err(at(10, 15, 0)));
+        b.record(&usage((179, 179), (10, 10)), at(10, 1, 0));
+        assert!(check(&b).is_ok());
+        // the daily reserves: reads, then everything
+        b.record(&usage((10, 500), (10, 900)), at(10, 1, 0));
+        assert_eq!(check(&b), Err(at(0, 0, 0) + Duration::days(1)));
+        b.record(&usage((10, 1800), (10, 10)), at(10, 1, 0));
+        assert_eq!(check(&b), Err(at(0, 0, 0) + Duration::days(1)));
+        b.record(&usage((10, 1799), (10, 899)), at(10, 1, 0));
+        assert!(check(&b).is_ok());
+        // a tiny read window: half of it, never more than what the reserve leaves
+        assert_eq!(
+            allowance(3, Priority::Confirmation, Window::QuarterHour, true),
+            1
+        );
+        assert_eq!(
+            allowance(1, Priority::Confirmation, Window::QuarterHour, true),
+            0
+        );
+        assert_eq!(
+            allowance(100, Priority::Confirmation, Window::QuarterHour, true),
+            50
+        );
+        assert_eq!(
+            allowance(1000, Priority::Confirmation, Window::Daily, true),
+            900
         );
     }
 

@@ -14,7 +14,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 
 use super::budget::RateHeaders;
-use super::models::{Activity, ActivityStats, Athlete, Fault, PushSubscription, TokenResponse};
+use super::models::{
+    Activity, ActivityStats, Athlete, Fault, OwnedActivity, PushSubscription, TokenResponse,
+};
 
 /// Installs rustls' ring provider as the process default (reqwest is built without one, to keep
 /// a single crypto stack). Idempotent; call before building any reqwest client.
@@ -266,7 +268,11 @@ impl StravaClient {
         self.get("athlete/activities", &query, access_token).await
     }
 
-    pub async fn activity(&self, id: i64, access_token: &str) -> Result<Answer<Activity>, Failure> {
+    pub async fn activity(
+        &self,
+        id: i64,
+        access_token: &str,
+    ) -> Result<Answer<OwnedActivity>, Failure> {
         self.get(&format!("activities/{id}"), &[], access_token)
             .await
     }

@@ -156,6 +156,29 @@ pub struct Activity {
     pub kudos_count: i64,
 }
 
+/// `GET /activities/{id}`: the activity and whose it is (`athlete.id`), which a confirmation
+/// checks before storing anything. The owner is never kept.
+#[derive(Debug, Clone, Deserialize)]
+pub struct OwnedActivity {
+    #[serde(flatten)]
+    pub activity: Activity,
+    /// `None` when Strava left the athlete out or sent something unreadable.
+    #[serde(default, rename = "athlete", deserialize_with = "lenient_owner")]
+    pub athlete_id: Option<i64>,
+}
+
+/// Reads `{"id": …}` (the MetaAthlete of an activity) as its id.
+fn lenient_owner<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::Object(fields) => fields.get("id").and_then(|id| match id {
+            serde_json::Value::Number(n) => n.as_i64(),
+            serde_json::Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }),
+        _ => None,
+    })
+}
+
 /// The token endpoint's answer for both grants; `athlete` only comes with a code exchange.
 #[derive(Deserialize)]
 pub struct TokenResponse {
@@ -302,6 +325,26 @@ mod tests {
         let private: Vec<_> = list.iter().filter(|a| a.visibility == "only_me").collect();
         assert_eq!(private.len(), 1);
         assert!(private[0].private);
+    }
+
+    #[test]
+    fn an_activity_says_whose_it_is() {
+        let list: Vec<OwnedActivity> =
+            serde_json::from_value(body("athlete_activities.json")).unwrap();
+        assert_eq!(list[0].athlete_id, Some(26462176));
+        assert!(list[0].activity.id > 0);
+        for (athlete, expected) in [
+            (serde_json::json!({"id": "7"}), Some(7)),
+            (serde_json::json!({"id": null}), None),
+            (serde_json::json!(12), None),
+            (serde_json::Value::Null, None),
+        ] {
+            let a: OwnedActivity =
+                serde_json::from_value(serde_json::json!({"id": 1, "athlete": athlete})).unwrap();
+            assert_eq!(a.athlete_id, expected);
+        }
+        let a: OwnedActivity = serde_json::from_value(serde_json::json!({"id": 1})).unwrap();
+        assert_eq!(a.athlete_id, None);
     }
 
     #[test]

@@ -2,19 +2,21 @@
 
 use std::time::Duration;
 
-use milepost::simulator::SimActivity;
+use milepost::simulator::{RateLimits, SimActivity, SimConfig, Simulator};
 use serde_json::json;
 
-use crate::helpers::{TestApp, json, spawn_app_with};
+use crate::helpers::{API_KEY, TestApp, json, spawn_app_with};
 
 const VERIFY: &str = "test-webhook-verify-token";
 
 /// A connected, synced app whose push subscription exists at the simulator and in Postgres.
 async fn subscribed_app() -> TestApp {
-    let app = spawn_app_with(Default::default(), |s| {
-        s.strava_webhook_verify_token = Some(VERIFY.into())
-    })
-    .await;
+    subscribed_app_with(Default::default()).await
+}
+
+/// [`subscribed_app`] with a Strava stand-in configured as `sim`.
+async fn subscribed_app_with(sim: SimConfig) -> TestApp {
+    let app = spawn_app_with(sim, |s| s.strava_webhook_verify_token = Some(VERIFY.into())).await;
     app.connect_and_sync().await;
     let out = milepost::commands::webhook_subscribe(&app.settings, &app.url("/strava/webhook"))
         .await
@@ -195,13 +197,7 @@ async fn a_deauthorization_confirmed_by_strava_leaves_nothing_and_a_forged_one_c
         .unwrap();
     assert!(eventually(async || app.get("/strava/stats/ytd").await.status().as_u16() == 404).await);
     let db = app.db().await;
-    for table in [
-        "tokens",
-        "activities",
-        "athlete_stats",
-        "sync_state",
-        "owner",
-    ] {
+    for table in ["tokens", "activities", "athlete_stats", "sync_state"] {
         let n: i64 = db
             .query_one(&format!("SELECT count(*) FROM {table}"), &[])
             .await
@@ -209,6 +205,13 @@ async fn a_deauthorization_confirmed_by_strava_leaves_nothing_and_a_forged_one_c
             .get(0);
         assert_eq!(n, 0, "{table}");
     }
+    // the owner lock stays: only the operator's disconnect releases it
+    let owners: i64 = db
+        .query_one("SELECT count(*) FROM owner", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(owners, 1);
     // a replay of the same event is harmless
     let r = app
         .http
@@ -305,4 +308,214 @@ async fn webhook_list_and_delete_manage_the_subscription_at_strava_and_here() {
     assert_eq!(r.status().as_u16(), 200);
     wait_for_events(&app, "ignored", ignored, 1).await;
     assert_eq!(app.sim.request_counts().values().sum::<u64>(), 0);
+}
+
+/// Polls for up to `secs` seconds until `done` holds.
+async fn within(secs: u64, mut done: impl AsyncFnMut() -> bool) -> bool {
+    let until = std::time::Instant::now() + Duration::from_secs(secs);
+    while std::time::Instant::now() < until {
+        if done().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+const FETCH: &str = "GET /activities/{id}";
+
+async fn metrics_text(app: &TestApp) -> String {
+    app.get("/metrics").await.text().await.unwrap()
+}
+
+/// Delivers `events` to the callback, many at a time, each answered 200.
+async fn deliver_all(app: &TestApp, events: Vec<serde_json::Value>) {
+    for chunk in events.chunks(50) {
+        let sent = chunk.iter().map(|e| app.sim.deliver_event(e.clone()));
+        for status in futures::future::join_all(sent).await {
+            assert_eq!(status.unwrap(), 200);
+        }
+    }
+}
+
+#[actix_web::test]
+async fn a_flood_of_events_uses_at_most_half_a_read_window_and_the_rest_waits() {
+    let app = subscribed_app().await;
+    let limits = RateLimits::default();
+    assert_eq!(limits.read_15min, 100, "the test assumes Strava's defaults");
+    app.sim.reset_counts();
+    let deferred = events(&app, "deferred").await;
+    // forged but valid-looking: ids Strava does not have, each confirmation a 404
+    let flood = (0..400)
+        .map(|i| {
+            app.sim
+                .activity_event("create", 9_000_000_000 + i, json!({}))
+        })
+        .collect();
+    deliver_all(&app, flood).await;
+    assert!(
+        within(10, async || events(&app, "deferred").await > deferred).await,
+        "the budget never deferred a confirmation: {} reads, {}",
+        app.sim.request_count(FETCH),
+        metrics_text(&app)
+            .await
+            .lines()
+            .filter(|l| l.contains("webhook") || l.contains("strava_requests"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    // nothing in flight is left to land in this window
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let first = app.sim.request_count(FETCH);
+    assert!((1..=50).contains(&first), "{first} reads in one window");
+    assert_eq!(events(&app, "dropped").await, 0);
+
+    // the next window goes on with the rest, again within half of it
+    let deferred = events(&app, "deferred").await;
+    app.sim.advance_clock(Duration::from_secs(15 * 60));
+    assert!(
+        within(10, async || events(&app, "deferred").await > deferred).await,
+        "the rest never went on"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let second = app.sim.request_count(FETCH) - first;
+    assert!(
+        (1..=50).contains(&second),
+        "{second} reads in the next window"
+    );
+    assert!(!metrics_text(&app).await.contains("status=\"429\""));
+}
+
+#[actix_web::test]
+async fn any_number_of_events_for_one_activity_cost_one_fetch() {
+    // a read window so small that the first sync leaves confirmations nothing of it: every
+    // event arrives while the first is still pending
+    let app = subscribed_app_with(SimConfig {
+        limits: RateLimits {
+            read_15min: 20,
+            overall_15min: 40,
+            ..RateLimits::default()
+        },
+        ..SimConfig::default()
+    })
+    .await;
+    let newest = served_ids(&app).await[0];
+    app.sim.reset_counts();
+    let changed = events(&app, "changed").await;
+    let coalesced = events(&app, "coalesced").await;
+    let burst = (0..200)
+        .map(|_| {
+            app.sim
+                .activity_event("update", newest, json!({"title": "x"}))
+        })
+        .collect();
+    deliver_all(&app, burst).await;
+    assert!(
+        within(5, async || events(&app, "coalesced").await
+            >= coalesced + 199)
+        .await
+    );
+    assert_eq!(
+        app.sim.request_count(FETCH),
+        0,
+        "deferred to the next window"
+    );
+
+    app.sim.advance_clock(Duration::from_secs(15 * 60));
+    assert!(within(5, async || events(&app, "changed").await > changed).await);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.sim.request_count(FETCH), 1);
+    assert_eq!(events(&app, "changed").await, changed + 1);
+}
+
+#[actix_web::test]
+async fn a_forged_deauthorization_while_reauthorization_is_required_deletes_nothing() {
+    let app = subscribed_app().await;
+    // the refresh token dies; once the access token expires, a refresh finds that out
+    app.sim.invalidate_refresh_tokens();
+    app.sim.advance_clock(Duration::from_secs(7 * 3600));
+    assert_eq!(app.refresh(Some(API_KEY)).await.status().as_u16(), 409);
+    let health = json(app.get("/strava/health").await).await;
+    assert_eq!(health["strava"], json!("reauthorization_required"));
+
+    let unconfirmed = events(&app, "unconfirmed").await;
+    app.sim
+        .deliver_event(app.sim.deauthorization_event())
+        .await
+        .unwrap();
+    wait_for_events(&app, "unconfirmed", unconfirmed, 1).await;
+    assert_eq!(events(&app, "deauthorized").await, 0);
+    assert_eq!(app.get("/strava/stats/ytd").await.status().as_u16(), 200);
+    let tokens: i64 = app
+        .db()
+        .await
+        .query_one("SELECT count(*) FROM tokens", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(tokens, 1);
+}
+
+/// A Strava stand-in whose athlete is `athlete_id`.
+async fn strava_of_athlete(athlete_id: i64) -> Simulator {
+    Simulator::start(
+        SimConfig {
+            athlete_id,
+            ..SimConfig::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap()
+}
+
+#[actix_web::test]
+async fn after_a_deauthorization_only_the_same_athlete_can_connect_again() {
+    let app = subscribed_app().await;
+    let owner = app.sim.config().athlete_id;
+    app.sim.revoke_access();
+    app.sim
+        .deliver_event(app.sim.deauthorization_event())
+        .await
+        .unwrap();
+    assert!(within(5, async || events(&app, "deauthorized").await == 1).await);
+
+    let app = app.switch_strava(strava_of_athlete(424_242).await).await;
+    let r = app.connect().await;
+    assert_eq!(r.status().as_u16(), 403);
+
+    let app = app.switch_strava(strava_of_athlete(owner).await).await;
+    app.connect_and_sync().await;
+    assert_eq!(app.get("/strava/stats/ytd").await.status().as_u16(), 200);
+}
+
+#[actix_web::test]
+async fn an_activity_strava_returns_for_another_athlete_is_not_stored() {
+    let app = subscribed_app().await;
+    let id = app.sim.add_activity(
+        SimActivity::new(
+            "Run",
+            app.sim.now() - chrono::Duration::minutes(20),
+            8_000.0,
+            2_400,
+        )
+        .with_raw_json("athlete", json!({"id": 424_242, "resource_state": 1})),
+    );
+    app.sim.reset_counts();
+    let ignored = events(&app, "ignored").await;
+    app.sim
+        .deliver_event(app.sim.activity_event("create", id, json!({})))
+        .await
+        .unwrap();
+    wait_for_events(&app, "ignored", ignored, 1).await;
+    assert_eq!(app.sim.request_count(FETCH), 1);
+    assert!(!served_ids(&app).await.contains(&id));
+    let stored: i64 = app
+        .db()
+        .await
+        .query_one("SELECT count(*) FROM activities WHERE id = $1", &[&id])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(stored, 0);
 }

@@ -17,7 +17,10 @@ pub mod gate;
 pub mod sync;
 pub mod webhook;
 
+use std::collections::{HashSet, VecDeque};
 use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 
 use actix::prelude::*;
 use deadpool_postgres::Pool;
@@ -29,7 +32,7 @@ use tracing::Instrument;
 pub use budget::{BudgetActor, BudgetStatus};
 use gate::{Gate, SyncDeps};
 pub use gate::{SyncError, SyncReport};
-use webhook::{Event, EventOutcome};
+use webhook::{Accepted, Event, EventOutcome, Target};
 
 use crate::actors::cache::CacheActor;
 use crate::actors::mailbox::{Ask, Mailbox, Reply, answers_traced};
@@ -45,6 +48,13 @@ use crate::strava::budget::{Priority, RequestKind};
 
 /// A background sync deferred by the budget runs again this long after its window opens.
 const AFTER_WINDOW: Duration = Duration::from_secs(2);
+/// Pending webhook confirmations at most; past that, events are dropped and one
+/// reconciliation is scheduled instead.
+const MAX_PENDING_CONFIRMATIONS: usize = 1_000;
+/// Webhook confirmations sent to Strava at the same time.
+const CONFIRMATIONS_AT_ONCE: usize = 4;
+/// While the budget defers confirmations, how often the actor looks whether the window opened.
+const WINDOW_CHECK: Duration = Duration::from_secs(1);
 /// How often at most webhook events make us re-read the athlete stats.
 const STATS_AFTER_EVENTS: Duration = Duration::from_secs(60);
 /// Room for a burst of webhook events and the permits of running plans.
@@ -95,6 +105,8 @@ pub struct FetcherActor {
     retry: Option<SpawnHandle>,
     /// A re-read of the athlete stats after webhook events, at most one a minute.
     stats_refresh: Option<SpawnHandle>,
+    /// Webhook events screened and waiting for Strava's word.
+    confirmations: Confirmations,
     me: Option<Mailbox<FetcherActor>>,
 }
 
@@ -132,6 +144,7 @@ impl FetcherActor {
             generation: 0,
             retry: None,
             stats_refresh: None,
+            confirmations: Confirmations::default(),
             me: None,
         }
     }
@@ -278,6 +291,196 @@ impl FetcherActor {
     }
 }
 
+impl FetcherActor {
+    fn count_event(&self, outcome: &'static str) {
+        self.deps
+            .gate
+            .metrics
+            .webhook_events
+            .get_or_create(&EventLabels { outcome })
+            .inc();
+    }
+
+    /// An event dropped because too many wait: one reconciliation catches whatever was
+    /// dropped, however many were.
+    fn overflow(&mut self, ctx: &mut Context<Self>) {
+        self.count_event("dropped");
+        if !self.confirmations.overflowed {
+            self.confirmations.overflowed = true;
+            tracing::warn!(
+                pending = self.confirmations.pending.len(),
+                "too many webhook events to confirm; a reconciliation catches the rest"
+            );
+            self.sync_in_background(true, ctx);
+        }
+    }
+
+    /// Screens the events that came meanwhile, one batch at a time (no Strava call, one
+    /// Postgres read for the batch).
+    fn screen_events(&mut self, ctx: &mut Context<Self>) {
+        if self.confirmations.screening || self.confirmations.unscreened.is_empty() {
+            return;
+        }
+        self.confirmations.screening = true;
+        let batch = std::mem::take(&mut self.confirmations.unscreened);
+        let deps = self.deps.clone();
+        let subscription = self.webhook_subscription;
+        ctx.spawn(
+            async move {
+                let n = batch.len();
+                (n, webhook::screen(&deps, subscription, batch).await)
+            }
+            .in_current_span()
+            .into_actor(self)
+            .map(|(n, screened), act, ctx| {
+                act.confirmations.screening = false;
+                match screened {
+                    Ok(screened) => {
+                        for accepted in screened {
+                            match accepted {
+                                Some(accepted) => act.enqueue(accepted, ctx),
+                                None => act.count_event(EventOutcome::Ignored.label()),
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        for _ in 0..n {
+                            act.count_event("failed");
+                        }
+                        tracing::warn!(
+                            error = &e as &dyn std::error::Error,
+                            events = n,
+                            "webhook events not handled"
+                        );
+                    }
+                }
+                act.screen_events(ctx);
+            }),
+        );
+    }
+
+    /// Adds a screened event to the pending confirmations: nothing when its target is pending
+    /// or being confirmed already; dropped, with one reconciliation scheduled in its place,
+    /// when the set is full.
+    fn enqueue(&mut self, accepted: Accepted, ctx: &mut Context<Self>) {
+        if self.confirmations.queued.contains(&accepted.target) {
+            self.count_event("coalesced");
+            return;
+        }
+        if self.confirmations.pending.len() >= MAX_PENDING_CONFIRMATIONS {
+            self.overflow(ctx);
+            return;
+        }
+        self.confirmations.queued.insert(accepted.target);
+        match accepted.target {
+            // A deauthorization goes first: it may make everything behind it moot.
+            webhook::Target::Deauthorization => self.confirmations.pending.push_front(accepted),
+            webhook::Target::Activity(_) => self.confirmations.pending.push_back(accepted),
+        }
+        self.confirm_pending(ctx);
+    }
+
+    /// Starts confirmations, a few at a time, unless the budget deferred them to a window
+    /// that has not opened yet.
+    fn confirm_pending(&mut self, ctx: &mut Context<Self>) {
+        if let Some(until) = self.confirmations.deferred_until {
+            if self.deps.clock.now() < until {
+                self.wake_confirmations(ctx);
+                return;
+            }
+            self.confirmations.deferred_until = None;
+        }
+        while self.confirmations.running < CONFIRMATIONS_AT_ONCE {
+            let Some(accepted) = self.confirmations.pending.pop_front() else {
+                break;
+            };
+            self.confirmations.running += 1;
+            let deps = self.deps.clone();
+            ctx.spawn(
+                async move { webhook::confirm(&deps, accepted).await }
+                    .in_current_span()
+                    .into_actor(self)
+                    .map(move |outcome, act, ctx| act.confirmed(accepted, outcome, ctx)),
+            );
+        }
+    }
+
+    fn confirmed(
+        &mut self,
+        accepted: Accepted,
+        outcome: Result<EventOutcome, SyncError>,
+        ctx: &mut Context<Self>,
+    ) {
+        self.confirmations.running = self.confirmations.running.saturating_sub(1);
+        match outcome {
+            // Deferred, not dropped: confirmed when the window opens.
+            Err(SyncError::BudgetExhausted(wait)) => {
+                self.count_event("deferred");
+                let until = self.deps.clock.now()
+                    + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::zero());
+                if self.confirmations.deferred_until.is_none_or(|d| d < until) {
+                    tracing::info!(
+                        wait_secs = wait.as_secs(),
+                        pending = self.confirmations.pending.len() + 1,
+                        "webhook confirmations deferred by the rate budget"
+                    );
+                    self.confirmations.deferred_until = Some(until);
+                }
+                self.confirmations.pending.push_front(accepted);
+            }
+            outcome => {
+                self.confirmations.queued.remove(&accepted.target);
+                match &outcome {
+                    Ok(outcome) => self.count_event(outcome.label()),
+                    Err(_) => self.count_event("failed"),
+                }
+                match outcome {
+                    Ok(EventOutcome::ActivityChanged) => self.refresh_stats_soon(ctx),
+                    Ok(outcome) => tracing::debug!(?outcome, "webhook event handled"),
+                    Err(e) => tracing::warn!(
+                        error = &e as &dyn std::error::Error,
+                        "webhook event not handled"
+                    ),
+                }
+            }
+        }
+        if self.confirmations.pending.is_empty() && self.confirmations.running == 0 {
+            self.confirmations.overflowed = false;
+        }
+        self.confirm_pending(ctx);
+    }
+
+    /// Looks again, shortly, whether the deferring window has opened (the clock is Strava's
+    /// window time, which tests move).
+    fn wake_confirmations(&mut self, ctx: &mut Context<Self>) {
+        if self.confirmations.wake.is_some() {
+            return;
+        }
+        self.confirmations.wake = Some(ctx.run_later(WINDOW_CHECK, |act, ctx| {
+            act.confirmations.wake = None;
+            act.confirm_pending(ctx);
+        }));
+    }
+}
+
+/// The pending webhook confirmations, keyed by what they confirm.
+#[derive(Default)]
+struct Confirmations {
+    /// Events not yet checked against the subscription and the connected athlete.
+    unscreened: Vec<Event>,
+    screening: bool,
+    /// Waiting, in order.
+    pending: VecDeque<Accepted>,
+    /// Everything pending or being confirmed: an event for one of these adds nothing.
+    queued: HashSet<Target>,
+    running: usize,
+    /// The budget refused: nothing starts before this instant.
+    deferred_until: Option<DateTime<Utc>>,
+    wake: Option<SpawnHandle>,
+    /// Events were dropped and a reconciliation scheduled; cleared once all is confirmed.
+    overflowed: bool,
+}
+
 impl Actor for FetcherActor {
     type Context = Context<Self>;
 
@@ -407,52 +610,12 @@ impl Handler<WebhookEvent> for FetcherActor {
 
     #[tracing::instrument(name = "fetcher.webhook", skip_all)]
     fn handle(&mut self, WebhookEvent(event): WebhookEvent, ctx: &mut Self::Context) {
-        let deps = self.deps.clone();
-        let subscription = self.webhook_subscription;
-        let keep_owner = self.owner_pinned;
-        let again = event.clone();
-        ctx.spawn(
-            async move { webhook::confirm(&deps, subscription, keep_owner, event).await }
-                .in_current_span()
-                .into_actor(self)
-                .map(move |outcome, act, ctx| {
-                    let label = match &outcome {
-                        Ok(outcome) => outcome.label(),
-                        Err(SyncError::BudgetExhausted(_)) => "deferred",
-                        Err(_) => "failed",
-                    };
-                    act.deps
-                        .gate
-                        .metrics
-                        .webhook_events
-                        .get_or_create(&EventLabels { outcome: label })
-                        .inc();
-                    match outcome {
-                        Ok(EventOutcome::ActivityChanged) => act.refresh_stats_soon(ctx),
-                        Ok(outcome) => tracing::debug!(?outcome, "webhook event handled"),
-                        // Deferred, not dropped: handled again when the window opens.
-                        Err(SyncError::BudgetExhausted(wait)) => {
-                            tracing::info!(
-                                wait_secs = wait.as_secs(),
-                                "webhook event deferred by the rate budget"
-                            );
-                            let Some(me) = act.me.clone() else { return };
-                            ctx.run_later(wait + AFTER_WINDOW, move |act, ctx| {
-                                ctx.spawn(
-                                    async move {
-                                        let _ = me.ask(WebhookEvent(again)).await;
-                                    }
-                                    .into_actor(act),
-                                );
-                            });
-                        }
-                        Err(e) => tracing::warn!(
-                            error = &e as &dyn std::error::Error,
-                            "webhook event not handled"
-                        ),
-                    }
-                }),
-        );
+        if self.confirmations.unscreened.len() >= MAX_PENDING_CONFIRMATIONS {
+            self.overflow(ctx);
+            return;
+        }
+        self.confirmations.unscreened.push(event);
+        self.screen_events(ctx);
     }
 }
 

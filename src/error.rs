@@ -41,11 +41,13 @@ pub enum ErrorCode {
     UriTooLong,
     HeadersTooLarge,
     CorsRejected,
+    /// Over the per-address limit of the OAuth routes.
+    TooManyRequests,
 }
 
 impl ErrorCode {
     /// Every code, for the OpenAPI document.
-    pub const ALL: [ErrorCode; 24] = [
+    pub const ALL: [ErrorCode; 25] = [
         Self::NotFound,
         Self::ValidationError,
         Self::InvalidApiKey,
@@ -70,6 +72,7 @@ impl ErrorCode {
         Self::UriTooLong,
         Self::HeadersTooLarge,
         Self::CorsRejected,
+        Self::TooManyRequests,
     ];
 }
 
@@ -319,6 +322,7 @@ mod tests {
             "uri_too_long",
             "headers_too_large",
             "cors_rejected",
+            "too_many_requests",
         ];
         assert_eq!(ErrorCode::ALL.len(), released.len());
         for (code, text) in ErrorCode::ALL.into_iter().zip(released) {

@@ -204,6 +204,14 @@ impl Application {
         let access_log = settings.access_log;
         let cors = web::Data::new(middleware::cors::Cors::new(settings.allowed_origins()));
         let metrics = web::Data::from(services.metrics.clone());
+        let (trusted_proxies, not_addresses) = settings.trusted_proxies();
+        for entry in not_addresses {
+            tracing::warn!(entry, "TRUSTED_PROXIES: not an IP address; ignored");
+        }
+        let oauth_limit = web::Data::new(middleware::rate_limit::OAuthRateLimit::new(
+            settings.oauth_rate_limit_per_minute,
+            trusted_proxies,
+        ));
         let server = HttpServer::new(move || {
             // Each `wrap` goes around everything before it, so the list runs from the innermost
             // out. Read bottom up, a request meets:
@@ -226,6 +234,7 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(cors.clone())
                 .app_data(metrics.clone())
+                .app_data(oauth_limit.clone())
                 .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
                 .wrap(from_fn(middleware::limits::enforce))
                 .wrap(from_fn(middleware::cors::cors))

@@ -9,6 +9,7 @@ mod cors;
 mod health;
 mod hostile;
 mod oauth;
+mod oauth_limits;
 mod openapi;
 mod owner;
 mod ownership;

@@ -43,11 +43,13 @@ pub enum ErrorCode {
     CorsRejected,
     /// Over the per-address limit of the OAuth routes.
     TooManyRequests,
+    /// Production's first connection without the start-up log's setup code.
+    SetupRequired,
 }
 
 impl ErrorCode {
     /// Every code, for the OpenAPI document.
-    pub const ALL: [ErrorCode; 25] = [
+    pub const ALL: [ErrorCode; 26] = [
         Self::NotFound,
         Self::ValidationError,
         Self::InvalidApiKey,
@@ -73,6 +75,7 @@ impl ErrorCode {
         Self::HeadersTooLarge,
         Self::CorsRejected,
         Self::TooManyRequests,
+        Self::SetupRequired,
     ];
 }
 
@@ -323,6 +326,7 @@ mod tests {
             "headers_too_large",
             "cors_rejected",
             "too_many_requests",
+            "setup_required",
         ];
         assert_eq!(ErrorCode::ALL.len(), released.len());
         for (code, text) in ErrorCode::ALL.into_iter().zip(released) {

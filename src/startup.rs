@@ -12,7 +12,7 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::{Condition, NormalizePath, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use tracing_actix_web::TracingLogger;
 
 use crate::actors::Mailbox;
@@ -41,6 +41,9 @@ pub struct Services {
     pub metrics: Arc<Metrics>,
     pub ready: Arc<AtomicBool>,
     pub pool: deadpool_postgres::Pool,
+    /// The first-connection link (production without OWNER_ATHLETE_ID); see
+    /// [`Services::setup_link`].
+    setup_link: Option<SecretString>,
 }
 
 /// The Strava client the settings describe.
@@ -84,6 +87,13 @@ impl Services {
             "STATE_SECRET",
         )?));
         let strava = strava_client(settings)?;
+        let setup_code = first_connection_code(settings, &pool).await?;
+        let setup_link = setup_code.as_ref().map(|code| {
+            SecretString::from(setup_link(
+                settings.strava_redirect_uri.as_deref(),
+                code.expose_secret(),
+            ))
+        });
 
         let metrics = Arc::new(Metrics::default());
         let ready = Arc::new(AtomicBool::new(false));
@@ -109,6 +119,7 @@ impl Services {
                     client_id: settings.strava_client_id.clone(),
                     redirect_uri: settings.strava_redirect_uri.clone(),
                     owner_athlete_id: settings.owner_athlete_id,
+                    setup_code,
                 },
                 metrics.clone(),
                 clock.clone(),
@@ -142,8 +153,49 @@ impl Services {
             metrics,
             ready,
             pool,
+            setup_link,
         })
     }
+
+    /// The first-connection link (production without OWNER_ATHLETE_ID), as start-up prints it
+    /// when no owner exists. Public for the tests, which follow it as the operator would;
+    /// nothing else reads it.
+    pub fn setup_link(&self) -> Option<&SecretString> {
+        self.setup_link.as_ref()
+    }
+}
+
+/// Production with OWNER_ATHLETE_ID unset: a fresh one-time code that `/strava/authorize` asks
+/// for while no owner exists. With no owner stored now, its link is logged here, once (the
+/// only place it ever appears). With an owner, it is kept unprinted: should the owner be
+/// forgotten later, the next first connection still needs a code, and a restart prints one.
+async fn first_connection_code(
+    settings: &Settings,
+    pool: &deadpool_postgres::Pool,
+) -> anyhow::Result<Option<SecretString>> {
+    if !settings.is_production() || settings.owner_athlete_id.is_some() {
+        return Ok(None);
+    }
+    let code = crate::config::random_secret();
+    let db = pool.get().await?;
+    if store::owner(&db).await?.is_none() {
+        tracing::warn!(
+            "no athlete owns this instance yet: connect the owner's Strava account with {} \
+             (the link works until an owner exists)",
+            setup_link(settings.strava_redirect_uri.as_deref(), &code)
+        );
+    }
+    Ok(Some(SecretString::from(code)))
+}
+
+/// `{origin of STRAVA_REDIRECT_URI}/strava/authorize?setup=<code>`.
+fn setup_link(redirect_uri: Option<&str>, code: &str) -> String {
+    let origin = redirect_uri
+        .and_then(|uri| url::Url::parse(uri).ok())
+        .map(|uri| uri.origin().ascii_serialization())
+        .filter(|origin| origin != "null")
+        .unwrap_or_default();
+    format!("{origin}/strava/authorize?setup={code}")
 }
 
 impl Services {

@@ -87,6 +87,8 @@ impl From<anyhow::Error> for TokenError {
 pub enum CallbackError {
     #[error("Strava OAuth not configured")]
     NotConfigured,
+    #[error("the first connection needs the setup code")]
+    SetupRequired,
     #[error("Invalid or expired state parameter")]
     InvalidState,
     #[error("Missing required scope: {0}")]
@@ -135,6 +137,9 @@ pub struct OAuthSettings {
     pub client_id: Option<String>,
     pub redirect_uri: Option<String>,
     pub owner_athlete_id: Option<i64>,
+    /// Production without a pinned owner: what `/strava/authorize?setup=` must carry while no
+    /// owner exists (printed once at start-up).
+    pub setup_code: Option<SecretString>,
 }
 
 pub struct TokenActor {
@@ -455,10 +460,12 @@ impl Handler<ForgetTokens> for TokenActor {
 }
 
 /// Starts the OAuth handshake: the Strava URL to send the browser to and the state to bind to
-/// the browser's cookie.
-#[derive(Message)]
+/// the browser's cookie. While a setup code is set and no owner exists, `setup` must be it.
+#[derive(Message, Default)]
 #[rtype(result = "Result<Authorization, CallbackError>")]
-pub struct BeginAuthorization;
+pub struct BeginAuthorization {
+    pub setup: Option<String>,
+}
 
 impl Ask for BeginAuthorization {
     const TIMEOUT: StdDuration = LOOKUP_TIMEOUT;
@@ -470,17 +477,35 @@ pub struct Authorization {
 }
 
 impl Handler<BeginAuthorization> for TokenActor {
-    type Result = Result<Authorization, CallbackError>;
+    type Result = ResponseFuture<Result<Authorization, CallbackError>>;
 
-    fn handle(&mut self, _: BeginAuthorization, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, msg: BeginAuthorization, _: &mut Self::Context) -> Self::Result {
         let (Some(_), Some(redirect_uri)) = (&self.oauth.client_id, &self.oauth.redirect_uri)
         else {
-            return Err(CallbackError::NotConfigured);
+            return Box::pin(async { Err(CallbackError::NotConfigured) });
         };
         let issued = self.signer.issue(self.clock.now().timestamp());
-        Ok(Authorization {
+        let authorization = Authorization {
             url: self.strava.authorize_url(redirect_uri, &issued.value),
             state: issued.value,
+        };
+        let Some(expected) = self.oauth.setup_code.clone() else {
+            return Box::pin(async { Ok(authorization) });
+        };
+        // Once someone owns the instance, the owner lock decides who may connect.
+        let owned = self.tokens.is_some();
+        let pool = self.pool.clone();
+        Box::pin(async move {
+            let given = msg.setup.unwrap_or_default();
+            if owned || constant_time_eq(given.as_bytes(), expected.expose_secret().as_bytes()) {
+                return Ok(authorization);
+            }
+            let db = pool.get().await?;
+            if store::owner(&db).await?.is_some() {
+                return Ok(authorization);
+            }
+            tracing::info!("refused a first connection without the setup code");
+            Err(CallbackError::SetupRequired)
         })
     }
 }

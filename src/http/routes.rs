@@ -245,21 +245,34 @@ pub fn endpoints() -> Vec<Endpoint> {
             "Health: database and Strava connection",
             vec![json("Health", "Health"), UNAVAILABLE],
         ),
-        plain(
-            "/authorize",
-            STRAVA,
-            || web::to(oauth::authorize).wrap(from_fn(rate_limit::authorize)),
-            "Start the OAuth flow (redirect to Strava)",
-            vec![
-                Reply {
-                    description: "To Strava's consent page, with the state cookie set",
-                    ..REDIRECT
-                },
-                OAUTH_TOO_MANY,
-                OAUTH_INTERNAL,
-                UNAVAILABLE,
-            ],
-        ),
+        Endpoint {
+            method: Method::GET,
+            path: "/authorize",
+            prefixes: STRAVA,
+            route: || web::to(oauth::authorize).wrap(from_fn(rate_limit::authorize)),
+            doc: Doc {
+                summary: "Start the OAuth flow (redirect to Strava)",
+                params: vec![Param::Text(&params::SETUP)],
+                body: None,
+                replies: vec![
+                    Reply {
+                        description: "To Strava's consent page, with the state cookie set",
+                        ..REDIRECT
+                    },
+                    reply(
+                        403,
+                        "Production, no owner yet and OWNER_ATHLETE_ID unset: `setup` is missing \
+                            or wrong (the link is in the start-up log)",
+                        Content::Error(&[ErrorCode::SetupRequired]),
+                    ),
+                    OAUTH_TOO_MANY,
+                    OAUTH_INTERNAL,
+                    UNAVAILABLE,
+                ],
+                api_key: false,
+                metrics_token: false,
+            },
+        },
         Endpoint {
             method: Method::GET,
             path: "/callback",

@@ -16,6 +16,7 @@ mod ownership;
 mod private_pg;
 mod reads;
 mod refresh;
+mod setup;
 mod stats;
 mod sync;
 mod telemetry;

@@ -44,6 +44,8 @@ pub struct Services {
     /// The first-connection link (production without OWNER_ATHLETE_ID); see
     /// [`Services::setup_link`].
     setup_link: Option<SecretString>,
+    /// No owner was stored when the services started: the server prints the setup link.
+    unowned_at_start: bool,
 }
 
 /// The Strava client the settings describe.
@@ -87,7 +89,7 @@ impl Services {
             "STATE_SECRET",
         )?));
         let strava = strava_client(settings)?;
-        let setup_code = first_connection_code(settings, &pool).await?;
+        let (setup_code, unowned_at_start) = first_connection_code(settings, &pool).await?;
         let setup_link = setup_code.as_ref().map(|code| {
             SecretString::from(setup_link(
                 settings.strava_redirect_uri.as_deref(),
@@ -154,6 +156,7 @@ impl Services {
             ready,
             pool,
             setup_link,
+            unowned_at_start,
         })
     }
 
@@ -166,26 +169,21 @@ impl Services {
 }
 
 /// Production with OWNER_ATHLETE_ID unset: a fresh one-time code that `/strava/authorize` asks
-/// for while no owner exists. With no owner stored now, its link is logged here, once (the
-/// only place it ever appears). With an owner, it is kept unprinted: should the owner be
-/// forgotten later, the next first connection still needs a code, and a restart prints one.
+/// for while no owner exists, and whether none is stored now (then the server prints its link
+/// at start-up, once: the only place it ever appears). With an owner, it is kept unprinted:
+/// should the owner be forgotten later, the next first connection still needs a code, and a
+/// restart prints one.
 async fn first_connection_code(
     settings: &Settings,
     pool: &deadpool_postgres::Pool,
-) -> anyhow::Result<Option<SecretString>> {
+) -> anyhow::Result<(Option<SecretString>, bool)> {
     if !settings.is_production() || settings.owner_athlete_id.is_some() {
-        return Ok(None);
+        return Ok((None, false));
     }
-    let code = crate::config::random_secret();
+    let code = SecretString::from(crate::config::random_secret());
     let db = pool.get().await?;
-    if store::owner(&db).await?.is_none() {
-        tracing::warn!(
-            "no athlete owns this instance yet: connect the owner's Strava account with {} \
-             (the link works until an owner exists)",
-            setup_link(settings.strava_redirect_uri.as_deref(), &code)
-        );
-    }
-    Ok(Some(SecretString::from(code)))
+    let unowned = store::owner(&db).await?.is_none();
+    Ok((Some(code), unowned))
 }
 
 /// `{origin of STRAVA_REDIRECT_URI}/strava/authorize?setup=<code>`.
@@ -236,6 +234,15 @@ impl Application {
         clock: Clock,
     ) -> anyhow::Result<Self> {
         let services = Services::start_with(&settings, clock).await?;
+        if let Some(link) = &services.setup_link
+            && services.unowned_at_start
+        {
+            tracing::warn!(
+                "no athlete owns this instance yet: connect the owner's Strava account with {} \
+                 (the link works until an owner exists)",
+                link.expose_secret()
+            );
+        }
         let port = listener.local_addr()?.port();
 
         let state = web::Data::new(AppState {
@@ -281,7 +288,9 @@ impl Application {
             //   still meets the limits) and gives every answer, refusals included, its CORS
             //   headers so the frontend can read them;
             // - the limits, the last thing before the router: nothing oversized reaches a
-            //   handler.
+            //   handler;
+            // - past the router, the OAuth routes' per-address rate limit (`routes.rs` wraps
+            //   just those two handlers with it).
             App::new()
                 .app_data(state.clone())
                 .app_data(cors.clone())

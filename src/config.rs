@@ -140,6 +140,12 @@ pub struct Settings {
     /// One log line per request (`ACCESS_LOG`); off, a request logs only what goes wrong.
     #[serde(default, deserialize_with = "flag")]
     pub access_log: bool,
+    /// Requests a minute one client address may make to `/strava/authorize` and
+    /// `/strava/callback` together (`OAUTH_RATE_LIMIT_PER_MINUTE`); 0 counts as 1.
+    pub oauth_rate_limit_per_minute: u32,
+    /// Proxies whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`, comma list of IPs).
+    #[serde(default, deserialize_with = "text")]
+    pub trusted_proxies: Option<String>,
     pub milepost_data_dir: PathBuf,
 }
 
@@ -236,6 +242,26 @@ impl Settings {
         origins
     }
 
+    /// `TRUSTED_PROXIES` read: the addresses, and the entries that are not IP addresses.
+    pub fn trusted_proxies(&self) -> (Vec<std::net::IpAddr>, Vec<String>) {
+        let mut proxies = Vec::new();
+        let mut invalid = Vec::new();
+        for entry in self
+            .trusted_proxies
+            .as_deref()
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+        {
+            match entry.parse() {
+                Ok(ip) => proxies.push(ip),
+                Err(_) => invalid.push(entry.to_owned()),
+            }
+        }
+        (proxies, invalid)
+    }
+
     /// Every reason this configuration must not run in production, all at once.
     pub fn production_problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
@@ -266,6 +292,9 @@ impl Settings {
             Some(uri) if uri.starts_with("https://") => {}
             Some(_) => problems.push("STRAVA_REDIRECT_URI must use https".into()),
             None => problems.push("STRAVA_REDIRECT_URI is not set".into()),
+        }
+        for entry in self.trusted_proxies().1 {
+            problems.push(format!("TRUSTED_PROXIES: {entry:?} is not an IP address"));
         }
         problems
     }
@@ -519,6 +548,37 @@ mod tests {
                     "https://b.example",
                     "https://c.example"
                 ]
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn oauth_rate_limit_and_trusted_proxies_are_read() {
+        Jail::expect_with(|jail| {
+            let s = Settings::load().map_err(|e| *e)?;
+            assert_eq!(s.oauth_rate_limit_per_minute, 20);
+            assert_eq!(s.trusted_proxies(), (vec![], vec![]));
+            jail.set_env("OAUTH_RATE_LIMIT_PER_MINUTE", "5");
+            jail.set_env("TRUSTED_PROXIES", "127.0.0.1, ::1,nope");
+            let mut s = Settings::load().map_err(|e| *e)?;
+            assert_eq!(s.oauth_rate_limit_per_minute, 5);
+            let (proxies, invalid) = s.trusted_proxies();
+            assert_eq!(
+                proxies,
+                vec![
+                    "127.0.0.1".parse::<std::net::IpAddr>().unwrap(),
+                    "::1".parse().unwrap()
+                ]
+            );
+            assert_eq!(invalid, vec!["nope"]);
+            s.environment = Environment::Production;
+            assert!(
+                s.production_problems()
+                    .iter()
+                    .any(|p| p.contains("TRUSTED_PROXIES") && p.contains("nope")),
+                "{:?}",
+                s.production_problems()
             );
             Ok(())
         });

@@ -41,11 +41,15 @@ pub enum ErrorCode {
     UriTooLong,
     HeadersTooLarge,
     CorsRejected,
+    /// Over the per-address limit of the OAuth routes.
+    TooManyRequests,
+    /// Production's first connection without the start-up log's setup code.
+    SetupRequired,
 }
 
 impl ErrorCode {
     /// Every code, for the OpenAPI document.
-    pub const ALL: [ErrorCode; 24] = [
+    pub const ALL: [ErrorCode; 26] = [
         Self::NotFound,
         Self::ValidationError,
         Self::InvalidApiKey,
@@ -70,6 +74,8 @@ impl ErrorCode {
         Self::UriTooLong,
         Self::HeadersTooLarge,
         Self::CorsRejected,
+        Self::TooManyRequests,
+        Self::SetupRequired,
     ];
 }
 
@@ -319,6 +325,8 @@ mod tests {
             "uri_too_long",
             "headers_too_large",
             "cors_rejected",
+            "too_many_requests",
+            "setup_required",
         ];
         assert_eq!(ErrorCode::ALL.len(), released.len());
         for (code, text) in ErrorCode::ALL.into_iter().zip(released) {

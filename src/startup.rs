@@ -12,7 +12,7 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::{Condition, NormalizePath, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use tracing_actix_web::TracingLogger;
 
 use crate::actors::Mailbox;
@@ -41,6 +41,11 @@ pub struct Services {
     pub metrics: Arc<Metrics>,
     pub ready: Arc<AtomicBool>,
     pub pool: deadpool_postgres::Pool,
+    /// The first-connection link (production without OWNER_ATHLETE_ID); see
+    /// [`Services::setup_link`].
+    setup_link: Option<SecretString>,
+    /// No owner was stored when the services started: the server prints the setup link.
+    unowned_at_start: bool,
 }
 
 /// The Strava client the settings describe.
@@ -84,6 +89,13 @@ impl Services {
             "STATE_SECRET",
         )?));
         let strava = strava_client(settings)?;
+        let (setup_code, unowned_at_start) = first_connection_code(settings, &pool).await?;
+        let setup_link = setup_code.as_ref().map(|code| {
+            SecretString::from(setup_link(
+                settings.strava_redirect_uri.as_deref(),
+                code.expose_secret(),
+            ))
+        });
 
         let metrics = Arc::new(Metrics::default());
         let ready = Arc::new(AtomicBool::new(false));
@@ -109,6 +121,7 @@ impl Services {
                     client_id: settings.strava_client_id.clone(),
                     redirect_uri: settings.strava_redirect_uri.clone(),
                     owner_athlete_id: settings.owner_athlete_id,
+                    setup_code,
                 },
                 metrics.clone(),
                 clock.clone(),
@@ -142,8 +155,45 @@ impl Services {
             metrics,
             ready,
             pool,
+            setup_link,
+            unowned_at_start,
         })
     }
+
+    /// The first-connection link (production without OWNER_ATHLETE_ID), as start-up prints it
+    /// when no owner exists. Public for the tests, which follow it as the operator would;
+    /// nothing else reads it.
+    pub fn setup_link(&self) -> Option<&SecretString> {
+        self.setup_link.as_ref()
+    }
+}
+
+/// Production with OWNER_ATHLETE_ID unset: a fresh one-time code that `/strava/authorize` asks
+/// for while no owner exists, and whether none is stored now (then the server prints its link
+/// at start-up, once: the only place it ever appears). With an owner, it is kept unprinted:
+/// should the owner be forgotten later, the next first connection still needs a code, and a
+/// restart prints one.
+async fn first_connection_code(
+    settings: &Settings,
+    pool: &deadpool_postgres::Pool,
+) -> anyhow::Result<(Option<SecretString>, bool)> {
+    if !settings.is_production() || settings.owner_athlete_id.is_some() {
+        return Ok((None, false));
+    }
+    let code = SecretString::from(crate::config::random_secret());
+    let db = pool.get().await?;
+    let unowned = store::owner(&db).await?.is_none();
+    Ok((Some(code), unowned))
+}
+
+/// `{origin of STRAVA_REDIRECT_URI}/strava/authorize?setup=<code>`.
+fn setup_link(redirect_uri: Option<&str>, code: &str) -> String {
+    let origin = redirect_uri
+        .and_then(|uri| url::Url::parse(uri).ok())
+        .map(|uri| uri.origin().ascii_serialization())
+        .filter(|origin| origin != "null")
+        .unwrap_or_default();
+    format!("{origin}/strava/authorize?setup={code}")
 }
 
 impl Services {
@@ -184,6 +234,15 @@ impl Application {
         clock: Clock,
     ) -> anyhow::Result<Self> {
         let services = Services::start_with(&settings, clock).await?;
+        if let Some(link) = &services.setup_link
+            && services.unowned_at_start
+        {
+            tracing::warn!(
+                "no athlete owns this instance yet: connect the owner's Strava account with {} \
+                 (the link works until an owner exists)",
+                link.expose_secret()
+            );
+        }
         let port = listener.local_addr()?.port();
 
         let state = web::Data::new(AppState {
@@ -204,6 +263,14 @@ impl Application {
         let access_log = settings.access_log;
         let cors = web::Data::new(middleware::cors::Cors::new(settings.allowed_origins()));
         let metrics = web::Data::from(services.metrics.clone());
+        let (trusted_proxies, not_addresses) = settings.trusted_proxies();
+        for entry in not_addresses {
+            tracing::warn!(entry, "TRUSTED_PROXIES: not an IP address; ignored");
+        }
+        let oauth_limit = web::Data::new(middleware::rate_limit::OAuthRateLimit::new(
+            settings.oauth_rate_limit_per_minute,
+            trusted_proxies,
+        ));
         let server = HttpServer::new(move || {
             // Each `wrap` goes around everything before it, so the list runs from the innermost
             // out. Read bottom up, a request meets:
@@ -221,11 +288,14 @@ impl Application {
             //   still meets the limits) and gives every answer, refusals included, its CORS
             //   headers so the frontend can read them;
             // - the limits, the last thing before the router: nothing oversized reaches a
-            //   handler.
+            //   handler;
+            // - past the router, the OAuth routes' per-address rate limit (`routes.rs` wraps
+            //   just those two handlers with it).
             App::new()
                 .app_data(state.clone())
                 .app_data(cors.clone())
                 .app_data(metrics.clone())
+                .app_data(oauth_limit.clone())
                 .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
                 .wrap(from_fn(middleware::limits::enforce))
                 .wrap(from_fn(middleware::cors::cors))

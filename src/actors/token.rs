@@ -9,6 +9,9 @@
 //! delete them ([`ForgetTokens`]), and since a refresh holds the actor until it has stored its
 //! tokens, a forget always comes after it and no refresh can write a forgotten row back.
 //!
+//! A callback holds the actor only to store what it got: checking its state and exchanging its
+//! code run beside the actor's serialized work, so callbacks never delay a sync's token.
+//!
 //! It calls Strava's OAuth token endpoint (code exchange, refresh) and deauthorizes a refused
 //! athlete's token; Strava's API, and the deauthorization of a disconnect, are the
 //! FetcherActor's.
@@ -84,6 +87,8 @@ impl From<anyhow::Error> for TokenError {
 pub enum CallbackError {
     #[error("Strava OAuth not configured")]
     NotConfigured,
+    #[error("the first connection needs the setup code")]
+    SetupRequired,
     #[error("Invalid or expired state parameter")]
     InvalidState,
     #[error("Missing required scope: {0}")]
@@ -132,6 +137,9 @@ pub struct OAuthSettings {
     pub client_id: Option<String>,
     pub redirect_uri: Option<String>,
     pub owner_athlete_id: Option<i64>,
+    /// Production without a pinned owner: what `/strava/authorize?setup=` must carry while no
+    /// owner exists (printed once at start-up).
+    pub setup_code: Option<SecretString>,
 }
 
 pub struct TokenActor {
@@ -452,10 +460,12 @@ impl Handler<ForgetTokens> for TokenActor {
 }
 
 /// Starts the OAuth handshake: the Strava URL to send the browser to and the state to bind to
-/// the browser's cookie.
-#[derive(Message)]
+/// the browser's cookie. While a setup code is set and no owner exists, `setup` must be it.
+#[derive(Message, Default)]
 #[rtype(result = "Result<Authorization, CallbackError>")]
-pub struct BeginAuthorization;
+pub struct BeginAuthorization {
+    pub setup: Option<String>,
+}
 
 impl Ask for BeginAuthorization {
     const TIMEOUT: StdDuration = LOOKUP_TIMEOUT;
@@ -467,23 +477,46 @@ pub struct Authorization {
 }
 
 impl Handler<BeginAuthorization> for TokenActor {
-    type Result = Result<Authorization, CallbackError>;
+    type Result = ResponseFuture<Result<Authorization, CallbackError>>;
 
-    fn handle(&mut self, _: BeginAuthorization, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, msg: BeginAuthorization, _: &mut Self::Context) -> Self::Result {
         let (Some(_), Some(redirect_uri)) = (&self.oauth.client_id, &self.oauth.redirect_uri)
         else {
-            return Err(CallbackError::NotConfigured);
+            return Box::pin(async { Err(CallbackError::NotConfigured) });
         };
         let issued = self.signer.issue(self.clock.now().timestamp());
-        Ok(Authorization {
+        let authorization = Authorization {
             url: self.strava.authorize_url(redirect_uri, &issued.value),
             state: issued.value,
+        };
+        let Some(expected) = self.oauth.setup_code.clone() else {
+            return Box::pin(async { Ok(authorization) });
+        };
+        // Once someone owns the instance, the owner lock decides who may connect.
+        let owned = self.tokens.is_some();
+        let pool = self.pool.clone();
+        Box::pin(async move {
+            let given = msg.setup.unwrap_or_default();
+            if owned || constant_time_eq(given.as_bytes(), expected.expose_secret().as_bytes()) {
+                return Ok(authorization);
+            }
+            let db = pool.get().await?;
+            if store::owner(&db).await?.is_some() {
+                return Ok(authorization);
+            }
+            tracing::info!("refused a first connection without the setup code");
+            Err(CallbackError::SetupRequired)
         })
     }
 }
 
 /// Finishes the handshake: verifies the state against the browser's cookie, checks the granted
 /// scope, exchanges the code, enforces the owner lock and stores the encrypted tokens.
+///
+/// Only the last step holds the actor: checking the state, consuming its nonce, the code
+/// exchange (up to the Strava timeout) and deauthorizing a refused athlete run beside it, so a
+/// flood of callbacks never holds up a sync's [`AccessToken`]. Storing the tokens and the owner
+/// lock is [`StoreConnection`], atomic with refreshes and forgets like them.
 #[derive(Message)]
 #[rtype(result = "Result<i64, CallbackError>")]
 pub struct CompleteAuthorization {
@@ -501,16 +534,15 @@ impl Ask for CompleteAuthorization {
 const ACTIVITY_SCOPES: [&str; 2] = ["activity:read", "activity:read_all"];
 
 impl Handler<CompleteAuthorization> for TokenActor {
-    type Result = AtomicResponse<Self, Result<i64, CallbackError>>;
+    type Result = ResponseFuture<Result<i64, CallbackError>>;
 
     #[tracing::instrument(name = "token.complete_authorization", skip_all)]
-    fn handle(&mut self, msg: CompleteAuthorization, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, msg: CompleteAuthorization, ctx: &mut Self::Context) -> Self::Result {
         let pool = self.pool.clone();
-        let cipher = self.cipher.clone();
         let strava = self.strava.clone();
-        let pinned_owner = self.oauth.owner_athlete_id;
         let verified = self.signer.verify(&msg.state, self.clock.now().timestamp());
-        AtomicResponse::new(Box::pin(
+        let me = ctx.address();
+        Box::pin(
             async move {
                 let state = verified.map_err(|e: StateError| {
                     tracing::info!(reason = ?e, "refused an OAuth state");
@@ -524,10 +556,14 @@ impl Handler<CompleteAuthorization> for TokenActor {
                     tracing::info!("refused an OAuth state not bound to this browser");
                     return Err(CallbackError::InvalidState);
                 }
-                let db = pool.get().await?;
-                if !store::consume_state_nonce(&db, &state.nonce, expiry(state.expires_at)).await? {
-                    tracing::info!("refused a replayed OAuth state");
-                    return Err(CallbackError::InvalidState);
+                {
+                    let db = pool.get().await?;
+                    if !store::consume_state_nonce(&db, &state.nonce, expiry(state.expires_at))
+                        .await?
+                    {
+                        tracing::info!("refused a replayed OAuth state");
+                        return Err(CallbackError::InvalidState);
+                    }
                 }
                 // Strava always says what was granted; no scope is no activity scope.
                 let granted: Vec<&str> = msg
@@ -549,6 +585,54 @@ impl Handler<CompleteAuthorization> for TokenActor {
                         "no athlete in the token answer".into();
                     CallbackError::Exchange(StravaError::Decode(missing.into()))
                 })?;
+                let tokens = Tokens {
+                    athlete_id,
+                    access: SecretString::from(answer.access_token),
+                    refresh: SecretString::from(answer.refresh_token),
+                    expires_at: expiry(answer.expires_at),
+                    status: CONNECTED.into(),
+                };
+                let access = tokens.access.clone();
+                let stored = me
+                    .send(StoreConnection {
+                        tokens,
+                        scope: msg.scope.unwrap_or_default(),
+                    })
+                    .await?;
+                if let Err(CallbackError::NotOwner) = &stored {
+                    // Their token is of no use here: hand it back rather than leave it live.
+                    if let Err(e) = strava.deauthorize(access.expose_secret()).await {
+                        tracing::info!(error = %crate::error::chain(&e.error), "could not deauthorize the refused athlete's token");
+                    }
+                }
+                stored.map(|()| athlete_id)
+            }
+            .in_current_span(),
+        )
+    }
+}
+
+/// The serialized end of [`CompleteAuthorization`]: enforce the owner lock, store the
+/// encrypted tokens and keep them. Sent by the TokenActor to itself.
+#[derive(Message)]
+#[rtype(result = "Result<(), CallbackError>")]
+struct StoreConnection {
+    tokens: Tokens,
+    scope: String,
+}
+
+impl Handler<StoreConnection> for TokenActor {
+    type Result = AtomicResponse<Self, Result<(), CallbackError>>;
+
+    fn handle(&mut self, msg: StoreConnection, _: &mut Self::Context) -> Self::Result {
+        let pool = self.pool.clone();
+        let cipher = self.cipher.clone();
+        let pinned_owner = self.oauth.owner_athlete_id;
+        AtomicResponse::new(Box::pin(
+            async move {
+                let StoreConnection { tokens, scope } = msg;
+                let athlete_id = tokens.athlete_id;
+                let mut db = pool.get().await?;
                 let owner = match pinned_owner {
                     Some(pinned) => pinned,
                     None => store::owner(&db).await?.unwrap_or(athlete_id),
@@ -558,25 +642,12 @@ impl Handler<CompleteAuthorization> for TokenActor {
                         athlete = athlete_id,
                         "refused a connection from an athlete who does not own this instance"
                     );
-                    // Their token is of no use here: hand it back rather than leave it live.
-                    if let Err(e) = strava.deauthorize(&answer.access_token).await {
-                        tracing::info!(error = %crate::error::chain(&e.error), "could not deauthorize the refused athlete's token");
-                    }
                     return Err(CallbackError::NotOwner);
                 }
-                let tokens = Tokens {
-                    athlete_id,
-                    access: SecretString::from(answer.access_token),
-                    refresh: SecretString::from(answer.refresh_token),
-                    expires_at: expiry(answer.expires_at),
-                    status: CONNECTED.into(),
-                };
-                let mut db = db;
                 let tx = db.transaction().await?;
                 if store::claim_owner(&tx, athlete_id).await? != athlete_id {
                     return Err(CallbackError::NotOwner);
                 }
-                let scope = msg.scope.unwrap_or_default();
                 store::save_tokens(&tx, &encrypt(&cipher, &tokens, &scope)).await?;
                 tx.commit().await?;
                 tracing::info!(athlete = athlete_id, "athlete connected");
@@ -585,10 +656,8 @@ impl Handler<CompleteAuthorization> for TokenActor {
             .in_current_span()
             .into_actor(self)
             .map(|result: Result<Tokens, CallbackError>, act, _| {
-                let tokens = result?;
-                let id = tokens.athlete_id;
-                act.tokens = Some(tokens);
-                Ok(id)
+                act.tokens = Some(result?);
+                Ok(())
             }),
         ))
     }

@@ -35,10 +35,14 @@ fn redirect(location: &str) -> actix_web::HttpResponseBuilder {
 }
 
 #[tracing::instrument(name = "GET authorize", skip_all)]
-pub async fn authorize(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn authorize(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let setup = query_param(&req, params::SETUP.name);
     let auth = state
         .token
-        .ask(BeginAuthorization)
+        .ask(BeginAuthorization { setup })
         .await
         .map_err(mailbox)?
         .map_err(callback_error)?;
@@ -95,6 +99,12 @@ fn callback_error(e: CallbackError) -> ApiError {
             StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::OauthNotConfigured,
             "Strava OAuth not configured",
+        ),
+        CallbackError::SetupRequired => ApiError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::SetupRequired,
+            "No athlete owns this instance yet: the first connection needs the setup link \
+             (/strava/authorize?setup=…) that milepost printed in its start-up log",
         ),
         CallbackError::InvalidState => ApiError::bad_request(
             ErrorCode::InvalidState,

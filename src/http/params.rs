@@ -170,6 +170,17 @@ pub const FULL: Flag = Flag {
     description: "Re-read the whole history instead of what changed",
 };
 
+/// `/authorize`'s one-time setup code: needed in production for the first connection when
+/// OWNER_ATHLETE_ID is unset.
+pub const SETUP: Text = Text {
+    name: "setup",
+    place: Place::Query,
+    required: false,
+    one_of: &[],
+    description: "The setup code from the link printed in the start-up log; needed in production \
+        while no athlete owns the instance and OWNER_ATHLETE_ID is unset",
+};
+
 /// The callback's `code`; required unless Strava sent `error`.
 pub const CODE: Text = Text {
     name: "code",

@@ -4,9 +4,11 @@
 
 use actix_web::http::Method;
 use actix_web::http::header;
+use actix_web::middleware::from_fn;
 use actix_web::{HttpResponse, Route, web};
 
 use super::doc::{Content, Doc, Header, Reply};
+use super::middleware::rate_limit;
 use super::params::{self, Param};
 use super::{docs, oauth, ops, stats, webhook};
 use crate::error::ErrorCode;
@@ -195,6 +197,15 @@ fn plain(
     }
 }
 
+/// 429 from the OAuth routes: over `OAUTH_RATE_LIMIT_PER_MINUTE` from one client address.
+const OAUTH_TOO_MANY: Reply = Reply {
+    status: 429,
+    description: "Too many requests from this client address (OAUTH_RATE_LIMIT_PER_MINUTE); \
+        Retry-After says when to try again",
+    content: Content::Error(&[ErrorCode::TooManyRequests]),
+    headers: &[Header::RetryAfter],
+};
+
 /// 500 from the OAuth routes.
 const OAUTH_INTERNAL: Reply = reply(
     500,
@@ -234,25 +245,39 @@ pub fn endpoints() -> Vec<Endpoint> {
             "Health: database and Strava connection",
             vec![json("Health", "Health"), UNAVAILABLE],
         ),
-        plain(
-            "/authorize",
-            STRAVA,
-            || web::to(oauth::authorize),
-            "Start the OAuth flow (redirect to Strava)",
-            vec![
-                Reply {
-                    description: "To Strava's consent page, with the state cookie set",
-                    ..REDIRECT
-                },
-                OAUTH_INTERNAL,
-                UNAVAILABLE,
-            ],
-        ),
+        Endpoint {
+            method: Method::GET,
+            path: "/authorize",
+            prefixes: STRAVA,
+            route: || web::to(oauth::authorize).wrap(from_fn(rate_limit::authorize)),
+            doc: Doc {
+                summary: "Start the OAuth flow (redirect to Strava)",
+                params: vec![Param::Text(&params::SETUP)],
+                body: None,
+                replies: vec![
+                    Reply {
+                        description: "To Strava's consent page, with the state cookie set",
+                        ..REDIRECT
+                    },
+                    reply(
+                        403,
+                        "Production, no owner yet and OWNER_ATHLETE_ID unset: `setup` is missing \
+                            or wrong (the link is in the start-up log)",
+                        Content::Error(&[ErrorCode::SetupRequired]),
+                    ),
+                    OAUTH_TOO_MANY,
+                    OAUTH_INTERNAL,
+                    UNAVAILABLE,
+                ],
+                api_key: false,
+                metrics_token: false,
+            },
+        },
         Endpoint {
             method: Method::GET,
             path: "/callback",
             prefixes: STRAVA,
-            route: || web::to(oauth::callback),
+            route: || web::to(oauth::callback).wrap(from_fn(rate_limit::callback)),
             doc: Doc {
                 summary: "OAuth callback from Strava",
                 params: vec![
@@ -282,6 +307,7 @@ pub fn endpoints() -> Vec<Endpoint> {
                         description: "`code` or `state` missing (without `error`)",
                         ..INVALID
                     },
+                    OAUTH_TOO_MANY,
                     OAUTH_INTERNAL,
                     reply(
                         502,

@@ -24,6 +24,9 @@ pub struct SimConfig {
     pub limits: RateLimits,
     /// Added to every request (default zero).
     pub latency: Duration,
+    /// Added to the authorization-code grant of `/oauth/token` only (default zero): a slow
+    /// code exchange beside token refreshes that answer at once.
+    pub code_exchange_latency: Duration,
     /// When not empty, page n of the activity list holds at most `short_pages[(n - 1) % len]`
     /// items (and later pages continue after them): a server whose pages run short before the
     /// end of the list (default empty: pages are `per_page` long).
@@ -42,6 +45,7 @@ impl Default for SimConfig {
             access_token_ttl_secs: 21_600,
             limits: RateLimits::default(),
             latency: Duration::ZERO,
+            code_exchange_latency: Duration::ZERO,
             short_pages: Vec::new(),
         }
     }
@@ -59,6 +63,7 @@ impl std::fmt::Debug for SimConfig {
             .field("access_token_ttl_secs", &self.access_token_ttl_secs)
             .field("limits", &self.limits)
             .field("latency", &self.latency)
+            .field("code_exchange_latency", &self.code_exchange_latency)
             .field("short_pages", &self.short_pages)
             .finish()
     }

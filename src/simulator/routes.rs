@@ -382,6 +382,12 @@ fn authorize_reply(shared: &Shared, q: &HashMap<String, String>) -> Reply {
 /// `POST /oauth/token`: the authorization-code and refresh-token grants.
 async fn token(shared: web::Data<Shared>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     let params = form_params(&req, &body);
+    let exchange_latency = shared.config.code_exchange_latency;
+    if exchange_latency > Duration::ZERO
+        && params.get("grant_type").map(String::as_str) == Some("authorization_code")
+    {
+        tokio::time::sleep(exchange_latency).await;
+    }
     oauth(&shared, "POST /oauth/token", || async {
         token_reply(&shared, &params)
     })

@@ -1,3 +1,4 @@
+use secrecy::ExposeSecret;
 use serde_json::json;
 
 use crate::helpers::{json, spawn_app, spawn_app_unready};
@@ -181,7 +182,12 @@ async fn production_adds_hsts_and_secure_cookies() {
             .unwrap()
             .contains("max-age=")
     );
-    let r = app.get("/strava/authorize").await;
+    let link = app
+        .services
+        .setup_link()
+        .expect("a setup link")
+        .expose_secret();
+    let r = app.get(&link[link.find("/strava").unwrap()..]).await;
     let cookie = r.headers()["set-cookie"].to_str().unwrap();
     assert!(
         cookie.contains("Secure") && cookie.contains("HttpOnly"),

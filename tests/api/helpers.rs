@@ -464,6 +464,10 @@ pub fn settings_env(settings: &Settings) -> Vec<(&'static str, String)> {
         ),
         ("ACCESS_LOG", s.access_log.to_string()),
         (
+            "OAUTH_RATE_LIMIT_PER_MINUTE",
+            s.oauth_rate_limit_per_minute.to_string(),
+        ),
+        (
             "MILEPOST_DATA_DIR",
             s.milepost_data_dir.display().to_string(),
         ),
@@ -485,6 +489,7 @@ pub fn settings_env(settings: &Settings) -> Vec<(&'static str, String)> {
         ("STRAVA_CLIENT_ID", &s.strava_client_id),
         ("STRAVA_REDIRECT_URI", &s.strava_redirect_uri),
         ("CORS_ALLOWED_ORIGINS", &s.cors_allowed_origins),
+        ("TRUSTED_PROXIES", &s.trusted_proxies),
     ];
     for (name, value) in texts {
         if let Some(value) = value {

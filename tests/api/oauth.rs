@@ -238,3 +238,46 @@ async fn a_callback_without_a_granted_scope_is_refused() {
     assert_eq!(r.status().as_u16(), 400);
     assert_eq!(app.sim.request_count("POST /oauth/token"), 0);
 }
+
+#[actix_web::test]
+async fn a_slow_code_exchange_does_not_hold_up_a_syncs_token() {
+    use std::time::{Duration, Instant};
+    let slow = Duration::from_millis(1500);
+    let app = crate::helpers::spawn_app_with(
+        milepost::simulator::SimConfig {
+            code_exchange_latency: slow,
+            ..Default::default()
+        },
+        |_| {},
+    )
+    .await;
+    app.connect_and_sync().await;
+    // The owner reconnects; Strava takes its time over the code.
+    let (strava, cookie) = app.authorize().await;
+    let callback = app.consent(&strava).await;
+    let reconnect = {
+        let http = app.http.clone();
+        actix_web::rt::spawn(async move {
+            let r = http
+                .get(&callback)
+                .header("Cookie", cookie)
+                .send()
+                .await
+                .expect("callback");
+            (r.status().as_u16(), Instant::now())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    let r = app.refresh(Some(crate::helpers::API_KEY)).await;
+    let refreshed = Instant::now();
+    assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
+    let (status, reconnected) = reconnect.await.unwrap();
+    assert_eq!(status, 307);
+    assert!(
+        refreshed < reconnected,
+        "the sync waited {:?} for the code exchange",
+        refreshed - started
+    );
+    assert!(refreshed - started < Duration::from_millis(1000));
+}

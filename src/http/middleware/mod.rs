@@ -6,4 +6,5 @@ pub mod cors;
 pub mod headers;
 pub mod limits;
 pub mod metrics;
+pub mod rate_limit;
 pub mod request_span;

@@ -413,6 +413,19 @@ fn browser() -> reqwest::Client {
         .expect("an HTTP client")
 }
 
+/// A Strava stand-in whose athlete is `athlete_id`.
+pub async fn strava_of_athlete(athlete_id: i64) -> Simulator {
+    Simulator::start(
+        SimConfig {
+            athlete_id,
+            ..SimConfig::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap()
+}
+
 pub fn location(r: &reqwest::Response) -> String {
     r.headers()
         .get(header::LOCATION)

@@ -1,24 +1,11 @@
 //! Who may connect, and what a disconnect leaves behind.
 
-use milepost::simulator::{SimConfig, Simulator};
+use milepost::simulator::SimConfig;
 use serde_json::json;
 
-use crate::helpers::{API_KEY, TestApp, json, spawn_app, spawn_app_with};
+use crate::helpers::{API_KEY, TestApp, json, spawn_app, spawn_app_with, strava_of_athlete};
 
 const NOT_OWNER: &str = "This integration belongs to another account.";
-
-/// A Strava stand-in whose athlete is `athlete_id`.
-async fn strava_of_athlete(athlete_id: i64) -> Simulator {
-    Simulator::start(
-        SimConfig {
-            athlete_id,
-            ..SimConfig::default()
-        },
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap()
-}
 
 async fn rows(app: &TestApp, table: &str) -> i64 {
     app.db()

@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use milepost::simulator::{RateLimits, SimActivity, SimConfig, Simulator};
+use milepost::simulator::{RateLimits, SimActivity, SimConfig};
 use serde_json::json;
 
-use crate::helpers::{API_KEY, TestApp, json, spawn_app_with};
+use crate::helpers::{API_KEY, TestApp, json, spawn_app_with, strava_of_athlete};
 
 const VERIFY: &str = "test-webhook-verify-token";
 
@@ -454,19 +454,6 @@ async fn a_forged_deauthorization_while_reauthorization_is_required_deletes_noth
         .unwrap()
         .get(0);
     assert_eq!(tokens, 1);
-}
-
-/// A Strava stand-in whose athlete is `athlete_id`.
-async fn strava_of_athlete(athlete_id: i64) -> Simulator {
-    Simulator::start(
-        SimConfig {
-            athlete_id,
-            ..SimConfig::default()
-        },
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap()
 }
 
 #[actix_web::test]

@@ -393,7 +393,8 @@ pub fn random_secret() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-fn write_private(path: &Path, body: &str) -> std::io::Result<()> {
+/// Creates `path` (which must not exist) with mode 0600 and writes `body`.
+pub(crate) fn write_private(path: &Path, body: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut file = std::fs::OpenOptions::new()

@@ -24,10 +24,9 @@
 //! started it, even after a SIGKILL.
 
 use std::ffi::{OsStr, OsString};
-use std::io::Write as _;
 use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::fs::PermissionsExt as _;
-use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _, OpenOptionsExt as _};
+use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _};
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
@@ -37,6 +36,8 @@ use rand::Rng as _;
 use secrecy::{ExposeSecret as _, SecretString};
 use sha2::{Digest as _, Sha256};
 use tokio::process::Command;
+
+use crate::config::write_private;
 
 /// Debian/Ubuntu keep each major version's server binaries in `<this>/<version>/bin`.
 const DEBIAN_PG_LIB: &str = "/usr/lib/postgresql";
@@ -855,16 +856,6 @@ fn generate_password() -> SecretString {
         .map(char::from)
         .collect();
     SecretString::from(password)
-}
-
-/// Creates `path` (which must not exist) with mode 0600 and writes `body`.
-fn write_private(path: &Path, body: &str) -> std::io::Result<()> {
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(body.as_bytes())
 }
 
 /// Whether `postgres` can traverse to `path`: its deepest existing ancestor must be searchable

@@ -44,17 +44,24 @@ static POSTGRES: OnceLock<TestPostgres> = OnceLock::new();
 /// Starts (once per run) the Postgres every test uses and prepares the migrated template.
 /// Each test runs its own runtime, so the set-up runs on a runtime of its own.
 fn postgres() -> &'static TestPostgres {
-    POSTGRES.get_or_init(|| {
-        std::thread::spawn(|| {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime for the test database set-up");
-            rt.block_on(prepare_postgres())
-        })
-        .join()
-        .unwrap_or_else(|_| panic!("setting up the test database failed (see above)"))
+    POSTGRES.get_or_init(|| on_own_runtime("setting up the test database", prepare_postgres))
+}
+
+/// Runs `work` to its end on a runtime of its own (each test runs its own runtime, and what
+/// runs once per test run must outlive any of them).
+fn on_own_runtime<T: Send + 'static, F: Future<Output = T>>(
+    what: &'static str,
+    work: impl FnOnce() -> F + Send + 'static,
+) -> T {
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| panic!("a runtime for {what}: {e}"))
+            .block_on(work())
     })
+    .join()
+    .unwrap_or_else(|_| panic!("{what} failed (see above)"))
 }
 
 async fn prepare_postgres() -> TestPostgres {
@@ -114,17 +121,7 @@ pub fn private_cluster() -> &'static PgCluster {
     {
         return cluster;
     }
-    OWN.get_or_init(|| {
-        std::thread::spawn(|| {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime for the private cluster's start");
-            rt.block_on(start_private_cluster())
-        })
-        .join()
-        .unwrap_or_else(|_| panic!("starting the private cluster failed (see above)"))
-    })
+    OWN.get_or_init(|| on_own_runtime("starting the private cluster", start_private_cluster))
 }
 
 /// `url` with any password replaced by `…`, for messages.

@@ -26,7 +26,8 @@ pub async fn refresh(settings: &Settings, full: bool) -> anyhow::Result<String> 
 }
 
 /// Re-encrypts every stored token under the current ENCRYPTION_KEY (the old key must be in
-/// ENCRYPTION_KEYS_PREVIOUS), in one transaction.
+/// ENCRYPTION_KEYS_PREVIOUS), in one transaction holding the rows it rewrites: a refresh that
+/// commits a rotated token meanwhile waits for it, and is never overwritten by an older read.
 pub async fn keys_rotate(settings: &Settings) -> anyhow::Result<String> {
     let current = settings.encryption_key.as_ref().context(
         "set ENCRYPTION_KEY to the new key and ENCRYPTION_KEYS_PREVIOUS to the old ones",
@@ -37,7 +38,7 @@ pub async fn keys_rotate(settings: &Settings) -> anyhow::Result<String> {
     let mut db = pool.get().await?;
     let tx = db.transaction().await?;
     let mut rotated = 0;
-    for mut row in store::all_tokens(&tx).await? {
+    for mut row in store::lock_all_tokens(&tx).await? {
         if cipher.is_current(&row.access_token) && cipher.is_current(&row.refresh_token) {
             continue;
         }
@@ -52,7 +53,7 @@ pub async fn keys_rotate(settings: &Settings) -> anyhow::Result<String> {
             })?;
             *value = cipher.encrypt(plain.expose_secret(), row.athlete_id, field);
         }
-        store::save_tokens(&tx, &row).await?;
+        store::update_tokens(&tx, &row).await?;
         rotated += 1;
     }
     tx.commit().await?;

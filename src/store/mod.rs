@@ -140,8 +140,10 @@ pub async fn load_tokens(db: &impl GenericClient) -> anyhow::Result<Option<Store
 }
 
 /// Every stored token row (one per athlete ever connected and not forgotten).
-pub async fn all_tokens(db: &impl GenericClient) -> anyhow::Result<Vec<StoredTokens>> {
-    let sql = format!("SELECT {TOKEN_COLUMNS} FROM tokens");
+/// Every athlete's tokens, each row locked until the transaction ends: a refresh that commits
+/// a rotated token meanwhile waits, rather than being overwritten by what was read before it.
+pub async fn lock_all_tokens(db: &impl GenericClient) -> anyhow::Result<Vec<StoredTokens>> {
+    let sql = format!("SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY athlete_id FOR UPDATE");
     let rows = db.query(&sql, &[]).await?;
     Ok(rows.into_iter().map(StoredTokens::from).collect())
 }

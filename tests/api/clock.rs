@@ -5,23 +5,12 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use milepost::simulator::{SimActivity, SimConfig};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, json, spawn_app_with};
+use crate::helpers::{TestApp, eventually, json, spawn_app_with};
 
 /// Moves the shared clock forward to `to`.
 fn advance_to(app: &TestApp, to: DateTime<Utc>) {
     let by = (to - app.sim.now()).to_std().expect("only forward");
     app.sim.advance_clock(by);
-}
-
-/// Polls (up to 10 s) until `done` holds: the CacheActor looks at the clock every second.
-async fn eventually(mut done: impl AsyncFnMut() -> bool) -> bool {
-    for _ in 0..400 {
-        if done().await {
-            return true;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-    false
 }
 
 /// A connected, synced athlete whose newest activity was recorded `offset_hours` from UTC (that

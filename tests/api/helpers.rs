@@ -706,3 +706,14 @@ impl BinaryApp {
         panic!("no log line {what} in:\n{}", self.stdout().join("\n"));
     }
 }
+
+/// Polls (up to 10 s) until `done` holds; `false` if it never did.
+pub async fn eventually(mut done: impl AsyncFnMut() -> bool) -> bool {
+    for _ in 0..400 {
+        if done().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    false
+}

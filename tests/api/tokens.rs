@@ -205,3 +205,69 @@ async fn keys_rotate_moves_every_token_to_the_new_key() {
     let app = app.restart().await;
     assert_eq!(app.refresh(Some(API_KEY)).await.status().as_u16(), 200);
 }
+
+/// A refresh that commits a rotated token while `keys rotate` runs must not be overwritten by
+/// the row `keys rotate` read before it: the command locks the rows it rewrites.
+#[actix_web::test]
+async fn keys_rotate_never_overwrites_a_token_rotated_meanwhile() {
+    let app = spawn_app().await;
+    app.connect_and_sync().await;
+    const NEW_KEY: &str = "a-brand-new-encryption-key-0123456789abcdef";
+    let mut settings = app.settings.clone();
+    settings.encryption_key = Some(secrecy::SecretString::from(NEW_KEY));
+    settings.encryption_keys_previous =
+        Some(secrecy::SecretString::from(crate::helpers::ENCRYPTION_KEY));
+    let old_key = milepost::crypto::TokenCipher::new(
+        &secrecy::SecretString::from(crate::helpers::ENCRYPTION_KEY),
+        &[],
+    );
+
+    // A refresh in progress: it holds the row and is about to commit a rotated token.
+    let mut refresher = app.db().await;
+    let refresh = refresher.transaction().await.unwrap();
+    let athlete_id: i64 = refresh
+        .query_one("SELECT athlete_id FROM tokens FOR UPDATE", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let rotate = actix_web::rt::spawn(async move {
+        milepost::commands::keys_rotate(&settings)
+            .await
+            .map_err(|e| e.to_string())
+    });
+    let observer = app.db().await;
+    let waiting = async || {
+        let row = observer
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                &[],
+            )
+            .await
+            .unwrap();
+        row.get::<_, i64>(0) == 1
+    };
+    assert!(
+        crate::helpers::eventually(waiting).await,
+        "keys rotate never waited for the refresh's row lock"
+    );
+    let rotated = old_key.encrypt("the-rotated-refresh-token", athlete_id, "refresh_token");
+    refresh
+        .execute("UPDATE tokens SET refresh_token = $1", &[&rotated])
+        .await
+        .unwrap();
+    refresh.commit().await.unwrap();
+
+    let out = rotate.await.unwrap().unwrap();
+    assert!(out.contains("1 athlete"), "{out}");
+    let new_only = milepost::crypto::TokenCipher::new(&secrecy::SecretString::from(NEW_KEY), &[]);
+    let stored: String = observer
+        .query_one("SELECT refresh_token FROM tokens", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let plain = new_only
+        .decrypt(&stored, athlete_id, "refresh_token")
+        .unwrap();
+    assert_eq!(plain.expose_secret(), "the-rotated-refresh-token");
+}

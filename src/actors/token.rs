@@ -43,6 +43,8 @@ const REFRESH_FIELD: &str = "refresh_token";
 pub const CONNECTED: &str = "connected";
 pub const REAUTHORIZATION_REQUIRED: &str = "reauthorization_required";
 
+/// How soon rotated tokens that could not be saved are tried again, asked for or not.
+const SAVE_RETRY: StdDuration = StdDuration::from_secs(5);
 /// Room for every sync, confirmation and callback asking at once.
 const MAILBOX_CAPACITY: usize = 256;
 /// A refresh is one Strava call (with its own timeout) and one write; askers queue behind it.
@@ -151,6 +153,11 @@ pub struct TokenActor {
     metrics: Arc<Metrics>,
     clock: Clock,
     tokens: Option<Tokens>,
+    /// `tokens` were rotated by Strava and Postgres has not taken them yet: they hold the only
+    /// refresh token that still works, so they are kept and saved before any other use.
+    unsaved: bool,
+    /// The pending retry of that save, while one is scheduled.
+    save_retry: Option<SpawnHandle>,
 }
 
 impl TokenActor {
@@ -172,6 +179,8 @@ impl TokenActor {
             metrics,
             clock,
             tokens: None,
+            unsaved: false,
+            save_retry: None,
         }
     }
 }
@@ -256,6 +265,7 @@ impl Handler<AccessToken> for TokenActor {
         let strava = self.strava.clone();
         let metrics = self.metrics.clone();
         let cached = self.tokens.clone();
+        let unsaved = self.unsaved;
         let now = self.clock.now();
         AtomicResponse::new(Box::pin(
             async move {
@@ -269,6 +279,10 @@ impl Handler<AccessToken> for TokenActor {
                         decrypt(&cipher, stored)?
                     }
                 };
+                if unsaved {
+                    save_rotated(&pool, &cipher, current.clone()).await?;
+                    tracing::info!(athlete = current.athlete_id, "rotated tokens saved");
+                }
                 if current.status == REAUTHORIZATION_REQUIRED {
                     return Err(Unusable::with(current, TokenError::ReauthorizationRequired));
                 }
@@ -311,34 +325,41 @@ impl Handler<AccessToken> for TokenActor {
                 // `invalid`, the connection becomes `reauthorization_required` (shown by
                 // /strava/health, syncs stop, cached stats keep serving) and the owner's next
                 // visit to /strava/authorize restores it (tests/api/tokens.rs).
-                let db = pool.get().await?;
-                let scope = store::load_tokens(&db)
-                    .await?
-                    .map(|s| s.scope)
-                    .unwrap_or_default();
-                // Only over a row that is still there: a forgotten athlete stays forgotten.
-                if !store::update_tokens(&db, &encrypt(&cipher, &fresh, &scope)).await? {
-                    return Err(Unusable::forgotten());
-                }
+                //
+                // Postgres failing the write loses nothing either: the tokens are kept in this
+                // actor, unused, and saved before anything else (retried every few seconds).
+                save_rotated(&pool, &cipher, fresh.clone()).await?;
                 metrics.token_refreshes.inc();
                 tracing::info!(athlete = fresh.athlete_id, "access token refreshed");
                 Ok(fresh)
             }
             .in_current_span()
             .into_actor(self)
-            .map(|result: Result<Tokens, Unusable>, act, _| match result {
+            .map(|result: Result<Tokens, Unusable>, act, ctx| match result {
                 Ok(tokens) => {
                     let grant = AccessGrant {
                         athlete_id: tokens.athlete_id,
                         token: tokens.access.clone(),
                     };
                     act.tokens = Some(tokens);
+                    act.unsaved = false;
                     Ok(grant)
                 }
                 Err(Unusable { known, error }) => {
                     match known {
-                        Known::Now(tokens) => act.tokens = Some(tokens),
-                        Known::Gone => act.tokens = None,
+                        Known::Now(tokens) => {
+                            act.tokens = Some(tokens);
+                            act.unsaved = false;
+                        }
+                        Known::Unsaved(tokens) => {
+                            act.tokens = Some(tokens);
+                            act.unsaved = true;
+                            act.retry_save(ctx);
+                        }
+                        Known::Gone => {
+                            act.tokens = None;
+                            act.unsaved = false;
+                        }
                         Known::Unchanged => {}
                     }
                     Err(error)
@@ -358,6 +379,8 @@ struct Unusable {
 enum Known {
     Unchanged,
     Now(Tokens),
+    /// Rotated by Strava, not yet in Postgres.
+    Unsaved(Tokens),
     Gone,
 }
 
@@ -393,6 +416,49 @@ unusable_from!(
     deadpool_postgres::PoolError,
     tokio_postgres::Error
 );
+
+/// Writes rotated tokens over the athlete's row, only while it is still there: a forgotten
+/// athlete stays forgotten. A failed write keeps the tokens as unsaved.
+async fn save_rotated(pool: &Pool, cipher: &TokenCipher, tokens: Tokens) -> Result<(), Unusable> {
+    // (the granted scope is not rewritten)
+    let stored = encrypt(cipher, &tokens, "");
+    let written = async {
+        let db = pool.get().await?;
+        store::update_tokens(&db, &stored).await
+    };
+    match written.await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(Unusable::forgotten()),
+        Err(e) => {
+            tracing::warn!(
+                athlete = tokens.athlete_id,
+                error = %crate::error::chain(e.as_ref()),
+                "could not save the rotated tokens; keeping them and trying again"
+            );
+            Err(Unusable {
+                known: Known::Unsaved(tokens),
+                error: TokenError::Storage(e.into()),
+            })
+        }
+    }
+}
+
+impl TokenActor {
+    /// Asks for the token again in a while, so unsaved tokens reach Postgres even when nobody
+    /// needs them meanwhile.
+    fn retry_save(&mut self, ctx: &mut Context<Self>) {
+        if self.save_retry.is_some() {
+            return;
+        }
+        let retry = ctx.run_later(SAVE_RETRY, |act, ctx| {
+            act.save_retry = None;
+            if act.unsaved {
+                ctx.notify(AccessToken::default());
+            }
+        });
+        self.save_retry = Some(retry);
+    }
+}
 
 /// Which athlete is connected, if any (whatever the state of their tokens).
 #[derive(Message)]
@@ -452,6 +518,7 @@ impl Handler<ForgetTokens> for TokenActor {
             .map(|result: Result<(), TokenError>, act, _| {
                 if result.is_ok() {
                     act.tokens = None;
+                    act.unsaved = false;
                 }
                 result
             }),
@@ -657,6 +724,7 @@ impl Handler<StoreConnection> for TokenActor {
             .into_actor(self)
             .map(|result: Result<Tokens, CallbackError>, act, _| {
                 act.tokens = Some(result?);
+                act.unsaved = false;
                 Ok(())
             }),
         ))

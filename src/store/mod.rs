@@ -167,20 +167,20 @@ pub async fn save_tokens(db: &impl GenericClient, t: &StoredTokens) -> anyhow::R
     Ok(())
 }
 
-/// Stores refreshed tokens for an athlete whose row still exists; `false` when it is gone (the
-/// athlete was forgotten while the refresh ran), so a late refresh never brings a row back.
+/// Stores refreshed (or re-encrypted) tokens for an athlete whose row still exists, leaving the
+/// granted scope as it is; `false` when the row is gone (the athlete was forgotten while the
+/// refresh ran), so a late refresh never brings a row back.
 pub async fn update_tokens(db: &impl GenericClient, t: &StoredTokens) -> anyhow::Result<bool> {
     let updated = db
         .execute(
-            "UPDATE tokens SET access_token = $2, refresh_token = $3, expires_at = $4, scope = $5,
-                 status = $6, updated_at = now()
+            "UPDATE tokens SET access_token = $2, refresh_token = $3, expires_at = $4,
+                 status = $5, updated_at = now()
              WHERE athlete_id = $1",
             &[
                 &t.athlete_id,
                 &t.access_token,
                 &t.refresh_token,
                 &t.expires_at,
-                &t.scope,
                 &t.status,
             ],
         )

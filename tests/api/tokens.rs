@@ -172,6 +172,67 @@ async fn a_rotation_lost_in_a_crash_asks_the_owner_to_reconnect_and_keeps_servin
     assert_eq!(app.refresh(Some(API_KEY)).await.status().as_u16(), 200);
 }
 
+/// Postgres refusing the write of a rotated token loses nothing: the tokens are kept, the
+/// refresh token Strava has replaced is never sent again, and the write is retried, asked for
+/// or not, until it lands.
+#[actix_web::test]
+async fn a_rotated_token_postgres_could_not_take_is_kept_and_saved_later() {
+    let app = crate::helpers::spawn_app_with(rotating(), |_| {}).await;
+    app.connect_and_sync().await;
+    let db = app.db().await;
+    let stored = async || -> String {
+        let row = db
+            .query_one("SELECT refresh_token FROM tokens", &[])
+            .await
+            .unwrap();
+        row.get(0)
+    };
+    let before = stored().await;
+    db.batch_execute(
+        "CREATE FUNCTION refuse_writes() RETURNS trigger LANGUAGE plpgsql
+             AS $$ BEGIN RAISE EXCEPTION 'no space left on device'; END $$;
+         CREATE TRIGGER refuse_token_writes BEFORE UPDATE ON tokens
+             FOR EACH ROW EXECUTE FUNCTION refuse_writes();",
+    )
+    .await
+    .unwrap();
+    app.sim.reset_counts();
+    for _ in 0..3 {
+        let asked = app
+            .services
+            .token
+            .ask(AccessToken::default())
+            .await
+            .unwrap();
+        assert!(
+            matches!(asked, Err(milepost::actors::token::TokenError::Storage(_))),
+            "{asked:?}"
+        );
+    }
+    assert_eq!(
+        app.sim.request_count("POST /oauth/token"),
+        1,
+        "the replaced refresh token was sent again"
+    );
+
+    db.batch_execute("DROP TRIGGER refuse_token_writes ON tokens")
+        .await
+        .unwrap();
+    assert!(
+        crate::helpers::eventually(async || stored().await != before).await,
+        "the kept tokens were never saved"
+    );
+    // What was saved works: a restarted app refreshes with it.
+    let app = app.restart().await;
+    app.services
+        .token
+        .ask(AccessToken::default())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(app.refresh(Some(API_KEY)).await.status().as_u16(), 200);
+}
+
 #[actix_web::test]
 async fn keys_rotate_moves_every_token_to_the_new_key() {
     let app = spawn_app().await;

@@ -2,8 +2,6 @@
 //! this module writes SQL. (The private cluster of `demo` and the tests is process management
 //! and lives in `pg`.)
 
-use std::str::FromStr;
-
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -11,6 +9,8 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio_postgres::NoTls;
 
 use crate::strava::models::{Activity, ActivityStats};
+
+mod tls;
 
 mod embedded {
     refinery::embed_migrations!("sql");
@@ -58,17 +58,17 @@ impl From<tokio_postgres::Error> for StoreError {
     }
 }
 
-/// A pool over `url`; connections are made lazily.
+/// A pool over `url` (over TLS when it says `sslmode=require`, see [`tls`]); connections are
+/// made lazily.
 pub fn pool(url: &SecretString, size: usize) -> anyhow::Result<Pool> {
-    let config = tokio_postgres::Config::from_str(url.expose_secret())
-        .context("DATABASE_URL is not a valid Postgres URL")?;
-    let manager = Manager::from_config(
-        config,
-        NoTls,
-        ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
-        },
-    );
+    let target = tls::Target::parse(url.expose_secret())?;
+    let recycling = || ManagerConfig {
+        recycling_method: RecyclingMethod::Fast,
+    };
+    let manager = match target.tls()? {
+        Some(tls) => Manager::from_config(target.config, tls, recycling()),
+        None => Manager::from_config(target.config, NoTls, recycling()),
+    };
     Pool::builder(manager)
         .max_size(size.max(2))
         .wait_timeout(Some(std::time::Duration::from_secs(5)))

@@ -13,6 +13,7 @@ mod oauth_limits;
 mod openapi;
 mod owner;
 mod ownership;
+mod pg_tls;
 mod private_pg;
 mod reads;
 mod refresh;

@@ -599,7 +599,7 @@ fn uniform(rng: &mut StdRng, (low, high): (f64, f64)) -> f64 {
     }
 }
 
-fn round_to(x: f64, decimals: i32) -> f64 {
+pub(crate) fn round_to(x: f64, decimals: i32) -> f64 {
     let factor = 10f64.powi(decimals);
     (x * factor).round() / factor
 }

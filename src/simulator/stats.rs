@@ -5,7 +5,7 @@
 use chrono::{DateTime, Datelike, Duration, Utc};
 use serde_json::{Value, json};
 
-use super::generator::{Family, SimActivity, Visibility, family, home_local};
+use super::generator::{Family, SimActivity, Visibility, family, home_local, round_to};
 
 /// One `*_totals` object.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
@@ -21,10 +21,11 @@ pub(crate) struct Totals {
 impl Totals {
     fn add(&mut self, a: &SimActivity) {
         self.count += 1;
-        self.distance += a.distance;
+        // Strava's totals are clean decimals, not float sums.
+        self.distance = round_to(self.distance + a.distance, 1);
         self.moving_time += a.moving_time;
         self.elapsed_time += a.elapsed_time;
-        self.elevation_gain += a.total_elevation_gain;
+        self.elevation_gain = round_to(self.elevation_gain + a.total_elevation_gain, 1);
         self.achievement_count += a.achievement_count;
     }
 

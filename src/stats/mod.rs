@@ -132,19 +132,31 @@ pub struct Summary {
     pub elevation_gain: f64,
 }
 
-/// `a + b`, held within the finite floats: a sum never becomes `inf` or NaN (JSON has neither).
+/// `a + b` to the thousandth, held within the finite floats: a sum never becomes `inf` or NaN
+/// (JSON has neither), and carries no float noise (`866211.5`, never `866211.5000000001`).
 fn finite_sum(a: f64, b: f64) -> f64 {
     let sum = a + b;
     if sum.is_nan() {
         a
     } else {
-        sum.clamp(-f64::MAX, f64::MAX)
+        thousandths(sum.clamp(-f64::MAX, f64::MAX))
     }
 }
 
-/// `v`, or 0 when it is NaN or infinite (JSON has neither).
+/// `v` rounded to 3 decimals (Strava reports lengths to the decimetre). Each partial sum is
+/// rounded, so a sum of any length is the exact sum of its terms' thousandths.
+fn thousandths(v: f64) -> f64 {
+    let scaled = v * 1000.0;
+    if scaled.is_finite() {
+        scaled.round() / 1000.0
+    } else {
+        v
+    }
+}
+
+/// `v` to the thousandth, or 0 when it is NaN or infinite (JSON has neither).
 fn finite_or_zero(v: f64) -> f64 {
-    if v.is_finite() { v } else { 0.0 }
+    if v.is_finite() { thousandths(v) } else { 0.0 }
 }
 
 impl Summary {
@@ -1053,5 +1065,40 @@ mod tests {
         };
         let sum = Summary::from(totals);
         assert_eq!((sum.distance, sum.elevation_gain), (0.0, 0.0));
+    }
+
+    #[test]
+    fn sums_carry_no_float_noise() {
+        let mut sum = Summary::default();
+        for (i, distance) in [866_211.4, 0.1].into_iter().enumerate() {
+            sum.add(&activity(i as i64, "Run", "2025-10-01T08:00:00Z", distance));
+        }
+        assert_eq!(
+            serde_json::to_value(sum).unwrap()["distance"],
+            json!(866_211.5)
+        );
+        let mut tenths = Summary::default();
+        for i in 0..10_000 {
+            let mut a = activity(i, "Run", "2025-10-01T08:00:00Z", 0.1);
+            a.total_elevation_gain = 0.3;
+            tenths.add(&a);
+        }
+        let text = serde_json::to_string(&tenths).unwrap();
+        assert!(
+            text.contains(r#""distance":1000.0"#) && text.contains(r#""elevation_gain":3000.0"#),
+            "{text}"
+        );
+        let noisy = Totals {
+            count: 3,
+            distance: 842_150.700_000_000_1,
+            moving_time: 10,
+            elapsed_time: 10,
+            elevation_gain: 0.1 + 0.2,
+        };
+        let text = serde_json::to_string(&Summary::from(noisy)).unwrap();
+        assert!(
+            text.contains(r#""distance":842150.7,"#) && text.contains(r#""elevation_gain":0.3}"#),
+            "{text}"
+        );
     }
 }

@@ -44,11 +44,9 @@ impl Target {
             None => Vec::new(),
         };
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let verifier = rustls_platform_verifier::Verifier::new_with_extra_roots(
-            extra,
-            provider.clone(),
-        )
-        .context("loading the platform's trusted certificates for Postgres")?;
+        let verifier =
+            rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider.clone())
+                .context("loading the platform's trusted certificates for Postgres")?;
         let config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .context("TLS for Postgres")?

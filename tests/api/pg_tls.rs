@@ -48,7 +48,10 @@ async fn serve_tls(cluster: &PgCluster, dir: &Path) -> PathBuf {
             .await
             .unwrap();
     }
-    admin.batch_execute("SELECT pg_reload_conf()").await.unwrap();
+    admin
+        .batch_execute("SELECT pg_reload_conf()")
+        .await
+        .unwrap();
     let on = async || {
         let row = admin.query_one("SHOW ssl", &[]).await.unwrap();
         row.get::<_, String>(0) == "on"
@@ -81,8 +84,8 @@ async fn sslmode_require_encrypts_every_connection_and_verifies_the_server() {
     );
 
     // Without the CA, the certificate is from nobody the platform trusts: no connection.
-    let untrusted = milepost::store::pool(&SecretString::from(format!("{url}?sslmode=require")), 2)
-        .unwrap();
+    let untrusted =
+        milepost::store::pool(&SecretString::from(format!("{url}?sslmode=require")), 2).unwrap();
     let refused = untrusted.get().await.err().expect("an unverified server");
     let chain = milepost::error::chain(&refused);
     assert!(chain.contains("certificate"), "{chain}");

@@ -257,3 +257,42 @@ async fn re_deriving_the_bodies_without_a_sync_keeps_every_one_of_them() {
         assert_eq!(&r.headers()["etag"].to_str().unwrap(), stored, "{path}");
     }
 }
+
+/// Every summed distance and elevation, on every route that sums, is free of float noise.
+#[actix_web::test]
+async fn sums_are_rounded_to_the_thousandth_on_every_route() {
+    let app = spawn_app().await;
+    app.connect_and_sync().await;
+    fn sums(v: &Value, found: &mut Vec<f64>) {
+        match v {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    match (k.as_str(), v.as_f64()) {
+                        ("distance" | "elevation_gain", Some(x)) => found.push(x),
+                        _ => sums(v, found),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| sums(v, found)),
+            _ => {}
+        }
+    }
+    let year = app.sim.now().format("%Y").to_string();
+    let mut found = Vec::new();
+    for path in [
+        "/strava/stats/ytd".to_owned(),
+        "/strava/stats/monthly".to_owned(),
+        "/strava/stats/totals".to_owned(),
+        "/strava/stats/yearly".to_owned(),
+        format!("/strava/stats/summary/{year}"),
+    ] {
+        let body = json(app.get(&path).await).await;
+        sums(&body["data"], &mut found);
+    }
+    assert!(found.len() > 20, "{found:?}");
+    let noisy: Vec<f64> = found
+        .into_iter()
+        .filter(|x| (x * 1000.0).round() / 1000.0 != *x)
+        .collect();
+    assert!(noisy.is_empty(), "sums with float noise: {noisy:?}");
+}

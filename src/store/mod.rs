@@ -10,6 +10,7 @@ use tokio_postgres::NoTls;
 
 use crate::strava::models::{Activity, ActivityStats};
 
+pub mod coordination;
 mod tls;
 
 mod embedded {

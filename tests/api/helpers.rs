@@ -145,7 +145,7 @@ pub async fn connect(url: &str) -> tokio_postgres::Client {
 }
 
 /// A fresh database cloned from the migrated template.
-async fn fresh_database() -> String {
+pub async fn fresh_database() -> String {
     let pg = postgres();
     let name = format!("test_{:016x}", rand::random::<u64>());
     let admin = connect(&pg.url("postgres")).await;

@@ -5,6 +5,7 @@ mod helpers;
 mod absurd;
 mod clock;
 mod conditional;
+mod coordination;
 mod cors;
 mod health;
 mod hostile;

@@ -1,0 +1,254 @@
+//! The one dedicated Postgres connection each replica holds (SPEC §6): the leader holds a
+//! session-level advisory lock on it, and every replica listens on it for the channels the
+//! replicas wake each other with. Postgres is the whole coordination engine: the lock belongs to
+//! the session, so when the leader's connection drops (a crash, a partition, a stop) Postgres
+//! releases it and another replica takes it at its next try.
+//!
+//! [`Coordination::start`] runs the connection in a task of its own: it connects (and
+//! reconnects), listens, tries the lock every [`TRY_EVERY`] while it follows, and checks the
+//! connection as often while it leads. Its [`Role`] is a `watch` value: whoever runs the
+//! leader's work watches it and stops the moment it reads [`Role::Follower`]. Notifications
+//! arrive on a `broadcast` channel, for every replica, leader or not.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::{broadcast, watch};
+use tokio_postgres::tls::MakeTlsConnect;
+use tokio_postgres::{AsyncMessage, Client, Socket};
+
+use super::tls;
+use crate::clock::Clock;
+
+/// The leader's lock; any number will do as long as only milepost uses it (and it is not the
+/// migrations' lock).
+pub const LEADER_LOCK: i64 = 0x6d69_6c65_706f_7374 + 1;
+/// How often a follower tries the lock, and a leader checks its connection: a follower takes
+/// over within this of Postgres noticing the old leader gone.
+pub const TRY_EVERY: Duration = Duration::from_secs(1);
+/// A statement on the dedicated connection that takes longer than this means the connection
+/// is gone (a half-open TCP connection never errors by itself).
+const STATEMENT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Notifications a slow subscriber may fall behind by before it misses some (it then reads
+/// the state from Postgres, which is what the notifications only hint at).
+const NOTIFICATION_BACKLOG: usize = 256;
+
+/// What this replica is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Follower,
+    Leader { since: DateTime<Utc> },
+}
+
+impl Role {
+    pub fn is_leader(&self) -> bool {
+        matches!(self, Self::Leader { .. })
+    }
+}
+
+/// A `NOTIFY` some replica sent on one of the channels listened to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    pub channel: String,
+    pub payload: String,
+}
+
+/// This replica's dedicated connection, running until [`Coordination::stop`] (or drop).
+pub struct Coordination {
+    role: watch::Receiver<Role>,
+    notifications: broadcast::Sender<Notification>,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Coordination {
+    /// Connects to `url` in the background, listens on `channels` and competes for the lock.
+    pub fn start(
+        url: &SecretString,
+        channels: &[&'static str],
+        clock: Clock,
+    ) -> anyhow::Result<Self> {
+        let target = tls::Target::parse(url.expose_secret())?;
+        let tls = target.tls()?;
+        let (role_tx, role) = watch::channel(Role::Follower);
+        let (notifications, _) = broadcast::channel(NOTIFICATION_BACKLOG);
+        let (stop, stopped) = watch::channel(false);
+        let session = Session {
+            config: target.config,
+            channels: channels.to_vec(),
+            role: role_tx,
+            notifications: notifications.clone(),
+            stopped,
+            clock,
+        };
+        let task = match tls {
+            Some(tls) => tokio::spawn(session.run(tls)),
+            None => tokio::spawn(session.run(tokio_postgres::NoTls)),
+        };
+        Ok(Self {
+            role,
+            notifications,
+            stop,
+            task,
+        })
+    }
+
+    /// What this replica is now, and every change from here on.
+    pub fn role(&self) -> watch::Receiver<Role> {
+        self.role.clone()
+    }
+
+    /// The notifications from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Notification> {
+        self.notifications.subscribe()
+    }
+
+    /// Closes the connection, which releases the lock at once: a follower takes over at its
+    /// next try instead of waiting for Postgres to notice a dead session.
+    pub async fn stop(mut self) {
+        let _ = self.stop.send(true);
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for Coordination {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The task's state: what it connects to, what it listens to, where it says what it is.
+struct Session {
+    config: tokio_postgres::Config,
+    channels: Vec<&'static str>,
+    role: watch::Sender<Role>,
+    notifications: broadcast::Sender<Notification>,
+    stopped: watch::Receiver<bool>,
+    clock: Clock,
+}
+
+/// Why one connection's life ended.
+enum Ended {
+    Stopped,
+    Lost(String),
+}
+
+impl Session {
+    async fn run<T>(mut self, tls: T)
+    where
+        T: MakeTlsConnect<Socket> + Clone + Send + 'static,
+        T::Stream: Send + 'static,
+        T::TlsConnect: Send,
+        <T::TlsConnect as tokio_postgres::tls::TlsConnect<Socket>>::Future: Send,
+    {
+        let mut failures = 0u32;
+        loop {
+            let ended = match self.config.connect(tls.clone()).await {
+                Ok((client, connection)) => {
+                    failures = 0;
+                    let (lost_tx, lost) = tokio::sync::oneshot::channel();
+                    let notifications = self.notifications.clone();
+                    tokio::spawn(async move {
+                        let mut connection = connection;
+                        let mut messages =
+                            futures::stream::poll_fn(move |cx| connection.poll_message(cx));
+                        let why = loop {
+                            match messages.next().await {
+                                Some(Ok(AsyncMessage::Notification(n))) => {
+                                    // No subscriber is no one to tell.
+                                    let _ = notifications.send(Notification {
+                                        channel: n.channel().to_owned(),
+                                        payload: n.payload().to_owned(),
+                                    });
+                                }
+                                Some(Ok(_)) => {}
+                                Some(Err(e)) => break crate::error::chain(&e),
+                                None => break "closed by the server".to_owned(),
+                            }
+                        };
+                        let _ = lost_tx.send(why);
+                    });
+                    self.hold(&client, lost).await
+                }
+                Err(e) => Ended::Lost(crate::error::chain(&e)),
+            };
+            if self.role.borrow().is_leader() {
+                self.role.send_replace(Role::Follower);
+                tracing::warn!("no longer the leader: its Postgres connection ended");
+            }
+            match ended {
+                Ended::Stopped => return,
+                Ended::Lost(why) => {
+                    failures += 1;
+                    // Once, then quietly until it works again.
+                    if failures == 1 {
+                        tracing::warn!(error = %why, "the coordination connection to Postgres is down; retrying");
+                    }
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(TRY_EVERY) => {}
+                _ = self.stopped.wait_for(|stop| *stop) => return,
+            }
+        }
+    }
+
+    /// Listens, then tries the lock (or checks the connection, once leader) every
+    /// [`TRY_EVERY`] until the connection ends or the session is stopped.
+    async fn hold(
+        &mut self,
+        client: &Client,
+        mut lost: tokio::sync::oneshot::Receiver<String>,
+    ) -> Ended {
+        for channel in &self.channels {
+            let listen = format!("LISTEN {}", quote(channel));
+            if let Err(e) = checked(client.batch_execute(&listen)).await {
+                return Ended::Lost(e);
+            }
+        }
+        loop {
+            if self.role.borrow().is_leader() {
+                if let Err(e) = checked(client.simple_query("SELECT 1")).await {
+                    return Ended::Lost(e);
+                }
+            } else {
+                let taken =
+                    checked(client.query_one("SELECT pg_try_advisory_lock($1)", &[&LEADER_LOCK]))
+                        .await
+                        .and_then(|row| row.try_get::<_, bool>(0).map_err(|e| e.to_string()));
+                match taken {
+                    Ok(true) => {
+                        let since = self.clock.now();
+                        self.role.send_replace(Role::Leader { since });
+                        tracing::info!("this replica is the leader");
+                    }
+                    Ok(false) => {}
+                    Err(e) => return Ended::Lost(e),
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(TRY_EVERY) => {}
+                why = &mut lost => return Ended::Lost(why.unwrap_or_default()),
+                _ = self.stopped.wait_for(|stop| *stop) => return Ended::Stopped,
+            }
+        }
+    }
+}
+
+/// A statement on the dedicated connection, failing when it errors or hangs.
+async fn checked<T>(
+    statement: impl Future<Output = Result<T, tokio_postgres::Error>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(STATEMENT_TIMEOUT, statement).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(crate::error::chain(&e)),
+        Err(_) => Err("Postgres did not answer in time".to_owned()),
+    }
+}
+
+/// A channel name as a quoted identifier.
+fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}

@@ -1,0 +1,145 @@
+//! The replicas' dedicated connections: one leader at a time by Postgres' advisory lock, a new
+//! one soon after the old one's session ends, and notifications for everyone.
+
+use std::time::Duration;
+
+use milepost::clock::Clock;
+use milepost::store::coordination::{Coordination, LEADER_LOCK, Notification};
+use secrecy::SecretString;
+
+use crate::helpers::{connect, eventually, fresh_database};
+
+const CHANNEL: &str = "milepost_test";
+
+fn replicas(url: &str, n: usize) -> Vec<Coordination> {
+    (0..n)
+        .map(|_| {
+            Coordination::start(
+                &SecretString::from(url.to_owned()),
+                &[CHANNEL],
+                Clock::system(),
+            )
+            .unwrap()
+        })
+        .collect()
+}
+
+fn leaders(replicas: &[Coordination]) -> Vec<usize> {
+    (0..replicas.len())
+        .filter(|&i| replicas[i].role().borrow().is_leader())
+        .collect()
+}
+
+/// The backend holding the leader's lock in this database, as Postgres sees it.
+async fn lock_holder(db: &tokio_postgres::Client) -> Option<i32> {
+    db.query_opt(
+        "SELECT pid FROM pg_locks
+         WHERE locktype = 'advisory' AND granted AND objsubid = 1
+           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+           AND ((classid::bigint << 32) | objid::bigint) = $1",
+        &[&LEADER_LOCK],
+    )
+    .await
+    .unwrap()
+    .map(|row| row.get(0))
+}
+
+#[actix_web::test]
+async fn exactly_one_of_three_replicas_leads_and_keeps_leading() {
+    let url = fresh_database().await;
+    let replicas = replicas(&url, 3);
+    assert!(
+        eventually(async || leaders(&replicas).len() == 1).await,
+        "no single leader: {:?}",
+        leaders(&replicas)
+    );
+    let leader = leaders(&replicas);
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    assert_eq!(
+        leaders(&replicas),
+        leader,
+        "the lead moved without a reason"
+    );
+    let db = connect(&url).await;
+    assert!(lock_holder(&db).await.is_some());
+}
+
+#[actix_web::test]
+async fn when_the_leaders_session_ends_it_stops_leading_and_a_replica_takes_over() {
+    let url = fresh_database().await;
+    let replicas = replicas(&url, 2);
+    assert!(eventually(async || leaders(&replicas).len() == 1).await);
+    let old = leaders(&replicas)[0];
+    let mut old_role = replicas[old].role();
+    old_role.borrow_and_update();
+
+    // The leader's connection dies (a crash, a network cut): Postgres ends its session.
+    let db = connect(&url).await;
+    let pid = lock_holder(&db).await.expect("a lock holder");
+    db.execute("SELECT pg_terminate_backend($1)", &[&pid])
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(5), old_role.changed())
+        .await
+        .expect("the old leader noticed within 5 s")
+        .unwrap();
+    assert!(!old_role.borrow().is_leader());
+
+    let taken = tokio::time::timeout(Duration::from_secs(5), async {
+        while leaders(&replicas).len() != 1 {
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    })
+    .await;
+    assert!(taken.is_ok(), "nobody took the lead within 5 s");
+    assert_ne!(lock_holder(&db).await, Some(pid));
+}
+
+#[actix_web::test]
+async fn a_stopped_leader_hands_over_at_once() {
+    let url = fresh_database().await;
+    let mut replicas = replicas(&url, 2);
+    assert!(eventually(async || leaders(&replicas).len() == 1).await);
+    let old = leaders(&replicas)[0];
+    replicas.remove(old).stop().await;
+    let db = connect(&url).await;
+    let taken = tokio::time::timeout(Duration::from_secs(3), async {
+        while leaders(&replicas).len() != 1 {
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    })
+    .await;
+    assert!(taken.is_ok(), "the follower did not take over within 3 s");
+    assert!(lock_holder(&db).await.is_some());
+}
+
+#[actix_web::test]
+async fn a_notification_reaches_every_replica() {
+    let url = fresh_database().await;
+    let replicas = replicas(&url, 2);
+    let mut heard: Vec<_> = replicas.iter().map(Coordination::subscribe).collect();
+    let db = connect(&url).await;
+    let expected = Notification {
+        channel: CHANNEL.into(),
+        payload: "generation 7".into(),
+    };
+    // A replica hears what is sent once it has connected and listens: send until all have.
+    let mut got = vec![None; heard.len()];
+    for _ in 0..100 {
+        db.execute(&format!("NOTIFY {CHANNEL}, 'generation 7'"), &[])
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        for (rx, got) in heard.iter_mut().zip(got.iter_mut()) {
+            if let Ok(n) = rx.try_recv() {
+                got.get_or_insert(n);
+            }
+        }
+        if got.iter().all(Option::is_some) {
+            break;
+        }
+    }
+    for (i, got) in got.into_iter().enumerate() {
+        assert_eq!(got.as_ref(), Some(&expected), "replica {i}");
+    }
+}

@@ -289,49 +289,16 @@ impl Handler<AccessToken> for TokenActor {
                 if !msg.force_refresh && current.expires_at - now > REFRESH_MARGIN {
                     return Ok(current);
                 }
-                let answer = match strava.refresh_token(current.refresh.expose_secret()).await {
-                    Ok(answer) => answer,
-                    Err(StravaError::InvalidRefreshToken) => {
-                        metrics.token_refresh_failures.inc();
-                        let db = pool.get().await?;
-                        store::set_token_status(&db, current.athlete_id, REAUTHORIZATION_REQUIRED)
-                            .await?;
-                        tracing::warn!(
-                            athlete = current.athlete_id,
-                            "Strava rejected the refresh token; the owner must reconnect"
-                        );
-                        let mut marked = current;
-                        marked.status = REAUTHORIZATION_REQUIRED.into();
-                        return Err(Unusable::with(marked, TokenError::ReauthorizationRequired));
-                    }
-                    Err(e) => {
-                        metrics.token_refresh_failures.inc();
-                        return Err(Unusable::with(current, e.into()));
-                    }
-                };
-                let fresh = Tokens {
-                    athlete_id: current.athlete_id,
-                    access: SecretString::from(answer.access_token),
-                    refresh: SecretString::from(answer.refresh_token),
-                    expires_at: expiry(answer.expires_at),
-                    status: CONNECTED.into(),
-                };
-                // The rotated refresh token is durable before anyone uses the new access token:
-                // if this write fails, the new tokens are not handed out.
-                //
-                // A crash between Strava's answer and this commit loses the rotated token, and
-                // nothing can make that impossible: Strava killed the old refresh token when it
-                // answered. The loss is recoverable instead: the next refresh reads Strava's
-                // `invalid`, the connection becomes `reauthorization_required` (shown by
-                // /strava/health, syncs stop, cached stats keep serving) and the owner's next
-                // visit to /strava/authorize restores it (tests/api/tokens.rs).
-                //
-                // Postgres failing the write loses nothing either: the tokens are kept in this
-                // actor, unused, and saved before anything else (retried every few seconds).
-                save_rotated(&pool, &cipher, fresh.clone()).await?;
-                metrics.token_refreshes.inc();
-                tracing::info!(athlete = fresh.athlete_id, "access token refreshed");
-                Ok(fresh)
+                refresh(
+                    &pool,
+                    &cipher,
+                    &strava,
+                    &metrics,
+                    current,
+                    msg.force_refresh,
+                    now,
+                )
+                .await
             }
             .in_current_span()
             .into_actor(self)
@@ -392,6 +359,19 @@ impl Unusable {
         }
     }
 
+    /// Rotated tokens Postgres did not take: kept, and saved before any other use.
+    fn unsaved(tokens: Tokens, e: anyhow::Error) -> Self {
+        tracing::warn!(
+            athlete = tokens.athlete_id,
+            error = %crate::error::chain(e.as_ref()),
+            "could not save the rotated tokens; keeping them and trying again"
+        );
+        Self {
+            known: Known::Unsaved(tokens),
+            error: TokenError::Storage(e.into()),
+        }
+    }
+
     /// The row went while Strava answered the refresh.
     fn forgotten() -> Self {
         Self {
@@ -417,6 +397,94 @@ unusable_from!(
     tokio_postgres::Error
 );
 
+/// Refreshes `current` at Strava under its row's lock, so two processes never spend one
+/// refresh token: the row is read again first, and tokens another process stored meanwhile are
+/// used as they are (refreshed further only if they too need it). With `force`, tokens that
+/// have not changed are refreshed however fresh they look (Strava refused their access token).
+async fn refresh(
+    pool: &Pool,
+    cipher: &TokenCipher,
+    strava: &StravaClient,
+    metrics: &Metrics,
+    mut current: Tokens,
+    force: bool,
+    now: DateTime<Utc>,
+) -> Result<Tokens, Unusable> {
+    let mut db = pool.get().await?;
+    let tx = db.transaction().await?;
+    let Some(stored) = store::lock_tokens(&tx, current.athlete_id).await? else {
+        return Err(Unusable::forgotten());
+    };
+    let stored = decrypt(cipher, stored)?;
+    let same = |a: &SecretString, b: &SecretString| a.expose_secret() == b.expose_secret();
+    if !same(&stored.refresh, &current.refresh) || !same(&stored.access, &current.access) {
+        tracing::info!(
+            athlete = stored.athlete_id,
+            "using the tokens another process stored"
+        );
+        current = stored;
+        if current.status == REAUTHORIZATION_REQUIRED {
+            return Err(Unusable::with(current, TokenError::ReauthorizationRequired));
+        }
+        if current.expires_at - now > REFRESH_MARGIN {
+            return Ok(current);
+        }
+    } else if !force && stored.expires_at - now > REFRESH_MARGIN {
+        return Ok(stored);
+    }
+    let answer = match strava.refresh_token(current.refresh.expose_secret()).await {
+        Ok(answer) => answer,
+        Err(StravaError::InvalidRefreshToken) => {
+            metrics.token_refresh_failures.inc();
+            store::set_token_status(&tx, current.athlete_id, REAUTHORIZATION_REQUIRED).await?;
+            tx.commit().await?;
+            tracing::warn!(
+                athlete = current.athlete_id,
+                "Strava rejected the refresh token; the owner must reconnect"
+            );
+            let mut marked = current;
+            marked.status = REAUTHORIZATION_REQUIRED.into();
+            return Err(Unusable::with(marked, TokenError::ReauthorizationRequired));
+        }
+        Err(e) => {
+            metrics.token_refresh_failures.inc();
+            return Err(Unusable::with(current, e.into()));
+        }
+    };
+    let fresh = Tokens {
+        athlete_id: current.athlete_id,
+        access: SecretString::from(answer.access_token),
+        refresh: SecretString::from(answer.refresh_token),
+        expires_at: expiry(answer.expires_at),
+        status: CONNECTED.into(),
+    };
+    // The rotated refresh token is durable before anyone uses the new access token: if this
+    // write fails, the new tokens are not handed out.
+    //
+    // A crash between Strava's answer and this commit loses the rotated token, and nothing can
+    // make that impossible: Strava killed the old refresh token when it answered. The loss is
+    // recoverable instead: the next refresh reads Strava's `invalid`, the connection becomes
+    // `reauthorization_required` (shown by /strava/health, syncs stop, cached stats keep
+    // serving) and the owner's next visit to /strava/authorize restores it (tests/api/tokens.rs).
+    //
+    // Postgres failing the write loses nothing either: the tokens are kept in this actor,
+    // unused, and saved before anything else (retried every few seconds).
+    let stored = encrypt(cipher, &fresh, "");
+    let written = async {
+        let updated = store::update_tokens(&tx, &stored).await?;
+        tx.commit().await?;
+        anyhow::Ok(updated)
+    };
+    match written.await {
+        Ok(true) => {}
+        Ok(false) => return Err(Unusable::forgotten()),
+        Err(e) => return Err(Unusable::unsaved(fresh, e)),
+    }
+    metrics.token_refreshes.inc();
+    tracing::info!(athlete = fresh.athlete_id, "access token refreshed");
+    Ok(fresh)
+}
+
 /// Writes rotated tokens over the athlete's row, only while it is still there: a forgotten
 /// athlete stays forgotten. A failed write keeps the tokens as unsaved.
 async fn save_rotated(pool: &Pool, cipher: &TokenCipher, tokens: Tokens) -> Result<(), Unusable> {
@@ -429,17 +497,7 @@ async fn save_rotated(pool: &Pool, cipher: &TokenCipher, tokens: Tokens) -> Resu
     match written.await {
         Ok(true) => Ok(()),
         Ok(false) => Err(Unusable::forgotten()),
-        Err(e) => {
-            tracing::warn!(
-                athlete = tokens.athlete_id,
-                error = %crate::error::chain(e.as_ref()),
-                "could not save the rotated tokens; keeping them and trying again"
-            );
-            Err(Unusable {
-                known: Known::Unsaved(tokens),
-                error: TokenError::Storage(e.into()),
-            })
-        }
+        Err(e) => Err(Unusable::unsaved(tokens, e)),
     }
 }
 

@@ -140,7 +140,19 @@ pub async fn load_tokens(db: &impl GenericClient) -> anyhow::Result<Option<Store
     Ok(db.query_opt(&sql, &[]).await?.map(StoredTokens::from))
 }
 
-/// Every stored token row (one per athlete ever connected and not forgotten).
+/// The athlete's token row, locked until the transaction ends: a refresh holds it, so no other
+/// process spends the same refresh token meanwhile.
+pub async fn lock_tokens(
+    db: &impl GenericClient,
+    athlete_id: i64,
+) -> anyhow::Result<Option<StoredTokens>> {
+    let sql = format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE athlete_id = $1 FOR UPDATE");
+    Ok(db
+        .query_opt(&sql, &[&athlete_id])
+        .await?
+        .map(StoredTokens::from))
+}
+
 /// Every athlete's tokens, each row locked until the transaction ends: a refresh that commits
 /// a rotated token meanwhile waits, rather than being overwritten by what was read before it.
 pub async fn lock_all_tokens(db: &impl GenericClient) -> anyhow::Result<Vec<StoredTokens>> {

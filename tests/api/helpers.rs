@@ -246,25 +246,49 @@ async fn start(sim: Simulator, db_url: String, settings: Settings) -> TestApp {
 
 /// Builds and runs the app; returns once it is bound (it may still be warming).
 async fn launch(sim: Simulator, db_url: String, mut settings: Settings) -> TestApp {
+    let replica = serve(&mut settings, sim.clock()).await;
+    TestApp {
+        address: replica.address,
+        sim,
+        db_url,
+        settings,
+        services: replica.services,
+        http: browser(),
+        handle: replica.handle,
+    }
+}
+
+/// An app running on `settings`, bound (it may still be warming).
+async fn serve(settings: &mut Settings, clock: milepost::clock::Clock) -> Replica {
     // The redirect URI names the app's own port: bind first, then build on that listener.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
     let address = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
     settings.strava_redirect_uri = Some(format!("{address}/strava/callback"));
     // The app reads the time from the simulator's clock, so tests can move both at once.
-    let app = Application::build_with(settings.clone(), listener, sim.clock())
+    let app = Application::build_with(settings.clone(), listener, clock)
         .await
         .expect("building the app");
     let services = app.services().clone();
     let handle = app.handle();
     actix_web::rt::spawn(app.run_until_stopped());
-    TestApp {
+    Replica {
         address,
-        sim,
-        db_url,
-        settings,
         services,
-        http: browser(),
         handle,
+    }
+}
+
+/// Another app on a [`TestApp`]'s database and Strava: a second replica.
+pub struct Replica {
+    pub address: String,
+    pub services: Services,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl Replica {
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+        self.services.shutdown().await;
     }
 }
 
@@ -392,6 +416,14 @@ impl TestApp {
         self.settings.strava_api_base_url = fresh.strava_api_base_url;
         self.settings.strava_oauth_base_url = fresh.strava_oauth_base_url;
         start(sim, self.db_url, self.settings).await
+    }
+
+    /// Starts another app on this one's database and simulator, with the same settings.
+    pub async fn replica(&self) -> Replica {
+        let mut settings = self.settings.clone();
+        let replica = serve(&mut settings, self.sim.clock()).await;
+        wait_ready(&replica.address).await;
+        replica
     }
 
     /// Stops this app and starts a new one on the same database and simulator.

@@ -172,6 +172,31 @@ async fn a_rotation_lost_in_a_crash_asks_the_owner_to_reconnect_and_keeps_servin
     assert_eq!(app.refresh(Some(API_KEY)).await.status().as_u16(), 200);
 }
 
+/// Two processes needing a token at once never spend one refresh token twice: the refresh
+/// holds the token row, and the second uses what the first stored.
+#[actix_web::test]
+async fn two_replicas_refreshing_at_once_never_spend_a_rotated_refresh_token() {
+    let app = crate::helpers::spawn_app_with(rotating(), |_| {}).await;
+    app.connect_and_sync().await;
+    let replica = app.replica().await;
+    app.sim.reset_counts();
+    for round in 0..10 {
+        let (a, b) = futures::join!(
+            app.services.token.ask(AccessToken::default()),
+            replica.services.token.ask(AccessToken::default()),
+        );
+        for (who, grant) in [("app", a), ("replica", b)] {
+            if let Err(e) = grant.unwrap() {
+                panic!("round {round}, {who}: {e}");
+            }
+        }
+    }
+    let health = crate::helpers::json(app.get("/strava/health").await).await;
+    assert_eq!(health["strava"], serde_json::json!("connected"));
+    assert!(app.sim.token_refresh_count() >= 10);
+    replica.stop().await;
+}
+
 /// Postgres refusing the write of a rotated token loses nothing: the tokens are kept, the
 /// refresh token Strava has replaced is never sent again, and the write is retried, asked for
 /// or not, until it lands.

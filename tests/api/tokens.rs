@@ -258,15 +258,23 @@ async fn a_rotated_token_postgres_could_not_take_is_kept_and_saved_later() {
     assert_eq!(app.refresh(Some(API_KEY)).await.status().as_u16(), 200);
 }
 
-#[actix_web::test]
-async fn keys_rotate_moves_every_token_to_the_new_key() {
+const NEW_KEY: &str = "a-brand-new-encryption-key-0123456789abcdef";
+
+/// A synced app, and its settings for `keys rotate` to [`NEW_KEY`] from the app's key.
+async fn synced_app_and_new_key_settings() -> (crate::helpers::TestApp, milepost::config::Settings)
+{
     let app = spawn_app().await;
     app.connect_and_sync().await;
-    const NEW_KEY: &str = "a-brand-new-encryption-key-0123456789abcdef";
     let mut settings = app.settings.clone();
     settings.encryption_key = Some(secrecy::SecretString::from(NEW_KEY));
     settings.encryption_keys_previous =
         Some(secrecy::SecretString::from(crate::helpers::ENCRYPTION_KEY));
+    (app, settings)
+}
+
+#[actix_web::test]
+async fn keys_rotate_moves_every_token_to_the_new_key() {
+    let (app, settings) = synced_app_and_new_key_settings().await;
     let out = milepost::commands::keys_rotate(&settings).await.unwrap();
     assert!(out.contains("1 athlete"), "{out}");
 
@@ -296,13 +304,7 @@ async fn keys_rotate_moves_every_token_to_the_new_key() {
 /// the row `keys rotate` read before it: the command locks the rows it rewrites.
 #[actix_web::test]
 async fn keys_rotate_never_overwrites_a_token_rotated_meanwhile() {
-    let app = spawn_app().await;
-    app.connect_and_sync().await;
-    const NEW_KEY: &str = "a-brand-new-encryption-key-0123456789abcdef";
-    let mut settings = app.settings.clone();
-    settings.encryption_key = Some(secrecy::SecretString::from(NEW_KEY));
-    settings.encryption_keys_previous =
-        Some(secrecy::SecretString::from(crate::helpers::ENCRYPTION_KEY));
+    let (app, settings) = synced_app_and_new_key_settings().await;
     let old_key = milepost::crypto::TokenCipher::new(
         &secrecy::SecretString::from(crate::helpers::ENCRYPTION_KEY),
         &[],

@@ -45,6 +45,10 @@ pub enum StravaError {
     InvalidRefreshToken,
     #[error("not found at Strava")]
     NotFound,
+    /// 403 Application/Status/Inactive: the app works again only once its owner subscribes and
+    /// reactivates it at Strava; no retry helps.
+    #[error("the Strava application is inactive")]
+    AppInactive,
     #[error("Strava answered {status}: {message}")]
     Status { status: u16, message: String },
     #[error("unreadable answer from Strava")]
@@ -345,17 +349,67 @@ async fn decode<T: DeserializeOwned>(
             serde_json::from_slice(&bytes).map_err(|e| failed(StravaError::Decode(Arc::new(e))))?;
         return Ok((value, rate));
     }
-    let fault: Fault = serde_json::from_slice(&bytes).unwrap_or_default();
-    Err(failed(match status {
+    Err(failed(classify(status, &bytes)))
+}
+
+/// What a failed answer means, from its status and its Fault body (if it has one).
+fn classify(status: StatusCode, body: &[u8]) -> StravaError {
+    let fault: Fault = serde_json::from_slice(body).unwrap_or_default();
+    match status {
         StatusCode::TOO_MANY_REQUESTS => StravaError::RateLimited,
         StatusCode::NOT_FOUND => StravaError::NotFound,
         StatusCode::BAD_REQUEST if fault.is_invalid_refresh_token() => {
             StravaError::InvalidRefreshToken
         }
         StatusCode::UNAUTHORIZED => StravaError::Unauthorized,
+        StatusCode::FORBIDDEN if fault.is_app_inactive() => StravaError::AppInactive,
         _ => StravaError::Status {
             status: status.as_u16(),
             message: fault.message,
         },
-    }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INACTIVE: &str = r#"{"message":"Forbidden","errors":[{"resource":"Application","field":"Status","code":"Inactive"}]}"#;
+
+    #[test]
+    fn an_inactive_application_is_named_and_never_retried() {
+        let e = classify(StatusCode::FORBIDDEN, INACTIVE.as_bytes());
+        assert!(matches!(e, StravaError::AppInactive), "{e:?}");
+        assert!(!e.is_transient());
+    }
+
+    #[test]
+    fn other_403s_stay_plain_statuses() {
+        for body in [
+            r#"{"message":"Forbidden","errors":[{"resource":"Application","field":"Status","code":"Suspended"}]}"#,
+            r#"{"message":"Forbidden","errors":[{"resource":"Athlete","field":"Status","code":"Inactive"}]}"#,
+            r#"{"message":"Forbidden","errors":[]}"#,
+            r#"{"message":"Forbidden","errors":"Inactive"}"#,
+            "<html>Forbidden</html>",
+            "",
+        ] {
+            let e = classify(StatusCode::FORBIDDEN, body.as_bytes());
+            assert!(
+                matches!(e, StravaError::Status { status: 403, .. }),
+                "{body}: {e:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_inactive_fault_under_another_status_is_not_taken_for_it() {
+        assert!(matches!(
+            classify(StatusCode::UNAUTHORIZED, INACTIVE.as_bytes()),
+            StravaError::Unauthorized
+        ));
+        assert!(matches!(
+            classify(StatusCode::INTERNAL_SERVER_ERROR, INACTIVE.as_bytes()),
+            StravaError::Status { status: 500, .. }
+        ));
+    }
 }

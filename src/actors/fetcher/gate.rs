@@ -186,6 +186,7 @@ fn status_label(e: &StravaError) -> String {
         StravaError::NotFound => "404".into(),
         StravaError::InvalidRefreshToken => "400".into(),
         StravaError::RateLimited => "429".into(),
+        StravaError::AppInactive => "403".into(),
         StravaError::Status { status, .. } => status.to_string(),
     }
 }

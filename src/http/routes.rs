@@ -228,8 +228,13 @@ const SYNC_FAILURES: [Reply; 5] = [
     ),
     Reply {
         status: 503,
-        description: "The Strava rate budget is spent, or the service is busy",
-        content: Content::Error(&[ErrorCode::RateLimited, ErrorCode::Unavailable]),
+        description: "The Strava rate budget is spent (with Retry-After), Strava says the \
+            application is inactive, or the service is busy",
+        content: Content::Error(&[
+            ErrorCode::RateLimited,
+            ErrorCode::StravaAppInactive,
+            ErrorCode::Unavailable,
+        ]),
         headers: &[Header::RetryAfter],
     },
     UNAUTHORIZED,

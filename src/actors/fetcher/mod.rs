@@ -8,8 +8,12 @@
 //! - [`sync`]: the backfill, steady refresh and reconciliation plans;
 //! - [`webhook`]: event confirmation; [`forget`]: forgetting an athlete.
 //!
+//! While Strava says the application is inactive, its [`BudgetActor`] lets background work
+//! probe once an hour and every `refresh-data` probe once; timers, a resumed backfill and
+//! webhook confirmations otherwise wait without a Strava call.
+//!
 //! Messages: [`RunSync`] (run or join a sync), [`Connect`] (finish OAuth, then sync in the
-//! background), [`WebhookEvent`], [`Disconnect`], [`Status`].
+//! background), [`WebhookEvent`], [`Disconnect`], [`Status`], [`AppStanding`].
 
 pub mod budget;
 mod forget;
@@ -29,7 +33,7 @@ use futures::future::{LocalBoxFuture, Shared};
 use secrecy::ExposeSecret;
 use tracing::Instrument;
 
-pub use budget::{BudgetActor, BudgetStatus};
+pub use budget::{AppStanding, AppStandingStatus, BudgetActor, BudgetStatus};
 use gate::{Gate, SyncDeps};
 pub use gate::{SyncError, SyncReport};
 use webhook::{Accepted, Event, EventOutcome, Target};
@@ -218,6 +222,11 @@ impl FetcherActor {
                 Ok(Err(SyncError::NotConnected)) => {
                     tracing::debug!("no athlete connected; nothing to sync")
                 }
+                // Said once, by the budget; the timers probe again when one is due.
+                Ok(Err(SyncError::AppInactive(wait))) => tracing::debug!(
+                    next_probe_secs = wait.as_secs(),
+                    "the Strava application is inactive; the sync waits for a probe"
+                ),
                 Ok(Err(SyncError::BudgetExhausted(wait))) => {
                     let wait = wait + AFTER_WINDOW;
                     tracing::info!(
@@ -413,17 +422,20 @@ impl FetcherActor {
     ) {
         self.confirmations.running = self.confirmations.running.saturating_sub(1);
         match outcome {
-            // Deferred, not dropped: confirmed when the window opens.
-            Err(SyncError::BudgetExhausted(wait)) => {
+            // Deferred, not dropped: confirmed when the window opens, or when a probe is due
+            // (an inactive app is logged once, by the budget).
+            Err(e @ (SyncError::BudgetExhausted(wait) | SyncError::AppInactive(wait))) => {
                 self.count_event("deferred");
                 let until = self.deps.clock.now()
                     + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::zero());
                 if self.confirmations.deferred_until.is_none_or(|d| d < until) {
-                    tracing::info!(
-                        wait_secs = wait.as_secs(),
-                        pending = self.confirmations.pending.len() + 1,
-                        "webhook confirmations deferred by the rate budget"
-                    );
+                    if matches!(e, SyncError::BudgetExhausted(_)) {
+                        tracing::info!(
+                            wait_secs = wait.as_secs(),
+                            pending = self.confirmations.pending.len() + 1,
+                            "webhook confirmations deferred by the rate budget"
+                        );
+                    }
                     self.confirmations.deferred_until = Some(until);
                 }
                 self.confirmations.pending.push_front(accepted);
@@ -508,7 +520,7 @@ impl Actor for FetcherActor {
 }
 
 stops_on_shutdown!(FetcherActor);
-answers_traced!(FetcherActor: RunSync, Connect, Status, WebhookEvent, Disconnect, Shutdown);
+answers_traced!(FetcherActor: RunSync, Connect, Status, AppStanding, WebhookEvent, Disconnect, Shutdown);
 
 /// Run a sync (or join the one running) and answer when it is done.
 #[derive(Message)]
@@ -573,6 +585,9 @@ pub struct FetcherStatus {
     pub sync_in_flight: bool,
     /// `None` when the budget did not answer.
     pub budget: Option<BudgetStatus>,
+    /// `None` when the budget did not answer.
+    #[serde(skip)]
+    pub app: Option<AppStandingStatus>,
 }
 
 impl Reply for FetcherStatus {
@@ -591,8 +606,20 @@ impl Handler<Status> for FetcherActor {
             FetcherStatus {
                 sync_in_flight,
                 budget: budget.ask(budget::Figures).await.ok(),
+                app: budget.ask(AppStanding).await.ok(),
             }
         })
+    }
+}
+
+/// Whether Strava says the application is inactive: the budget's answer (see
+/// [`budget::AppStanding`]).
+impl Handler<AppStanding> for FetcherActor {
+    type Result = ResponseFuture<AppStandingStatus>;
+
+    fn handle(&mut self, msg: AppStanding, _: &mut Self::Context) -> Self::Result {
+        let budget = self.deps.gate.budget.clone();
+        Box::pin(async move { budget.ask(msg).await.unwrap_or_default() })
     }
 }
 

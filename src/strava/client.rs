@@ -2,8 +2,9 @@
 //! error shapes; it does not decide when to call. In the server, Strava's API (athlete, athlete
 //! stats, activities) is called only by the FetcherActor, each call under its rate budget. Of
 //! the OAuth endpoints, the TokenActor calls the token endpoint (code exchange, refresh) and
-//! deauthorizes a refused athlete's token; the FetcherActor deauthorizes on a disconnect, under
-//! its budget. The push subscription endpoints are called by the one-shot `milepost webhook`
+//! revokes a refused athlete's tokens; the FetcherActor revokes on a disconnect, under its
+//! budget. Deauthorize, which Strava retires on June 1, 2027, is the fallback where revoke
+//! answers 404. The push subscription endpoints are called by the one-shot `milepost webhook`
 //! commands, never by the server.
 
 use std::sync::Arc;
@@ -205,7 +206,41 @@ impl StravaClient {
         .await
     }
 
-    /// Revokes every token of the athlete.
+    /// Revokes every token of the athlete the refresh token belongs to (revoking either token
+    /// revokes both). The app authenticates with HTTP Basic; Strava answered 404 before it
+    /// offered revoke, and [`deauthorize`](Self::deauthorize) is the fallback then.
+    pub async fn revoke(&self, refresh_token: &str) -> Result<Answer<()>, Failure> {
+        let response = self
+            .http
+            .post(self.oauth_url("revoke"))
+            .basic_auth(
+                &self.config.client_id,
+                Some(self.config.client_secret.expose_secret()),
+            )
+            .form(&[
+                ("token", refresh_token),
+                ("token_type_hint", "refresh_token"),
+            ])
+            .send()
+            .await
+            .map_err(transport)?;
+        let status = response.status();
+        let rate = RateHeaders::from_headers(response.headers());
+        let bytes = response.bytes().await.map_err(|e| Failure {
+            error: transport(e),
+            rate,
+        })?;
+        if status.is_success() {
+            // Whatever the body holds (if anything), the tokens are gone.
+            return Ok(Answer { value: (), rate });
+        }
+        Err(Failure {
+            error: classify(status, &bytes),
+            rate,
+        })
+    }
+
+    /// Revokes every token of the athlete (the access token's; until June 1, 2027).
     pub async fn deauthorize(&self, access_token: &str) -> Result<Answer<()>, Failure> {
         let response = self
             .http

@@ -42,7 +42,8 @@ use crate::actors::cache::CacheActor;
 use crate::actors::mailbox::{Ask, Mailbox, Reply, answers_traced};
 use crate::actors::shutdown::{Shutdown, stops_on_shutdown};
 use crate::actors::token::{
-    AccessToken, CallbackError, CompleteAuthorization, ConnectedAthlete, TokenActor, TokenError,
+    AccessToken, CallbackError, CompleteAuthorization, ConnectedAthlete, RefreshToken, TokenActor,
+    TokenError,
 };
 use crate::clock::Clock;
 use crate::metrics::EventLabels;
@@ -646,7 +647,7 @@ impl Handler<WebhookEvent> for FetcherActor {
     }
 }
 
-/// Deauthorize at Strava, then delete everything stored for the athlete and stop serving it.
+/// Revoke at Strava, then delete everything stored for the athlete and stop serving it.
 /// A sync in flight finishes first, so nothing it fetched is written afterwards.
 #[derive(Message)]
 #[rtype(result = "Result<(), SyncError>")]
@@ -687,9 +688,56 @@ impl Handler<Disconnect> for FetcherActor {
     }
 }
 
-/// Revokes the athlete's token at Strava where that is possible; where it is not (no usable
-/// token, or the budget is spent) the local data goes anyway: the owner asked for it.
+/// Revokes the athlete's tokens at Strava (with the refresh token and the app's credentials)
+/// where that is possible, deauthorizing where Strava has no revoke (404); where it is not (no
+/// usable token, the app's credentials refused, the budget spent, the app inactive) the local
+/// data goes anyway: the owner asked for it.
 async fn revoke(deps: &SyncDeps, athlete_id: i64) -> Result<(), SyncError> {
+    let grant = match deps.token.ask(RefreshToken).await? {
+        Ok(grant) => grant,
+        Err(e @ (TokenError::ReauthorizationRequired | TokenError::Undecryptable)) => {
+            tracing::warn!(
+                athlete = athlete_id,
+                error = &e as &dyn std::error::Error,
+                "cannot revoke at Strava; deleting the local data anyway"
+            );
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let token = grant.token.expose_secret();
+    let strava = &deps.gate.strava;
+    let revoked = deps
+        .gate
+        .call(
+            "oauth/revoke",
+            RequestKind::Write,
+            Priority::Interactive,
+            &mut SyncReport::default(),
+            || strava.revoke(token),
+        )
+        .await;
+    match revoked {
+        Ok(()) => tracing::info!(athlete = athlete_id, "revoked at Strava"),
+        // Strava without revoke: deauthorize does the same until it is retired.
+        Err(SyncError::NotFound) => return deauthorize(deps, athlete_id).await,
+        // The tokens die with the rows; Strava's settings page revokes the app for good.
+        Err(
+            e @ (SyncError::Unauthorized
+            | SyncError::BudgetExhausted(_)
+            | SyncError::AppInactive(_)),
+        ) => tracing::warn!(
+            athlete = athlete_id,
+            error = &e as &dyn std::error::Error,
+            "cannot revoke at Strava now; deleting the local data anyway"
+        ),
+        Err(e) => return Err(e),
+    }
+    Ok(())
+}
+
+/// [`revoke`] where Strava has no revoke endpoint: deauthorize with the access token.
+async fn deauthorize(deps: &SyncDeps, athlete_id: i64) -> Result<(), SyncError> {
     let grant = match deps.token.ask(AccessToken::default()).await? {
         Ok(grant) => grant,
         Err(e @ (TokenError::ReauthorizationRequired | TokenError::Undecryptable)) => {
@@ -719,7 +767,7 @@ async fn revoke(deps: &SyncDeps, athlete_id: i64) -> Result<(), SyncError> {
         // Already revoked at Strava: nothing more to undo there.
         Err(SyncError::Unauthorized) => {}
         // The token dies with the row; Strava's settings page revokes the app for good.
-        Err(e @ SyncError::BudgetExhausted(_)) => tracing::warn!(
+        Err(e @ (SyncError::BudgetExhausted(_) | SyncError::AppInactive(_))) => tracing::warn!(
             athlete = athlete_id,
             error = &e as &dyn std::error::Error,
             "cannot deauthorize at Strava now; deleting the local data anyway"

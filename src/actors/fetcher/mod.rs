@@ -38,7 +38,7 @@ use gate::{Gate, SyncDeps};
 pub use gate::{SyncError, SyncReport};
 use webhook::{Accepted, Event, EventOutcome, Target};
 
-use crate::actors::cache::CacheActor;
+use crate::actors::cache::{CacheActor, HealthChanged};
 use crate::actors::mailbox::{Ask, Mailbox, Reply, answers_traced};
 use crate::actors::shutdown::{Shutdown, stops_on_shutdown};
 use crate::actors::token::{
@@ -175,7 +175,11 @@ impl FetcherActor {
                 if let Some(previous) = previous {
                     let _ = previous.await;
                 }
-                let _ = done.send(sync::run(deps, full, priority).await);
+                let cache = deps.cache.clone();
+                let outcome = sync::run(deps, full, priority).await;
+                // Before anyone hears the outcome, so health is current when they look.
+                let _ = cache.ask(HealthChanged).await;
+                let _ = done.send(outcome);
             }
             .in_current_span()
             .into_actor(self),
@@ -558,16 +562,23 @@ impl Handler<Connect> for FetcherActor {
     #[tracing::instrument(name = "fetcher.connect", skip_all)]
     fn handle(&mut self, Connect(msg): Connect, _: &mut Self::Context) -> Self::Result {
         let token = self.deps.token.clone();
+        let cache = self.deps.cache.clone();
         Box::pin(
-            async move { token.ask(msg).await.map_err(CallbackError::Mailbox)? }
-                .in_current_span()
-                .into_actor(self)
-                .map(|result, act, ctx| {
-                    if result.is_ok() {
-                        act.sync_in_background(false, ctx);
-                    }
-                    result
-                }),
+            async move {
+                let connected = token.ask(msg).await.map_err(CallbackError::Mailbox)?;
+                if connected.is_ok() {
+                    let _ = cache.ask(HealthChanged).await;
+                }
+                connected
+            }
+            .in_current_span()
+            .into_actor(self)
+            .map(|result, act, ctx| {
+                if result.is_ok() {
+                    act.sync_in_background(false, ctx);
+                }
+                result
+            }),
         )
     }
 }

@@ -8,6 +8,7 @@ mod conditional;
 mod cors;
 mod health;
 mod hostile;
+mod inactive;
 mod oauth;
 mod oauth_limits;
 mod openapi;

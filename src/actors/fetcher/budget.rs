@@ -210,16 +210,16 @@ impl Handler<Observe> for BudgetActor {
     fn handle(&mut self, msg: Observe, _: &mut Self::Context) -> Self::Result {
         let now = self.clock.now();
         self.note_standing(msg.standing, now);
-        if msg.standing == Said::Inactive {
-            let next = self.standing.next_probe().unwrap_or(now);
-            return Err(Refused::until(now, next));
-        }
         if msg.rate_limited {
             self.budget.record_rate_limited(&msg.rate, now);
         } else if !msg.rate.is_empty() {
             self.budget.record(&msg.rate, now);
         }
         self.figures();
+        if msg.standing == Said::Inactive {
+            let next = self.standing.next_probe().unwrap_or(now);
+            return Err(Refused::until(now, next));
+        }
         match msg.rate_limited {
             false => Ok(()),
             true => Err(self

@@ -328,3 +328,65 @@ async fn a_refused_second_athlete_s_tokens_are_revoked_or_deauthorized_where_rev
     assert_eq!(app.sim.request_count("POST /oauth/revoke"), 2);
     assert_eq!(app.sim.request_count("POST /oauth/deauthorize"), 1);
 }
+
+/// How many webhook events handling has come to `outcome` (`deferred`, `changed`, …).
+async fn events(app: &TestApp, outcome: &str) -> u64 {
+    let text = app.get("/metrics").await.text().await.unwrap();
+    let line = format!("milepost_webhook_events_total{{outcome=\"{outcome}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&line))
+        .map_or(0, |v| v.trim().parse().unwrap())
+}
+
+#[actix_web::test]
+async fn webhook_confirmations_wait_for_a_probe_and_are_not_lost() {
+    // Arrange: a subscribed app whose Strava app then goes inactive
+    let app = spawn_app_with(a_year_of_history(), |s| {
+        s.strava_webhook_verify_token = Some("test-webhook-verify-token".into())
+    })
+    .await;
+    let hour = to_just_past_the_hour(&app);
+    app.connect_and_sync().await;
+    milepost::commands::webhook_subscribe(&app.settings, &app.url("/strava/webhook"))
+        .await
+        .expect("subscribing");
+    app.sim.set_app_inactive(true);
+    assert_eq!(app.refresh(Some(API_KEY)).await.status().as_u16(), 503);
+    let newest = json(app.get("/strava/activities?limit=1").await).await["data"][0]["id"]
+        .as_i64()
+        .unwrap();
+    app.sim
+        .update_activity(newest, |a| a.name = "Renamed at Strava".into());
+    app.sim.reset_counts();
+
+    // Act
+    let event = app
+        .sim
+        .activity_event("update", newest, json!({"title": "Renamed at Strava"}));
+    assert_eq!(app.sim.deliver_event(event).await.unwrap(), 200);
+
+    // Assert: put off without a call to Strava, kept for the next probe
+    assert!(eventually(async || events(&app, "deferred").await >= 1).await);
+    assert_eq!(
+        app.sim.request_counts().values().sum::<u64>(),
+        0,
+        "{:?}",
+        app.sim.request_counts()
+    );
+    // the owner reactivates the app; the next hour's probe is the confirmation
+    app.sim.set_app_inactive(false);
+    let next_hour = hour + chrono::Duration::minutes(59) + chrono::Duration::seconds(1);
+    app.sim
+        .advance_clock((next_hour - app.sim.now()).to_std().unwrap());
+    assert!(
+        eventually(async || events(&app, "changed").await >= 1).await,
+        "the event was never confirmed"
+    );
+    assert_eq!(app.sim.request_count("GET /activities/{id}"), 1);
+    let served = json(app.get("/strava/activities?limit=1").await).await;
+    assert_eq!(served["data"][0]["name"], json!("Renamed at Strava"));
+    assert_eq!(
+        json(app.get("/strava/health").await).await["strava"],
+        json!("connected")
+    );
+}

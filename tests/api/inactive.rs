@@ -390,3 +390,13 @@ async fn webhook_confirmations_wait_for_a_probe_and_are_not_lost() {
         json!("connected")
     );
 }
+
+#[actix_web::test]
+async fn the_api_document_names_refresh_data_s_inactive_app_503() {
+    let app = spawn_app_with(SimConfig::default(), |_| {}).await;
+    let doc = json(app.get("/strava/openapi.json").await).await;
+    let refresh = doc["paths"]["/strava/refresh-data"]["post"]["responses"]["503"].to_string();
+    assert!(refresh.contains("strava_app_inactive"), "{refresh}");
+    let disconnect = doc["paths"]["/strava/disconnect"]["post"]["responses"]["503"].to_string();
+    assert!(!disconnect.contains("strava_app_inactive"), "{disconnect}");
+}

@@ -16,17 +16,19 @@ use crate::actors::cache::Health;
 use crate::actors::fetcher::{
     AppStanding, AppStandingStatus, Disconnect, RunSync, Status, SyncError,
 };
+use crate::actors::token::CONNECTED;
 use crate::crypto::constant_time_eq;
 use crate::error::{ApiError, ErrorCode};
 use crate::stats::timestamp;
 use crate::strava::budget::Priority;
 
-/// The `strava` field of health and the operators' view: what the stored connection says,
-/// unless Strava says the application is inactive.
+/// The `strava` field of health and the operators' view: what the stored connection says, and
+/// for a working connection whether Strava says the application is inactive. A connection that
+/// needs re-authorization says so first: nothing can probe Strava until the owner reconnects.
 fn connection_state<'a>(connection: Option<&'a str>, app: &AppStandingStatus) -> &'a str {
     match connection {
         None => "not_connected",
-        Some(_) if app.is_inactive() => "app_inactive",
+        Some(CONNECTED) if app.is_inactive() => "app_inactive",
         Some(status) => status,
     }
 }

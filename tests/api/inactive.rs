@@ -400,3 +400,26 @@ async fn the_api_document_names_refresh_data_s_inactive_app_503() {
     let disconnect = doc["paths"]["/strava/disconnect"]["post"]["responses"]["503"].to_string();
     assert!(!disconnect.contains("strava_app_inactive"), "{disconnect}");
 }
+
+#[actix_web::test]
+async fn a_connection_that_needs_reauthorization_says_so_before_an_inactive_app() {
+    let app = spawn_app_with(a_year_of_history(), |_| {}).await;
+    app.connect_and_sync().await;
+    app.sim.set_app_inactive(true);
+    assert_eq!(app.refresh(Some(API_KEY)).await.status().as_u16(), 503);
+
+    // the refresh token dies too; once the access token expires, a refresh finds that out
+    app.sim.invalidate_refresh_tokens();
+    app.sim.advance_clock(Duration::from_secs(7 * 3600));
+    let r = app.refresh(Some(API_KEY)).await;
+
+    assert_eq!(r.status().as_u16(), 409);
+    assert_eq!(json(r).await["code"], json!("reauthorization_required"));
+    assert_eq!(
+        json(app.get("/strava/health").await).await["strava"],
+        json!("reauthorization_required")
+    );
+    let view = admin(&app).await;
+    assert_eq!(view["sync"]["strava"], json!("reauthorization_required"));
+    assert!(view["sync"]["app_inactive_since"].is_string(), "{view}");
+}

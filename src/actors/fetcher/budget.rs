@@ -47,8 +47,9 @@ impl BudgetActor {
         match said {
             Said::Inactive if self.standing.record_inactive(now) => {
                 self.metrics.strava_app_inactive.set(1);
+                let next_probe = self.standing.next_probe().map(crate::stats::timestamp);
                 tracing::warn!(
-                    next_probe = %self.standing.next_probe().map(crate::stats::timestamp).unwrap_or_default(),
+                    next_probe = next_probe.unwrap_or_default(),
                     "Strava says this application is inactive: syncs pause (one probe an hour, \
                      and each refresh-data) and the cached data keeps being served until the \
                      app's owner subscribes on Strava and reactivates the app in Strava's API \

@@ -2,8 +2,8 @@
 //! cannot afford; nothing until the window resets after a 429; while Strava says the app is
 //! inactive, only the probes it allows), the response's rate-limit figures and what it says of
 //! the app's standing back to it afterwards (errors included), retries with doubling pauses for
-//! transient failures. Also what every plan needs ([`SyncDeps`]) and what it can end in ([`SyncError`],
-//! [`SyncReport`]).
+//! transient failures. Also what every plan needs ([`SyncDeps`]) and what it can end in
+//! ([`SyncError`], [`SyncReport`]).
 
 use std::future::Future;
 use std::time::Duration;

@@ -742,3 +742,24 @@ impl Handler<StoreConnection> for TokenActor {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grants_never_show_their_tokens() {
+        let refresh = RefreshGrant {
+            athlete_id: 7,
+            token: SecretString::from("refresh-secret-value"),
+        };
+        let access = AccessGrant {
+            athlete_id: 7,
+            token: SecretString::from("access-secret-value"),
+        };
+        for shown in [format!("{refresh:?}"), format!("{access:?}")] {
+            assert!(shown.contains("athlete_id: 7"), "{shown}");
+            assert!(!shown.contains("secret-value"), "{shown}");
+        }
+    }
+}

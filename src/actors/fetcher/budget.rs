@@ -311,3 +311,65 @@ impl Handler<AppStanding> for BudgetActor {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn budget_at(now: DateTime<Utc>) -> Addr<BudgetActor> {
+        BudgetActor::new(Clock::from_fn(move || now), Arc::new(Metrics::default())).start()
+    }
+
+    fn spend(priority: Priority) -> Spend {
+        Spend {
+            kind: RequestKind::Read,
+            priority,
+        }
+    }
+
+    fn observe(standing: Said) -> Observe {
+        Observe {
+            rate: RateHeaders::default(),
+            rate_limited: false,
+            standing,
+        }
+    }
+
+    #[actix_web::test]
+    async fn an_inactive_app_refuses_background_work_but_not_an_operator_until_an_answer_succeeds()
+    {
+        let now = Utc.with_ymd_and_hms(2026, 12, 1, 10, 20, 0).unwrap();
+        let budget = budget_at(now);
+        let told = budget.send(observe(Said::Inactive)).await.unwrap();
+        assert_eq!(
+            told,
+            Err(Refused::until(now, now + chrono::Duration::minutes(40)))
+        );
+
+        for priority in [Priority::Background, Priority::Confirmation] {
+            assert!(matches!(
+                budget.send(spend(priority)).await.unwrap(),
+                Err(Refusal::AppInactive(_))
+            ));
+            assert!(budget.send(Open { priority }).await.unwrap().is_err());
+        }
+        assert_eq!(
+            budget.send(spend(Priority::Interactive)).await.unwrap(),
+            Ok(())
+        );
+        let standing = budget.send(AppStanding).await.unwrap();
+        assert_eq!(standing.inactive_since, Some(now));
+        assert!(standing.is_inactive());
+
+        // an OAuth answer proves nothing; an API answer does
+        budget.send(observe(Said::Nothing)).await.unwrap().unwrap();
+        assert!(budget.send(AppStanding).await.unwrap().is_inactive());
+        budget.send(observe(Said::Active)).await.unwrap().unwrap();
+        assert!(!budget.send(AppStanding).await.unwrap().is_inactive());
+        assert_eq!(
+            budget.send(spend(Priority::Background)).await.unwrap(),
+            Ok(())
+        );
+    }
+}

@@ -45,11 +45,13 @@ pub enum ErrorCode {
     TooManyRequests,
     /// Production's first connection without the start-up log's setup code.
     SetupRequired,
+    /// Strava says the application is inactive (its owner's subscription lapsed).
+    StravaAppInactive,
 }
 
 impl ErrorCode {
     /// Every code, for the OpenAPI document.
-    pub const ALL: [ErrorCode; 26] = [
+    pub const ALL: [ErrorCode; 27] = [
         Self::NotFound,
         Self::ValidationError,
         Self::InvalidApiKey,
@@ -76,6 +78,7 @@ impl ErrorCode {
         Self::CorsRejected,
         Self::TooManyRequests,
         Self::SetupRequired,
+        Self::StravaAppInactive,
     ];
 }
 
@@ -327,6 +330,7 @@ mod tests {
             "cors_rejected",
             "too_many_requests",
             "setup_required",
+            "strava_app_inactive",
         ];
         assert_eq!(ErrorCode::ALL.len(), released.len());
         for (code, text) in ErrorCode::ALL.into_iter().zip(released) {

@@ -81,6 +81,10 @@ pub struct Metrics {
     pub webhook_events: Family<EventLabels, Counter>,
     pub retention_sweeps: Counter,
     pub retention_purged: Counter,
+    /// 1 while Strava says the application is inactive.
+    pub strava_app_inactive: Gauge,
+    /// Health checks that asked Postgres (at most one a second, however many ask).
+    pub health_checks: Counter,
     /// Per actor, for the admin view (the registry cannot be read back).
     actors: std::sync::Mutex<std::collections::BTreeMap<&'static str, ActorSummary>>,
 }
@@ -115,6 +119,18 @@ impl Default for Metrics {
         let webhook_events = Family::<EventLabels, Counter>::default();
         let retention_sweeps = Counter::default();
         let retention_purged = Counter::default();
+        let strava_app_inactive = Gauge::default();
+        let health_checks = Counter::default();
+        registry.register(
+            "strava_app_inactive",
+            "1 while Strava answers that the application is inactive",
+            strava_app_inactive.clone(),
+        );
+        registry.register(
+            "health_checks",
+            "Health checks that asked Postgres",
+            health_checks.clone(),
+        );
         registry.register(
             "retention_sweeps",
             "Retention sweeps completed",
@@ -225,6 +241,8 @@ impl Default for Metrics {
             webhook_events,
             retention_sweeps,
             retention_purged,
+            strava_app_inactive,
+            health_checks,
             actors: Default::default(),
         }
     }

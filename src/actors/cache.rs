@@ -15,16 +15,19 @@
 //! Messages: [`Get`] (a body, by what is read), [`ListActivities`] (a page of the activity list),
 //! [`Ingest`] (store what a sync fetched, optionally re-deriving every body),
 //! [`ForgetActivities`] (delete an athlete's data), [`Health`] (database reachability and
-//! connection facts).
+//! connection facts, from a check of Postgres made at most once a second), [`HealthChanged`]
+//! (what health reports changed: check again).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use bytes::Bytes;
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Utc};
 use deadpool_postgres::Pool;
+use futures::FutureExt;
+use futures::future::{LocalBoxFuture, Shared};
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
@@ -49,6 +52,9 @@ const RETENTION_SWEEP: chrono::Duration = chrono::Duration::hours(1);
 const TICK: Duration = Duration::from_secs(1);
 /// How long a health check waits for Postgres.
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a health check's answer serves every health request after it: a flood of health
+/// requests asks Postgres once a second at most.
+const HEALTH_FRESH: Duration = Duration::from_secs(1);
 /// A read is answered from memory: waiting longer means the actor is stuck.
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// An ingest waits its turn behind the ones before it, then writes one transaction.
@@ -123,7 +129,20 @@ pub struct CacheActor {
     next_sweep: Option<DateTime<Utc>>,
     /// Held by the ingest writing now; the next one waits for it (see the module doc).
     ingest_turn: Arc<tokio::sync::Mutex<()>>,
+    health: HealthCheck,
     me: Option<Mailbox<CacheActor>>,
+}
+
+type HealthOutcome = Result<store::HealthFacts, CacheError>;
+
+/// The last health check's answer and when it came, and the check running now, which every
+/// health request joins.
+#[derive(Default)]
+struct HealthCheck {
+    last: Option<(Instant, HealthOutcome)>,
+    running: Option<Shared<LocalBoxFuture<'static, HealthOutcome>>>,
+    /// Counts [`HealthChanged`]: a check that began before a change is not kept after it.
+    generation: u64,
 }
 
 impl CacheActor {
@@ -149,6 +168,7 @@ impl CacheActor {
             reported_absurd: Default::default(),
             next_sweep: None,
             ingest_turn: Arc::default(),
+            health: HealthCheck::default(),
             me: None,
         }
     }
@@ -354,7 +374,7 @@ impl Actor for CacheActor {
 }
 
 stops_on_shutdown!(CacheActor);
-answers_traced!(CacheActor: Get, ListActivities, Ingest, ForgetActivities, Health, Shutdown);
+answers_traced!(CacheActor: Get, ListActivities, Ingest, ForgetActivities, Health, HealthChanged, Shutdown);
 
 /// Which body a read route serves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -661,7 +681,9 @@ impl Handler<ForgetActivities> for CacheActor {
     }
 }
 
-/// Is Postgres reachable, and what do we know about the connection?
+/// Is Postgres reachable, and what do we know about the connection? Answered from the last
+/// check while it is less than [`HEALTH_FRESH`] old; otherwise from a new one, which everyone
+/// asking meanwhile shares.
 #[derive(Message)]
 #[rtype(result = "Result<store::HealthFacts, CacheError>")]
 pub struct Health;
@@ -671,18 +693,73 @@ impl Ask for Health {
 }
 
 impl Handler<Health> for CacheActor {
-    type Result = ResponseFuture<Result<store::HealthFacts, CacheError>>;
+    type Result = ResponseFuture<HealthOutcome>;
 
-    fn handle(&mut self, _: Health, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, _: Health, ctx: &mut Self::Context) -> Self::Result {
+        if let Some((at, outcome)) = &self.health.last
+            && at.elapsed() < HEALTH_FRESH
+        {
+            let outcome = outcome.clone();
+            return Box::pin(async move { outcome });
+        }
+        let check = match &self.health.running {
+            Some(running) => running.clone(),
+            None => self.check_health(ctx),
+        };
+        Box::pin(check)
+    }
+}
+
+impl CacheActor {
+    /// One health check of Postgres; its answer is kept for [`HEALTH_FRESH`] from when it came.
+    fn check_health(
+        &mut self,
+        ctx: &mut Context<Self>,
+    ) -> Shared<LocalBoxFuture<'static, HealthOutcome>> {
         let pool = self.pool.clone();
-        Box::pin(async move {
-            let check = async {
+        let metrics = self.metrics.clone();
+        let check = async move {
+            metrics.health_checks.inc();
+            let query = async {
                 let db = pool.get().await?;
                 Ok::<_, CacheError>(store::health_facts(&db).await?)
             };
-            tokio::time::timeout(HEALTH_TIMEOUT, check)
+            tokio::time::timeout(HEALTH_TIMEOUT, query)
                 .await
                 .map_err(|_| CacheError::TimedOut)?
-        })
+        }
+        .boxed_local()
+        .shared();
+        self.health.running = Some(check.clone());
+        let generation = self.health.generation;
+        // Kept whether or not anyone still waits for it, unless something changed meanwhile.
+        ctx.spawn(check.clone().into_actor(self).map(move |outcome, act, _| {
+            if act.health.generation == generation {
+                act.health.last = Some((Instant::now(), outcome));
+                act.health.running = None;
+            }
+        }));
+        check
+    }
+}
+
+/// What health reports changed here (a sync ended, an athlete connected or was forgotten):
+/// the next health request checks Postgres again rather than answer what is now stale.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct HealthChanged;
+
+impl Ask for HealthChanged {
+    const TIMEOUT: Duration = READ_TIMEOUT;
+}
+
+impl Handler<HealthChanged> for CacheActor {
+    type Result = ();
+
+    fn handle(&mut self, _: HealthChanged, _: &mut Self::Context) {
+        self.health = HealthCheck {
+            generation: self.health.generation.wrapping_add(1),
+            ..HealthCheck::default()
+        };
     }
 }

@@ -12,12 +12,12 @@
 //! A callback holds the actor only to store what it got: checking its state and exchanging its
 //! code run beside the actor's serialized work, so callbacks never delay a sync's token.
 //!
-//! It calls Strava's OAuth token endpoint (code exchange, refresh) and deauthorizes a refused
-//! athlete's token; Strava's API, and the deauthorization of a disconnect, are the
-//! FetcherActor's.
+//! It calls Strava's OAuth token endpoint (code exchange, refresh) and revokes a refused
+//! athlete's tokens; Strava's API, and the revocation of a disconnect, are the FetcherActor's
+//! (which asks this actor for the refresh token to revoke, [`RefreshToken`]).
 //!
 //! Messages: [`BeginAuthorization`], [`CompleteAuthorization`], [`AccessToken`],
-//! [`ConnectedAthlete`], [`ForgetTokens`].
+//! [`RefreshToken`], [`ConnectedAthlete`], [`ForgetTokens`].
 
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
@@ -34,6 +34,7 @@ use crate::clock::Clock;
 use crate::crypto::{StateError, StateSigner, TokenCipher, constant_time_eq};
 use crate::metrics::Metrics;
 use crate::store::{self, StoreError, StoredTokens};
+use crate::strava::client::Failure;
 use crate::strava::{StravaClient, StravaError};
 
 /// Refresh when less than this is left on the access token (SPEC §1).
@@ -194,7 +195,7 @@ impl Actor for TokenActor {
 }
 
 stops_on_shutdown!(TokenActor);
-answers_traced!(TokenActor: AccessToken, ConnectedAthlete, ForgetTokens, BeginAuthorization, CompleteAuthorization, Shutdown);
+answers_traced!(TokenActor: AccessToken, RefreshToken, ConnectedAthlete, ForgetTokens, BeginAuthorization, CompleteAuthorization, Shutdown);
 
 fn encrypt(cipher: &TokenCipher, t: &Tokens, scope: &str) -> StoredTokens {
     StoredTokens {
@@ -332,6 +333,64 @@ impl Handler<AccessToken> for TokenActor {
                     Err(error)
                 }
             }),
+        ))
+    }
+}
+
+/// The connected athlete's refresh token as stored, for revoking it at Strava (a disconnect):
+/// no refresh happens. Atomic with refreshes, so it is never a token a refresh just rotated away.
+#[derive(Message)]
+#[rtype(result = "Result<RefreshGrant, TokenError>")]
+pub struct RefreshToken;
+
+impl Ask for RefreshToken {
+    const TIMEOUT: StdDuration = TOKEN_TIMEOUT;
+}
+
+pub struct RefreshGrant {
+    pub athlete_id: i64,
+    pub token: SecretString,
+}
+
+impl std::fmt::Debug for RefreshGrant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefreshGrant")
+            .field("athlete_id", &self.athlete_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Handler<RefreshToken> for TokenActor {
+    type Result = AtomicResponse<Self, Result<RefreshGrant, TokenError>>;
+
+    #[tracing::instrument(name = "token.refresh_token", skip_all)]
+    fn handle(&mut self, _: RefreshToken, _: &mut Self::Context) -> Self::Result {
+        let pool = self.pool.clone();
+        let cipher = self.cipher.clone();
+        let cached = self.tokens.clone();
+        AtomicResponse::new(Box::pin(
+            async move {
+                let current = match cached {
+                    Some(t) => t,
+                    None => {
+                        let db = pool.get().await?;
+                        let stored = store::load_tokens(&db)
+                            .await?
+                            .ok_or(TokenError::NotConnected)?;
+                        decrypt(&cipher, stored)?
+                    }
+                };
+                if current.status == REAUTHORIZATION_REQUIRED {
+                    // Strava refused it already: there is nothing left to revoke with it.
+                    return Err(TokenError::ReauthorizationRequired);
+                }
+                Ok(RefreshGrant {
+                    athlete_id: current.athlete_id,
+                    token: current.refresh,
+                })
+            }
+            .in_current_span()
+            .into_actor(self),
         ))
     }
 }
@@ -639,7 +698,7 @@ impl Handler<BeginAuthorization> for TokenActor {
 /// scope, exchanges the code, enforces the owner lock and stores the encrypted tokens.
 ///
 /// Only the last step holds the actor: checking the state, consuming its nonce, the code
-/// exchange (up to the Strava timeout) and deauthorizing a refused athlete run beside it, so a
+/// exchange (up to the Strava timeout) and revoking a refused athlete's tokens run beside it, so a
 /// flood of callbacks never holds up a sync's [`AccessToken`]. Storing the tokens and the owner
 /// lock is [`StoreConnection`], atomic with refreshes and forgets like them.
 #[derive(Message)]
@@ -717,7 +776,7 @@ impl Handler<CompleteAuthorization> for TokenActor {
                     expires_at: expiry(answer.expires_at),
                     status: CONNECTED.into(),
                 };
-                let access = tokens.access.clone();
+                let (access, refresh) = (tokens.access.clone(), tokens.refresh.clone());
                 let stored = me
                     .send(StoreConnection {
                         tokens,
@@ -725,15 +784,36 @@ impl Handler<CompleteAuthorization> for TokenActor {
                     })
                     .await?;
                 if let Err(CallbackError::NotOwner) = &stored {
-                    // Their token is of no use here: hand it back rather than leave it live.
-                    if let Err(e) = strava.deauthorize(access.expose_secret()).await {
-                        tracing::info!(error = %crate::error::chain(&e.error), "could not deauthorize the refused athlete's token");
+                    // Their tokens are of no use here: hand them back rather than leave them live.
+                    if let Err(e) = hand_back(&strava, &refresh, &access).await {
+                        tracing::info!(error = %crate::error::chain(&e), "could not revoke the refused athlete's tokens");
                     }
                 }
                 stored.map(|()| athlete_id)
             }
             .in_current_span(),
         )
+    }
+}
+
+/// Revokes a refused athlete's tokens at Strava; deauthorizes them where Strava has no revoke
+/// (404).
+async fn hand_back(
+    strava: &StravaClient,
+    refresh: &SecretString,
+    access: &SecretString,
+) -> Result<(), StravaError> {
+    match strava.revoke(refresh.expose_secret()).await {
+        Ok(_) => Ok(()),
+        Err(Failure {
+            error: StravaError::NotFound,
+            ..
+        }) => strava
+            .deauthorize(access.expose_secret())
+            .await
+            .map(|_| ())
+            .map_err(|f| f.error),
+        Err(f) => Err(f.error),
     }
 }
 
@@ -786,5 +866,26 @@ impl Handler<StoreConnection> for TokenActor {
                 Ok(())
             }),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grants_never_show_their_tokens() {
+        let refresh = RefreshGrant {
+            athlete_id: 7,
+            token: SecretString::from("refresh-secret-value"),
+        };
+        let access = AccessGrant {
+            athlete_id: 7,
+            token: SecretString::from("access-secret-value"),
+        };
+        for shown in [format!("{refresh:?}"), format!("{access:?}")] {
+            assert!(shown.contains("athlete_id: 7"), "{shown}");
+            assert!(!shown.contains("secret-value"), "{shown}");
+        }
     }
 }

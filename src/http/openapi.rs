@@ -352,6 +352,8 @@ fn schemas() -> Value {
                 "in_flight": {"type": "boolean"},
                 "last_success": {"type": "string", "format": "date-time", "nullable": true},
                 "strava": {"type": "string", "nullable": true},
+                "app_inactive_since": {"type": "string", "format": "date-time", "nullable": true},
+                "next_probe": {"type": "string", "format": "date-time", "nullable": true},
             })),
             "budget": {"type": "object", "description": "The FetcherActor's rate-budget figures"},
             "cache": object(&["entries"], json!({"entries": {"type": "integer"}})),

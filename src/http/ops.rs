@@ -13,20 +13,36 @@ use super::params::{self, Problems};
 use super::reply::mailbox;
 use super::state::AppState;
 use crate::actors::cache::Health;
-use crate::actors::fetcher::{Disconnect, RunSync, Status, SyncError};
+use crate::actors::fetcher::{
+    AppStanding, AppStandingStatus, Disconnect, RunSync, Status, SyncError,
+};
+use crate::actors::token::CONNECTED;
 use crate::crypto::constant_time_eq;
 use crate::error::{ApiError, ErrorCode};
 use crate::stats::timestamp;
 use crate::strava::budget::Priority;
 
+/// The `strava` field of health and the operators' view: what the stored connection says, and
+/// for a working connection whether Strava says the application is inactive. A connection that
+/// needs re-authorization says so first: nothing can probe Strava until the owner reconnects.
+fn connection_state<'a>(connection: Option<&'a str>, app: &AppStandingStatus) -> &'a str {
+    match connection {
+        None => "not_connected",
+        Some(CONNECTED) if app.is_inactive() => "app_inactive",
+        Some(status) => status,
+    }
+}
+
 #[tracing::instrument(name = "GET health", skip_all)]
 pub async fn health(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let body = match state.cache.ask(Health).await.map_err(mailbox)? {
+    let (facts, app) = futures::join!(state.cache.ask(Health), state.fetcher.ask(AppStanding));
+    let app = app.map_err(mailbox)?;
+    let body = match facts.map_err(mailbox)? {
         Ok(facts) => json!({
             "status": "ok",
             "service": "strava",
             "database": "connected",
-            "strava": facts.connection.as_deref().unwrap_or("not_connected"),
+            "strava": connection_state(facts.connection.as_deref(), &app),
             "last_sync": facts.last_sync.map(timestamp),
         }),
         Err(cause) => {
@@ -113,12 +129,15 @@ pub async fn actors(
     require_api_key(&req, &state)?;
     let fetcher = state.fetcher.ask(Status).await.map_err(mailbox)?;
     let facts = state.cache.ask(Health).await.map_err(mailbox)?.ok();
+    let app = fetcher.app.unwrap_or_default();
     Ok(HttpResponse::Ok().json(json!({
         "actors": state.metrics.actor_summaries(),
         "sync": {
             "in_flight": fetcher.sync_in_flight,
             "last_success": facts.as_ref().and_then(|f| f.last_sync).map(timestamp),
-            "strava": facts.as_ref().map(|f| f.connection.as_deref().unwrap_or("not_connected")),
+            "strava": facts.as_ref().map(|f| connection_state(f.connection.as_deref(), &app)),
+            "app_inactive_since": app.inactive_since.map(timestamp),
+            "next_probe": app.next_probe.map(timestamp),
         },
         "budget": fetcher.budget,
         "cache": {"entries": state.metrics.cache_entries.get()},
@@ -155,6 +174,13 @@ fn sync_error(e: SyncError, failing: &str) -> ApiError {
             StatusCode::CONFLICT,
             ErrorCode::ReauthorizationRequired,
             "Strava connection needs re-authorization. Visit /strava/authorize",
+        ),
+        SyncError::AppInactive(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::StravaAppInactive,
+            "The Strava application is inactive: its owner must subscribe on Strava, then \
+             reactivate the app in Strava's API settings (https://www.strava.com/settings/api). \
+             The cached data is still served.",
         ),
         SyncError::BudgetExhausted(wait) => {
             let secs = wait.as_secs().max(1);

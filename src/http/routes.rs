@@ -235,6 +235,20 @@ const SYNC_FAILURES: [Reply; 5] = [
     UNAUTHORIZED,
 ];
 
+/// refresh-data's 503, which also names an application Strava says is inactive.
+const REFRESH_UNAVAILABLE: Reply = Reply {
+    status: 503,
+    description: "The Strava rate budget is spent (with Retry-After), Strava says the \
+        application is inactive (its owner must subscribe and reactivate it), or the service \
+        is busy",
+    content: Content::Error(&[
+        ErrorCode::RateLimited,
+        ErrorCode::StravaAppInactive,
+        ErrorCode::Unavailable,
+    ]),
+    headers: &[Header::RetryAfter],
+};
+
 /// The route table.
 pub fn endpoints() -> Vec<Endpoint> {
     vec![
@@ -450,7 +464,8 @@ pub fn endpoints() -> Vec<Endpoint> {
                 body: None,
                 replies: [json("Refreshed", "Done"), INVALID]
                     .into_iter()
-                    .chain(SYNC_FAILURES)
+                    .chain(SYNC_FAILURES.into_iter().filter(|r| r.status != 503))
+                    .chain([REFRESH_UNAVAILABLE])
                     .collect(),
                 api_key: true,
                 metrics_token: false,

@@ -131,7 +131,13 @@ impl Simulator {
         self.shared.token_refresh_count()
     }
 
-    /// Zeroes the request and refresh counters (rate-limit usage follows its own windows).
+    /// Revoke requests (`POST /oauth/revoke`) that came with the app's credentials and killed a
+    /// live grant.
+    pub fn revoke_count(&self) -> u64 {
+        self.shared.revoke_count()
+    }
+
+    /// Zeroes the request, refresh and revoke counters (rate-limit usage follows its own windows).
     pub fn reset_counts(&self) {
         self.shared.reset_counts();
     }
@@ -152,8 +158,18 @@ impl Simulator {
         self.shared.set_fault(fault);
     }
 
-    /// Moves simulated time forward: token and code expiry, rate-limit windows, stats and the
-    /// timestamps the simulator writes all follow.
+    /// While true the app is *Inactive* (STRAVA.md, the 2026 developer program): every `/api/v3`
+    /// call answers 403 `{"message":"Forbidden","errors":[{"resource":"Application","field":"Status","code":"Inactive"}]}`,
+    /// counted and rate-limited like any other; the OAuth endpoints answer as usual.
+    pub fn set_app_inactive(&self, inactive: bool) {
+        self.shared.set_app_inactive(inactive);
+    }
+
+    /// While true `POST /oauth/revoke` answers 404, as Strava did before it offered revoke.
+    pub fn set_revoke_missing(&self, missing: bool) {
+        self.shared.set_revoke_missing(missing);
+    }
+
     /// The simulator's clock as milepost's [`crate::clock::Clock`], to share simulated time
     /// with the app under test.
     pub fn clock(&self) -> crate::clock::Clock {
@@ -161,6 +177,8 @@ impl Simulator {
         crate::clock::Clock::from_fn(move || shared.clock.now())
     }
 
+    /// Moves simulated time forward: token and code expiry, rate-limit windows, stats and the
+    /// timestamps the simulator writes all follow.
     pub fn advance_clock(&self, by: Duration) {
         self.shared.clock.advance(by);
     }

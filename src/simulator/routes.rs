@@ -37,6 +37,11 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
             .default_service(web::to(not_found)),
     )
     .service(
+        web::resource("/oauth/revoke")
+            .route(web::post().to(revoke))
+            .default_service(web::to(not_found)),
+    )
+    .service(
         web::resource("/oauth/deauthorize")
             .route(web::post().to(deauthorize))
             .default_service(web::to(not_found)),
@@ -193,6 +198,17 @@ fn record_not_found(resource: &str, field: &str) -> Reply {
     )
 }
 
+/// What every API call answers while the app is inactive (Strava's 2026 developer program).
+fn app_inactive() -> Reply {
+    Reply::fault(
+        StatusCode::FORBIDDEN,
+        "Forbidden",
+        "Application",
+        "Status",
+        "Inactive",
+    )
+}
+
 /// The app credentials are wrong (push subscriptions), shaped like `authorization_error.json`.
 fn application_unauthorized() -> Reply {
     Reply::fault(
@@ -244,6 +260,7 @@ where
         Some(Fault::ServerError) => server_error(),
         Some(Fault::RateLimited) => rate_limited(),
         _ if over_limit => rate_limited(),
+        _ if shared.app_inactive() => app_inactive(),
         Some(Fault::Malformed) => malformed(handler().await),
         _ => handler().await,
     };
@@ -320,6 +337,24 @@ fn bearer(req: &HttpRequest) -> Option<&str> {
 
 fn path_id(req: &HttpRequest) -> Option<i64> {
     req.match_info().get("id")?.parse().ok()
+}
+
+/// The `client_id:client_secret` of HTTP Basic authentication.
+fn basic_credentials(req: &HttpRequest) -> Option<(String, String)> {
+    use base64::Engine as _;
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let (id, secret) = String::from_utf8(decoded)
+        .ok()?
+        .split_once(':')
+        .map(|(i, s)| (i.to_owned(), s.to_owned()))?;
+    Some((id, secret))
 }
 
 fn app_credentials_ok(shared: &Shared, params: &HashMap<String, String>) -> bool {
@@ -451,6 +486,32 @@ async fn deauthorize(
             Reply::json(StatusCode::OK, &json!({ "access_token": token }))
         }
         _ => unauthorized(),
+    };
+    reply.finish(Some((usage, &shared.config.limits)))
+}
+
+/// `POST /oauth/revoke`: the app authenticates with HTTP Basic (`client_id:client_secret`) and
+/// names one token in the form body (`token`, optional `token_type_hint`); revoking either of an
+/// athlete's tokens revokes both. An unknown token is no error (RFC 7009). Like deauthorize it
+/// carries the rate-limit headers and is counted, never refused.
+async fn revoke(shared: web::Data<Shared>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    shared.count("POST /oauth/revoke");
+    delay(&shared, None).await;
+    if shared.revoke_missing() {
+        return record_not_found("resource", "path").finish(None);
+    }
+    let usage = shared.record_unlimited_request();
+    let app_ok = basic_credentials(&req).is_some_and(|(id, secret)| {
+        id == shared.config.client_id && secret == shared.config.client_secret
+    });
+    let params = form_params(&req, &body);
+    let reply = match params.get("token").filter(|t| !t.is_empty()) {
+        _ if !app_ok => application_unauthorized(),
+        None => bad_request("Token", "token"),
+        Some(token) => {
+            shared.revoke(token);
+            Reply::json(StatusCode::OK, &json!({}))
+        }
     };
     reply.finish(Some((usage, &shared.config.limits)))
 }

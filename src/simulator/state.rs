@@ -132,6 +132,12 @@ pub(crate) struct Shared {
     deny: AtomicBool,
     granted_scope: Mutex<Option<String>>,
     fault: Mutex<Option<Fault>>,
+    /// Every API call answers 403 Application/Status/Inactive (OAuth still works).
+    app_inactive: AtomicBool,
+    /// `POST /oauth/revoke` answers 404, as before Strava offered it.
+    revoke_missing: AtomicBool,
+    /// Revoke requests that killed a live grant.
+    revocations: AtomicU64,
 }
 
 /// Locks ignoring poison: a panicking test thread must not take the simulator down with it.
@@ -171,6 +177,9 @@ impl Shared {
             deny: AtomicBool::new(false),
             granted_scope: Mutex::new(None),
             fault: Mutex::new(None),
+            app_inactive: AtomicBool::new(false),
+            revoke_missing: AtomicBool::new(false),
+            revocations: AtomicU64::new(0),
         }
     }
 
@@ -192,9 +201,30 @@ impl Shared {
         self.token_refreshes.load(Ordering::SeqCst)
     }
 
+    pub(crate) fn revoke_count(&self) -> u64 {
+        self.revocations.load(Ordering::SeqCst)
+    }
+
     pub(crate) fn reset_counts(&self) {
         lock(&self.counts).clear();
         self.token_refreshes.store(0, Ordering::SeqCst);
+        self.revocations.store(0, Ordering::SeqCst);
+    }
+
+    pub(crate) fn set_app_inactive(&self, inactive: bool) {
+        self.app_inactive.store(inactive, Ordering::SeqCst);
+    }
+
+    pub(crate) fn app_inactive(&self) -> bool {
+        self.app_inactive.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn set_revoke_missing(&self, missing: bool) {
+        self.revoke_missing.store(missing, Ordering::SeqCst);
+    }
+
+    pub(crate) fn revoke_missing(&self) -> bool {
+        self.revoke_missing.load(Ordering::SeqCst)
     }
 
     pub(crate) fn set_deny(&self, deny: bool) {
@@ -372,6 +402,25 @@ impl Shared {
             }
             None => false,
         }
+    }
+
+    /// `POST /oauth/revoke`: the athlete of `token` (an access or a refresh token, expired or
+    /// not) loses every token. False when the token is unknown (Strava answers 200 all the same).
+    pub(crate) fn revoke(&self, token: &str) -> bool {
+        let athlete = {
+            let state = lock(&self.state);
+            state
+                .access_tokens
+                .get(token)
+                .map(|a| a.athlete_id)
+                .or_else(|| state.refresh_tokens.get(token).map(|r| r.athlete_id))
+        };
+        let Some(athlete) = athlete else {
+            return false;
+        };
+        self.revoke_athlete(athlete);
+        self.revocations.fetch_add(1, Ordering::SeqCst);
+        true
     }
 
     /// Every token of `athlete_id` dies (the athlete revoked the app).

@@ -720,6 +720,103 @@ async fn deauthorize_kills_every_token_of_the_athlete() {
     sim.stop().await;
 }
 
+async fn revoke(
+    sim: &Simulator,
+    c: &reqwest::Client,
+    credentials: (&str, &str),
+    token: &str,
+) -> reqwest::Response {
+    c.post(format!("{}/revoke", sim.oauth_base_url()))
+        .basic_auth(credentials.0, Some(credentials.1))
+        .form(&[("token", token), ("token_type_hint", "refresh_token")])
+        .send()
+        .await
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn revoke_with_the_app_credentials_kills_both_tokens_of_the_athlete() {
+    let sim = start(SimConfig::default()).await;
+    let c = client();
+    let tokens = connect(&sim, &c, "read").await;
+
+    // wrong app credentials: a 401 fault, and the tokens live on
+    let r = revoke(&sim, &c, ("12345", "wrong-secret"), &tokens.refresh).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["errors"][0]["resource"],
+        json!("Application")
+    );
+    assert_eq!(
+        get(&sim, &c, &tokens.access, "/athlete").await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(sim.revoke_count(), 0);
+
+    let r = revoke(&sim, &c, ("12345", "sim-client-secret"), &tokens.refresh).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers().contains_key("x-ratelimit-usage"));
+    assert_eq!(r.json::<Value>().await.unwrap(), json!({}));
+    assert_eq!(
+        get(&sim, &c, &tokens.access, "/athlete").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        refresh(&sim, &c, &tokens.refresh).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    // a token already dead is no error, and revokes nothing more
+    let r = revoke(&sim, &c, ("12345", "sim-client-secret"), &tokens.access).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(sim.revoke_count(), 1);
+    assert_eq!(sim.request_count("POST /oauth/revoke"), 3);
+
+    sim.set_revoke_missing(true);
+    let fresh = connect(&sim, &c, "read").await;
+    let r = revoke(&sim, &c, ("12345", "sim-client-secret"), &fresh.refresh).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        get(&sim, &c, &fresh.access, "/athlete").await.status(),
+        StatusCode::OK
+    );
+    sim.stop().await;
+}
+
+#[actix_web::test]
+async fn an_inactive_app_gets_strava_s_403_on_every_api_call_but_may_refresh_its_token() {
+    let sim = start(SimConfig::default()).await;
+    let c = client();
+    let tokens = connect(&sim, &c, "read,activity:read").await;
+    sim.set_app_inactive(true);
+    let athlete = sim.config().athlete_id;
+    for path in [
+        "/athlete".to_owned(),
+        format!("/athletes/{athlete}/stats"),
+        "/athlete/activities".to_owned(),
+    ] {
+        let r = get(&sim, &c, &tokens.access, &path).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path}");
+        assert!(r.headers().contains_key("x-ratelimit-usage"), "{path}");
+        assert_eq!(
+            r.text().await.unwrap(),
+            r#"{"message":"Forbidden","errors":[{"resource":"Application","field":"Status","code":"Inactive"}]}"#,
+            "{path}"
+        );
+    }
+    assert_eq!(
+        refresh(&sim, &c, &tokens.refresh).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(sim.request_count("GET /athlete"), 1);
+
+    sim.set_app_inactive(false);
+    assert_eq!(
+        get(&sim, &c, &tokens.access, "/athlete").await.status(),
+        StatusCode::OK
+    );
+    sim.stop().await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Activities
 

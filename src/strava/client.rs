@@ -2,8 +2,9 @@
 //! error shapes; it does not decide when to call. In the server, Strava's API (athlete, athlete
 //! stats, activities) is called only by the FetcherActor, each call under its rate budget. Of
 //! the OAuth endpoints, the TokenActor calls the token endpoint (code exchange, refresh) and
-//! deauthorizes a refused athlete's token; the FetcherActor deauthorizes on a disconnect, under
-//! its budget. The push subscription endpoints are called by the one-shot `milepost webhook`
+//! revokes a refused athlete's tokens; the FetcherActor revokes on a disconnect, under its
+//! budget. Deauthorize, which Strava retires on June 1, 2027, is the fallback where revoke
+//! answers 404. The push subscription endpoints are called by the one-shot `milepost webhook`
 //! commands, never by the server.
 
 use std::sync::Arc;
@@ -45,6 +46,10 @@ pub enum StravaError {
     InvalidRefreshToken,
     #[error("not found at Strava")]
     NotFound,
+    /// 403 Application/Status/Inactive: the app works again only once its owner subscribes and
+    /// reactivates it at Strava; no retry helps.
+    #[error("the Strava application is inactive")]
+    AppInactive,
     #[error("Strava answered {status}: {message}")]
     Status { status: u16, message: String },
     #[error("unreadable answer from Strava")]
@@ -201,7 +206,41 @@ impl StravaClient {
         .await
     }
 
-    /// Revokes every token of the athlete.
+    /// Revokes every token of the athlete the refresh token belongs to (revoking either token
+    /// revokes both). The app authenticates with HTTP Basic; Strava answered 404 before it
+    /// offered revoke, and [`deauthorize`](Self::deauthorize) is the fallback then.
+    pub async fn revoke(&self, refresh_token: &str) -> Result<Answer<()>, Failure> {
+        let response = self
+            .http
+            .post(self.oauth_url("revoke"))
+            .basic_auth(
+                &self.config.client_id,
+                Some(self.config.client_secret.expose_secret()),
+            )
+            .form(&[
+                ("token", refresh_token),
+                ("token_type_hint", "refresh_token"),
+            ])
+            .send()
+            .await
+            .map_err(transport)?;
+        let status = response.status();
+        let rate = RateHeaders::from_headers(response.headers());
+        let bytes = response.bytes().await.map_err(|e| Failure {
+            error: transport(e),
+            rate,
+        })?;
+        if status.is_success() {
+            // Whatever the body holds (if anything), the tokens are gone.
+            return Ok(Answer { value: (), rate });
+        }
+        Err(Failure {
+            error: classify(status, &bytes),
+            rate,
+        })
+    }
+
+    /// Revokes every token of the athlete (the access token's; until June 1, 2027).
     pub async fn deauthorize(&self, access_token: &str) -> Result<Answer<()>, Failure> {
         let response = self
             .http
@@ -345,17 +384,67 @@ async fn decode<T: DeserializeOwned>(
             serde_json::from_slice(&bytes).map_err(|e| failed(StravaError::Decode(Arc::new(e))))?;
         return Ok((value, rate));
     }
-    let fault: Fault = serde_json::from_slice(&bytes).unwrap_or_default();
-    Err(failed(match status {
+    Err(failed(classify(status, &bytes)))
+}
+
+/// What a failed answer means, from its status and its Fault body (if it has one).
+fn classify(status: StatusCode, body: &[u8]) -> StravaError {
+    let fault: Fault = serde_json::from_slice(body).unwrap_or_default();
+    match status {
         StatusCode::TOO_MANY_REQUESTS => StravaError::RateLimited,
         StatusCode::NOT_FOUND => StravaError::NotFound,
         StatusCode::BAD_REQUEST if fault.is_invalid_refresh_token() => {
             StravaError::InvalidRefreshToken
         }
         StatusCode::UNAUTHORIZED => StravaError::Unauthorized,
+        StatusCode::FORBIDDEN if fault.is_app_inactive() => StravaError::AppInactive,
         _ => StravaError::Status {
             status: status.as_u16(),
             message: fault.message,
         },
-    }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INACTIVE: &str = r#"{"message":"Forbidden","errors":[{"resource":"Application","field":"Status","code":"Inactive"}]}"#;
+
+    #[test]
+    fn an_inactive_application_is_named_and_never_retried() {
+        let e = classify(StatusCode::FORBIDDEN, INACTIVE.as_bytes());
+        assert!(matches!(e, StravaError::AppInactive), "{e:?}");
+        assert!(!e.is_transient());
+    }
+
+    #[test]
+    fn other_403s_stay_plain_statuses() {
+        for body in [
+            r#"{"message":"Forbidden","errors":[{"resource":"Application","field":"Status","code":"Suspended"}]}"#,
+            r#"{"message":"Forbidden","errors":[{"resource":"Athlete","field":"Status","code":"Inactive"}]}"#,
+            r#"{"message":"Forbidden","errors":[]}"#,
+            r#"{"message":"Forbidden","errors":"Inactive"}"#,
+            "<html>Forbidden</html>",
+            "",
+        ] {
+            let e = classify(StatusCode::FORBIDDEN, body.as_bytes());
+            assert!(
+                matches!(e, StravaError::Status { status: 403, .. }),
+                "{body}: {e:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_inactive_fault_under_another_status_is_not_taken_for_it() {
+        assert!(matches!(
+            classify(StatusCode::UNAUTHORIZED, INACTIVE.as_bytes()),
+            StravaError::Unauthorized
+        ));
+        assert!(matches!(
+            classify(StatusCode::INTERNAL_SERVER_ERROR, INACTIVE.as_bytes()),
+            StravaError::Status { status: 500, .. }
+        ));
+    }
 }

@@ -1,8 +1,9 @@
-//! Everything about talking to Strava: the HTTP client, its lenient models, and the rate-limit
-//! budget arithmetic.
+//! Everything about talking to Strava: the HTTP client, its lenient models, the rate-limit
+//! budget arithmetic, and the rules for an application Strava says is inactive.
 
 pub mod budget;
 pub mod client;
 pub mod models;
+pub mod standing;
 
 pub use client::{StravaClient, StravaConfig, StravaError};

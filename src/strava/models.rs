@@ -233,6 +233,14 @@ impl Fault {
             .iter()
             .any(|e| e.resource == "RefreshToken" && e.code == "invalid")
     }
+
+    /// True when Strava says the application itself is inactive (its owner's subscription
+    /// lapsed): `{"resource":"Application","field":"Status","code":"Inactive"}`.
+    pub fn is_app_inactive(&self) -> bool {
+        self.errors
+            .iter()
+            .any(|e| e.resource == "Application" && e.field == "Status" && e.code == "Inactive")
+    }
 }
 
 /// A push subscription as `/push_subscriptions` lists it.
@@ -356,6 +364,24 @@ mod tests {
         assert!(f.is_invalid_refresh_token());
         let f: Fault = serde_json::from_value(body("token_invalid_code.json")).unwrap();
         assert!(!f.is_invalid_refresh_token());
+    }
+
+    #[test]
+    fn an_inactive_application_fault_is_recognised_and_nothing_else_is() {
+        let f: Fault = serde_json::from_str(
+            r#"{"message":"Forbidden","errors":[{"resource":"Application","field":"Status","code":"Inactive"}]}"#,
+        )
+        .unwrap();
+        assert!(f.is_app_inactive());
+        assert!(!f.is_invalid_refresh_token());
+        for name in [
+            "token_invalid_client.json",
+            "authorization_error.json",
+            "activity_with_ratelimit_exceeded.json",
+        ] {
+            let f: Fault = serde_json::from_value(body(name)).unwrap_or_default();
+            assert!(!f.is_app_inactive(), "{name}");
+        }
     }
 
     #[test]

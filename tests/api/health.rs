@@ -245,3 +245,74 @@ async fn disconnect_with_nobody_connected_is_a_conflict() {
     assert_eq!(r.status().as_u16(), 409);
     assert_eq!(json(r).await["code"], json!("not_connected"));
 }
+
+/// How many times health asked Postgres so far.
+async fn health_checks(app: &crate::helpers::TestApp) -> u64 {
+    let text = app.get("/metrics").await.text().await.unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("milepost_health_checks_total "))
+        .and_then(|n| n.trim().parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no milepost_health_checks_total in\n{text}")) as u64
+}
+
+#[actix_web::test]
+async fn a_flood_of_health_requests_asks_postgres_about_once_a_second() {
+    let app = spawn_app().await;
+    let before = health_checks(&app).await;
+    let started = std::time::Instant::now();
+    for _ in 0..5 {
+        let answers = futures::future::join_all((0..40).map(|_| app.get("/strava/health"))).await;
+        for r in answers {
+            assert_eq!(r.status().as_u16(), 200);
+            assert_eq!(json(r).await["database"], json!("connected"));
+        }
+    }
+    let checks = health_checks(&app).await - before;
+    let seconds = started.elapsed().as_secs();
+    assert!(
+        checks <= seconds + 2,
+        "200 health requests in {seconds} s asked Postgres {checks} times"
+    );
+    assert!(checks >= 1);
+}
+
+#[actix_web::test]
+async fn health_says_degraded_soon_after_postgres_goes_away_and_ok_once_it_is_back() {
+    let app = spawn_app().await;
+    assert_eq!(
+        json(app.get("/strava/health").await).await["status"],
+        json!("ok")
+    );
+    let name = url::Url::parse(&app.db_url).unwrap().path()[1..].to_owned();
+    let admin = crate::helpers::connect(&app.db_url.replace(&name, "postgres")).await;
+    let set_connections =
+        |allowed: bool| format!("ALTER DATABASE {name} WITH ALLOW_CONNECTIONS {allowed}");
+    admin.batch_execute(&set_connections(false)).await.unwrap();
+    admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+            &[&name],
+        )
+        .await
+        .unwrap();
+
+    let started = std::time::Instant::now();
+    let mut health = json(app.get("/strava/health").await).await;
+    while health["status"] != json!("degraded") && started.elapsed().as_secs() < 10 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        health = json(app.get("/strava/health").await).await;
+    }
+    assert_eq!(
+        health,
+        json!({"status": "degraded", "service": "strava", "database": "disconnected"})
+    );
+    assert!(started.elapsed().as_secs() <= 4, "{:?}", started.elapsed());
+
+    admin.batch_execute(&set_connections(true)).await.unwrap();
+    let started = std::time::Instant::now();
+    while health["status"] != json!("ok") && started.elapsed().as_secs() < 10 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        health = json(app.get("/strava/health").await).await;
+    }
+    assert_eq!(health["database"], json!("connected"));
+}

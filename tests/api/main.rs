@@ -9,6 +9,7 @@ mod coordination;
 mod cors;
 mod health;
 mod hostile;
+mod inactive;
 mod oauth;
 mod oauth_limits;
 mod openapi;

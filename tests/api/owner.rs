@@ -45,8 +45,10 @@ async fn a_pinned_owner_refuses_everyone_else() {
     for table in ["tokens", "owner", "activities"] {
         assert_eq!(rows(&app, table).await, 0, "{table}");
     }
-    // and the token Strava just issued is handed back
-    assert_eq!(app.sim.request_count("POST /oauth/deauthorize"), 1);
+    // and the tokens Strava just issued are handed back: revoked with the app's credentials
+    assert_eq!(app.sim.request_count("POST /oauth/revoke"), 1);
+    assert_eq!(app.sim.revoke_count(), 1);
+    assert_eq!(app.sim.request_count("POST /oauth/deauthorize"), 0);
 }
 
 #[actix_web::test]
@@ -66,7 +68,7 @@ async fn disconnect_needs_the_api_key() {
 }
 
 #[actix_web::test]
-async fn disconnect_deauthorizes_deletes_everything_and_lets_anyone_connect_again() {
+async fn disconnect_revokes_deletes_everything_and_lets_anyone_connect_again() {
     let app = spawn_app().await;
     app.connect_and_sync().await;
     let r = app
@@ -77,7 +79,8 @@ async fn disconnect_deauthorizes_deletes_everything_and_lets_anyone_connect_agai
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
-    assert_eq!(app.sim.request_count("POST /oauth/deauthorize"), 1);
+    assert_eq!(app.sim.revoke_count(), 1);
+    assert_eq!(app.sim.request_count("POST /oauth/deauthorize"), 0);
     for table in [
         "tokens",
         "owner",

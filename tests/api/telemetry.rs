@@ -307,3 +307,43 @@ async fn pretty_lines_show_the_request_id_too() {
         app.stdout().join("\n")
     );
 }
+
+#[actix_web::test]
+async fn an_inactive_strava_app_is_logged_once_and_so_is_its_return() {
+    // Arrange
+    let app = spawn_binary(json_logs, &[("RUST_LOG", "info")]).await;
+    connected(&app).await;
+    app.sim.set_app_inactive(true);
+
+    // Act: three refreshes, three probes, three 503s
+    for _ in 0..3 {
+        assert_eq!(refresh(&app, "").await.status().as_u16(), 503);
+    }
+    app.sim.set_app_inactive(false);
+    assert_eq!(refresh(&app, "").await.status().as_u16(), 200);
+
+    // Assert
+    app.wait_for_log("saying the app is active again", |l| {
+        message(l).contains("active again")
+    })
+    .await;
+    app.wait_for_log("\"refresh done\"", |l| message(l) == "refresh done")
+        .await;
+    let log = app.log();
+    let inactive: Vec<_> = log
+        .iter()
+        .filter(|l| message(l).contains("inactive"))
+        .collect();
+    assert_eq!(inactive.len(), 1, "{inactive:#?}");
+    assert_eq!(inactive[0]["level"], "WARN", "{}", inactive[0]);
+    assert!(
+        message(inactive[0]).contains("subscribes") && message(inactive[0]).contains("reactivates"),
+        "{}",
+        inactive[0]
+    );
+    let back = log
+        .iter()
+        .filter(|l| message(l).contains("active again"))
+        .count();
+    assert_eq!(back, 1);
+}

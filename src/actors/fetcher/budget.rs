@@ -1,9 +1,11 @@
 //! BudgetActor: owns the rate budget, the FetcherActor's picture of Strava's four rate-limit
-//! figures. Every Strava call asks it for a permit first ([`Spend`]: refused when the budget
-//! cannot afford the request) and tells it what the response said ([`Observe`]), so
-//! concurrent syncs and webhook confirmations share one budget without sharing memory.
+//! figures, and the app's [`Standing`] (whether Strava says the application is inactive). Every
+//! Strava call asks it for a permit first ([`Spend`]: refused when the budget cannot afford the
+//! request, or while the app is inactive and no probe is due) and tells it what the response
+//! said ([`Observe`]), so concurrent syncs and webhook confirmations share one budget without
+//! sharing memory. It logs the app's changes of standing, once each.
 //!
-//! Messages: [`Spend`], [`Observe`], [`Figures`].
+//! Messages: [`Spend`], [`Observe`], [`Open`], [`Figures`], [`AppStanding`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +18,7 @@ use crate::actors::shutdown::{Shutdown, stops_on_shutdown};
 use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::strava::budget::{Budget, Priority, RateHeaders, RequestKind};
+use crate::strava::standing::Standing;
 
 /// Permits are answered from memory: a budget that does not answer at once is not there.
 const PERMIT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -24,6 +27,7 @@ const MAILBOX_CAPACITY: usize = 1024;
 
 pub struct BudgetActor {
     budget: Budget,
+    standing: Standing,
     clock: Clock,
     metrics: Arc<Metrics>,
 }
@@ -32,8 +36,36 @@ impl BudgetActor {
     pub fn new(clock: Clock, metrics: Arc<Metrics>) -> Self {
         Self {
             budget: Budget::default(),
+            standing: Standing::default(),
             clock,
             metrics,
+        }
+    }
+
+    /// Takes what a response said about the app's standing; each change is logged once.
+    fn note_standing(&mut self, said: Said, now: DateTime<Utc>) {
+        match said {
+            Said::Inactive if self.standing.record_inactive(now) => {
+                self.metrics.strava_app_inactive.set(1);
+                let next_probe = self.standing.next_probe().map(crate::stats::timestamp);
+                tracing::warn!(
+                    next_probe = next_probe.unwrap_or_default(),
+                    "Strava says this application is inactive: syncs pause (one probe an hour, \
+                     and each refresh-data) and the cached data keeps being served until the \
+                     app's owner subscribes on Strava and reactivates the app in Strava's API \
+                     settings"
+                );
+            }
+            Said::Active => {
+                if let Some(since) = self.standing.record_active() {
+                    self.metrics.strava_app_inactive.set(0);
+                    tracing::info!(
+                        inactive_since = %crate::stats::timestamp(since),
+                        "the Strava application is active again; syncs resume"
+                    );
+                }
+            }
+            Said::Inactive | Said::Nothing => {}
         }
     }
 
@@ -67,7 +99,7 @@ impl Actor for BudgetActor {
 }
 
 stops_on_shutdown!(BudgetActor);
-answers_traced!(BudgetActor: Spend, Observe, Figures, Shutdown);
+answers_traced!(BudgetActor: Spend, Observe, Open, Figures, AppStanding, Shutdown);
 
 /// The budget cannot afford a request before `wait` has passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,10 +115,19 @@ impl Refused {
     }
 }
 
+/// Why a permit was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The budget cannot afford the request yet.
+    Budget(Refused),
+    /// Strava says the app is inactive; the wait is until the next probe.
+    AppInactive(Refused),
+}
+
 /// May a request of this kind go out now? If so it is counted as sent, so back-to-back
 /// requests see each other before their answers come.
 #[derive(Message, Debug, Clone, Copy)]
-#[rtype(result = "Result<(), Refused>")]
+#[rtype(result = "Result<(), Refusal>")]
 pub struct Spend {
     pub kind: RequestKind,
     pub priority: Priority,
@@ -97,25 +138,67 @@ impl Ask for Spend {
 }
 
 impl Handler<Spend> for BudgetActor {
-    type Result = Result<(), Refused>;
+    type Result = Result<(), Refusal>;
 
     fn handle(&mut self, msg: Spend, _: &mut Self::Context) -> Self::Result {
         let now = self.clock.now();
+        self.standing
+            .check(msg.priority, now)
+            .map_err(|next| Refusal::AppInactive(Refused::until(now, next)))?;
         self.budget
             .check(msg.kind, msg.priority, now)
-            .map_err(|until| Refused::until(now, until))?;
+            .map_err(|until| Refusal::Budget(Refused::until(now, until)))?;
+        self.standing.spend(msg.priority, now);
         self.budget.spend(msg.kind, now);
         Ok(())
     }
 }
 
-/// What a Strava response said about the budget. After a 429 (`rate_limited`), nothing may be
-/// sent until the window that refused us resets: the answer says how long that is.
+/// Would work of this priority reach Strava now, as far as the app's standing goes? Asked
+/// before a plan spends anything else (a token refresh, a Postgres read) on a call that would
+/// be refused; the permit itself is still [`Spend`]'s.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "Result<(), Refusal>")]
+pub struct Open {
+    pub priority: Priority,
+}
+
+impl Ask for Open {
+    const TIMEOUT: Duration = PERMIT_TIMEOUT;
+}
+
+impl Handler<Open> for BudgetActor {
+    type Result = Result<(), Refusal>;
+
+    fn handle(&mut self, msg: Open, _: &mut Self::Context) -> Self::Result {
+        let now = self.clock.now();
+        self.standing
+            .check(msg.priority, now)
+            .map_err(|next| Refusal::AppInactive(Refused::until(now, next)))
+    }
+}
+
+/// What a response says about the app's standing at Strava.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Said {
+    /// An API call succeeded: the app is active.
+    Active,
+    /// 403 Application/Status/Inactive.
+    Inactive,
+    /// Nothing: another failure, or an OAuth answer (token refresh and revoke work for an
+    /// inactive app too).
+    Nothing,
+}
+
+/// What a Strava response said about the budget and the app. After a 429 (`rate_limited`),
+/// nothing may be sent until the window that refused us resets: the answer says how long that
+/// is. After an inactive app's 403 it says how long until the next probe.
 #[derive(Message, Debug, Clone, Copy)]
 #[rtype(result = "Result<(), Refused>")]
 pub struct Observe {
     pub rate: RateHeaders,
     pub rate_limited: bool,
+    pub standing: Said,
 }
 
 impl Ask for Observe {
@@ -127,12 +210,17 @@ impl Handler<Observe> for BudgetActor {
 
     fn handle(&mut self, msg: Observe, _: &mut Self::Context) -> Self::Result {
         let now = self.clock.now();
+        self.note_standing(msg.standing, now);
         if msg.rate_limited {
             self.budget.record_rate_limited(&msg.rate, now);
         } else if !msg.rate.is_empty() {
             self.budget.record(&msg.rate, now);
         }
         self.figures();
+        if msg.standing == Said::Inactive {
+            let next = self.standing.next_probe().unwrap_or(now);
+            return Err(Refused::until(now, next));
+        }
         match msg.rate_limited {
             false => Ok(()),
             true => Err(self
@@ -181,5 +269,107 @@ impl Handler<Figures> for BudgetActor {
 
     fn handle(&mut self, _: Figures, _: &mut Self::Context) -> Self::Result {
         self.figures()
+    }
+}
+
+/// Whether Strava says the app is inactive, for health and operators.
+#[derive(Message)]
+#[rtype(result = "AppStandingStatus")]
+pub struct AppStanding;
+
+impl Ask for AppStanding {
+    const TIMEOUT: Duration = PERMIT_TIMEOUT;
+}
+
+/// The app's standing as the FetcherActor knows it: both `None` while it is active.
+#[derive(Debug, Clone, Copy, Default, MessageResponse)]
+pub struct AppStandingStatus {
+    pub inactive_since: Option<DateTime<Utc>>,
+    /// When background work may probe again.
+    pub next_probe: Option<DateTime<Utc>>,
+}
+
+impl AppStandingStatus {
+    pub fn is_inactive(&self) -> bool {
+        self.inactive_since.is_some()
+    }
+}
+
+impl crate::actors::mailbox::Reply for AppStandingStatus {
+    fn is_error(&self) -> bool {
+        false
+    }
+}
+
+impl Handler<AppStanding> for BudgetActor {
+    type Result = AppStandingStatus;
+
+    fn handle(&mut self, _: AppStanding, _: &mut Self::Context) -> Self::Result {
+        AppStandingStatus {
+            inactive_since: self.standing.inactive_since(),
+            next_probe: self.standing.next_probe(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn budget_at(now: DateTime<Utc>) -> Addr<BudgetActor> {
+        BudgetActor::new(Clock::from_fn(move || now), Arc::new(Metrics::default())).start()
+    }
+
+    fn spend(priority: Priority) -> Spend {
+        Spend {
+            kind: RequestKind::Read,
+            priority,
+        }
+    }
+
+    fn observe(standing: Said) -> Observe {
+        Observe {
+            rate: RateHeaders::default(),
+            rate_limited: false,
+            standing,
+        }
+    }
+
+    #[actix_web::test]
+    async fn an_inactive_app_refuses_background_work_but_not_an_operator_until_an_answer_succeeds()
+    {
+        let now = Utc.with_ymd_and_hms(2026, 12, 1, 10, 20, 0).unwrap();
+        let budget = budget_at(now);
+        let told = budget.send(observe(Said::Inactive)).await.unwrap();
+        assert_eq!(
+            told,
+            Err(Refused::until(now, now + chrono::Duration::minutes(40)))
+        );
+
+        for priority in [Priority::Background, Priority::Confirmation] {
+            assert!(matches!(
+                budget.send(spend(priority)).await.unwrap(),
+                Err(Refusal::AppInactive(_))
+            ));
+            assert!(budget.send(Open { priority }).await.unwrap().is_err());
+        }
+        assert_eq!(
+            budget.send(spend(Priority::Interactive)).await.unwrap(),
+            Ok(())
+        );
+        let standing = budget.send(AppStanding).await.unwrap();
+        assert_eq!(standing.inactive_since, Some(now));
+        assert!(standing.is_inactive());
+
+        // an OAuth answer proves nothing; an API answer does
+        budget.send(observe(Said::Nothing)).await.unwrap().unwrap();
+        assert!(budget.send(AppStanding).await.unwrap().is_inactive());
+        budget.send(observe(Said::Active)).await.unwrap().unwrap();
+        assert!(!budget.send(AppStanding).await.unwrap().is_inactive());
+        assert_eq!(
+            budget.send(spend(Priority::Background)).await.unwrap(),
+            Ok(())
+        );
     }
 }

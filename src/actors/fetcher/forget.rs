@@ -2,7 +2,7 @@
 //! deletes its own part, so no actor touches another's rows.
 
 use super::gate::{SyncDeps, SyncError};
-use crate::actors::cache::ForgetActivities;
+use crate::actors::cache::{ForgetActivities, HealthChanged};
 use crate::actors::token::ForgetTokens;
 use crate::store;
 
@@ -23,5 +23,6 @@ pub async fn forget_athlete(
     deps.cache.ask(ForgetActivities { athlete_id }).await??;
     let db = deps.pool.get().await?;
     store::forget_sync_state(&db, athlete_id).await?;
+    deps.cache.ask(HealthChanged).await?;
     Ok(())
 }

@@ -1,8 +1,9 @@
 //! One budgeted Strava call: a permit from the [`BudgetActor`] first (never a request the budget
-//! cannot afford; nothing until the window resets after a 429), the response's rate-limit
-//! figures back to it afterwards (errors included), retries with doubling pauses for transient
-//! failures. Also what every plan needs ([`SyncDeps`]) and what it can end in ([`SyncError`],
-//! [`SyncReport`]).
+//! cannot afford; nothing until the window resets after a 429; while Strava says the app is
+//! inactive, only the probes it allows), the response's rate-limit figures and what it says of
+//! the app's standing back to it afterwards (errors included), retries with doubling pauses for
+//! transient failures. Also what every plan needs ([`SyncDeps`]) and what it can end in
+//! ([`SyncError`], [`SyncReport`]).
 
 use std::future::Future;
 use std::time::Duration;
@@ -10,7 +11,7 @@ use std::time::Duration;
 use actix::MailboxError;
 use deadpool_postgres::Pool;
 
-use super::budget::{BudgetActor, Observe, Spend};
+use super::budget::{BudgetActor, Observe, Open, Refusal, Said, Spend};
 use crate::actors::cache::{CacheActor, CacheError};
 use crate::actors::mailbox::Mailbox;
 use crate::actors::token::{TokenActor, TokenError};
@@ -36,6 +37,9 @@ pub enum SyncError {
     /// How long until the window that refused us resets.
     #[error("the Strava rate budget is spent for {}s", .0.as_secs())]
     BudgetExhausted(Duration),
+    /// How long until background work may probe again.
+    #[error("the Strava application is inactive (next probe in {}s)", .0.as_secs())]
+    AppInactive(Duration),
     #[error("Strava rejected the access token")]
     Unauthorized,
     #[error("not found at Strava")]
@@ -121,11 +125,11 @@ impl Gate {
             self.budget
                 .ask(Spend { kind, priority })
                 .await?
-                .map_err(|refused| SyncError::BudgetExhausted(refused.wait))?;
+                .map_err(refused)?;
             report.requests += 1;
             let (error, rate) = match request().await {
                 Ok(answer) => {
-                    self.observe(answer.rate).await?;
+                    self.observe(answer.rate, answered(endpoint)).await?;
                     self.metrics.count_strava(endpoint, "200");
                     return Ok(answer.value);
                 }
@@ -140,7 +144,11 @@ impl Gate {
                 );
                 return Err(SyncError::BudgetExhausted(wait));
             }
-            self.observe(rate).await?;
+            if matches!(error, StravaError::AppInactive) {
+                // The BudgetActor logs the news; every later refusal stays quiet.
+                return Err(SyncError::AppInactive(self.app_inactive(rate).await?));
+            }
+            self.observe(rate, Said::Nothing).await?;
             if error.is_transient() && attempt < ATTEMPTS {
                 tracing::warn!(
                     error = &error as &dyn std::error::Error,
@@ -160,19 +168,68 @@ impl Gate {
         }
     }
 
-    /// Hands a response's figures to the budget.
-    async fn observe(&self, rate: RateHeaders) -> Result<(), MailboxError> {
+    /// Refuses at once, without spending anything, when work of `priority` would not reach
+    /// Strava now because the app is inactive (see [`Open`]).
+    pub async fn open(&self, priority: Priority) -> Result<(), SyncError> {
+        self.budget.ask(Open { priority }).await?.map_err(refused)
+    }
+
+    /// Hands a response's figures, and what it says of the app's standing, to the budget.
+    async fn observe(&self, rate: RateHeaders, standing: Said) -> Result<(), MailboxError> {
         let rate_limited = false;
-        // Only a 429 is refused.
-        let _ = self.budget.ask(Observe { rate, rate_limited }).await?;
+        // Only a 429 or an inactive app is refused.
+        let _ = self
+            .budget
+            .ask(Observe {
+                rate,
+                rate_limited,
+                standing,
+            })
+            .await?;
         Ok(())
     }
 
     /// Hands a 429's figures to the budget: how long until the window that refused us resets.
     async fn rate_limited(&self, rate: RateHeaders) -> Result<Duration, MailboxError> {
-        let rate_limited = true;
-        let answer = self.budget.ask(Observe { rate, rate_limited }).await?;
+        let answer = self
+            .budget
+            .ask(Observe {
+                rate,
+                rate_limited: true,
+                standing: Said::Nothing,
+            })
+            .await?;
         Ok(answer.err().map_or(Duration::ZERO, |refused| refused.wait))
+    }
+
+    /// Tells the budget that Strava says the app is inactive: how long until the next probe.
+    async fn app_inactive(&self, rate: RateHeaders) -> Result<Duration, MailboxError> {
+        let answer = self
+            .budget
+            .ask(Observe {
+                rate,
+                rate_limited: false,
+                standing: Said::Inactive,
+            })
+            .await?;
+        Ok(answer.err().map_or(Duration::ZERO, |refused| refused.wait))
+    }
+}
+
+fn refused(refusal: Refusal) -> SyncError {
+    match refusal {
+        Refusal::Budget(refused) => SyncError::BudgetExhausted(refused.wait),
+        Refusal::AppInactive(refused) => SyncError::AppInactive(refused.wait),
+    }
+}
+
+/// What a successful answer from `endpoint` says of the app's standing: an API answer proves it
+/// active; an OAuth one (revoke, deauthorize) proves nothing, as those work for an inactive app.
+fn answered(endpoint: &str) -> Said {
+    if endpoint.starts_with("oauth/") {
+        Said::Nothing
+    } else {
+        Said::Active
     }
 }
 
@@ -186,6 +243,7 @@ fn status_label(e: &StravaError) -> String {
         StravaError::NotFound => "404".into(),
         StravaError::InvalidRefreshToken => "400".into(),
         StravaError::RateLimited => "429".into(),
+        StravaError::AppInactive => "403".into(),
         StravaError::Status { status, .. } => status.to_string(),
     }
 }

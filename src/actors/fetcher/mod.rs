@@ -8,8 +8,12 @@
 //! - [`sync`]: the backfill, steady refresh and reconciliation plans;
 //! - [`webhook`]: event confirmation; [`forget`]: forgetting an athlete.
 //!
+//! While Strava says the application is inactive, its [`BudgetActor`] lets background work
+//! probe once an hour and every `refresh-data` probe once; timers, a resumed backfill and
+//! webhook confirmations otherwise wait without a Strava call.
+//!
 //! Messages: [`RunSync`] (run or join a sync), [`Connect`] (finish OAuth, then sync in the
-//! background), [`WebhookEvent`], [`Disconnect`], [`Status`].
+//! background), [`WebhookEvent`], [`Disconnect`], [`Status`], [`AppStanding`].
 
 pub mod budget;
 mod forget;
@@ -29,16 +33,17 @@ use futures::future::{LocalBoxFuture, Shared};
 use secrecy::ExposeSecret;
 use tracing::Instrument;
 
-pub use budget::{BudgetActor, BudgetStatus};
+pub use budget::{AppStanding, AppStandingStatus, BudgetActor, BudgetStatus};
 use gate::{Gate, SyncDeps};
 pub use gate::{SyncError, SyncReport};
 use webhook::{Accepted, Event, EventOutcome, Target};
 
-use crate::actors::cache::CacheActor;
+use crate::actors::cache::{CacheActor, HealthChanged};
 use crate::actors::mailbox::{Ask, Mailbox, Reply, answers_traced};
 use crate::actors::shutdown::{Shutdown, stops_on_shutdown};
 use crate::actors::token::{
-    AccessToken, CallbackError, CompleteAuthorization, ConnectedAthlete, TokenActor, TokenError,
+    AccessToken, CallbackError, CompleteAuthorization, ConnectedAthlete, RefreshToken, TokenActor,
+    TokenError,
 };
 use crate::clock::Clock;
 use crate::metrics::EventLabels;
@@ -170,7 +175,11 @@ impl FetcherActor {
                 if let Some(previous) = previous {
                     let _ = previous.await;
                 }
-                let _ = done.send(sync::run(deps, full, priority).await);
+                let cache = deps.cache.clone();
+                let outcome = sync::run(deps, full, priority).await;
+                // Before anyone hears the outcome, so health is current when they look.
+                let _ = cache.ask(HealthChanged).await;
+                let _ = done.send(outcome);
             }
             .in_current_span()
             .into_actor(self),
@@ -218,6 +227,11 @@ impl FetcherActor {
                 Ok(Err(SyncError::NotConnected)) => {
                     tracing::debug!("no athlete connected; nothing to sync")
                 }
+                // Said once, by the budget; the timers probe again when one is due.
+                Ok(Err(SyncError::AppInactive(wait))) => tracing::debug!(
+                    next_probe_secs = wait.as_secs(),
+                    "the Strava application is inactive; the sync waits for a probe"
+                ),
                 Ok(Err(SyncError::BudgetExhausted(wait))) => {
                     let wait = wait + AFTER_WINDOW;
                     tracing::info!(
@@ -413,17 +427,20 @@ impl FetcherActor {
     ) {
         self.confirmations.running = self.confirmations.running.saturating_sub(1);
         match outcome {
-            // Deferred, not dropped: confirmed when the window opens.
-            Err(SyncError::BudgetExhausted(wait)) => {
+            // Deferred, not dropped: confirmed when the window opens, or when a probe is due
+            // (an inactive app is logged once, by the budget).
+            Err(e @ (SyncError::BudgetExhausted(wait) | SyncError::AppInactive(wait))) => {
                 self.count_event("deferred");
                 let until = self.deps.clock.now()
                     + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::zero());
                 if self.confirmations.deferred_until.is_none_or(|d| d < until) {
-                    tracing::info!(
-                        wait_secs = wait.as_secs(),
-                        pending = self.confirmations.pending.len() + 1,
-                        "webhook confirmations deferred by the rate budget"
-                    );
+                    if matches!(e, SyncError::BudgetExhausted(_)) {
+                        tracing::info!(
+                            wait_secs = wait.as_secs(),
+                            pending = self.confirmations.pending.len() + 1,
+                            "webhook confirmations deferred by the rate budget"
+                        );
+                    }
                     self.confirmations.deferred_until = Some(until);
                 }
                 self.confirmations.pending.push_front(accepted);
@@ -508,7 +525,7 @@ impl Actor for FetcherActor {
 }
 
 stops_on_shutdown!(FetcherActor);
-answers_traced!(FetcherActor: RunSync, Connect, Status, WebhookEvent, Disconnect, Shutdown);
+answers_traced!(FetcherActor: RunSync, Connect, Status, AppStanding, WebhookEvent, Disconnect, Shutdown);
 
 /// Run a sync (or join the one running) and answer when it is done.
 #[derive(Message)]
@@ -545,16 +562,23 @@ impl Handler<Connect> for FetcherActor {
     #[tracing::instrument(name = "fetcher.connect", skip_all)]
     fn handle(&mut self, Connect(msg): Connect, _: &mut Self::Context) -> Self::Result {
         let token = self.deps.token.clone();
+        let cache = self.deps.cache.clone();
         Box::pin(
-            async move { token.ask(msg).await.map_err(CallbackError::Mailbox)? }
-                .in_current_span()
-                .into_actor(self)
-                .map(|result, act, ctx| {
-                    if result.is_ok() {
-                        act.sync_in_background(false, ctx);
-                    }
-                    result
-                }),
+            async move {
+                let connected = token.ask(msg).await.map_err(CallbackError::Mailbox)?;
+                if connected.is_ok() {
+                    let _ = cache.ask(HealthChanged).await;
+                }
+                connected
+            }
+            .in_current_span()
+            .into_actor(self)
+            .map(|result, act, ctx| {
+                if result.is_ok() {
+                    act.sync_in_background(false, ctx);
+                }
+                result
+            }),
         )
     }
 }
@@ -573,6 +597,9 @@ pub struct FetcherStatus {
     pub sync_in_flight: bool,
     /// `None` when the budget did not answer.
     pub budget: Option<BudgetStatus>,
+    /// `None` when the budget did not answer.
+    #[serde(skip)]
+    pub app: Option<AppStandingStatus>,
 }
 
 impl Reply for FetcherStatus {
@@ -591,8 +618,20 @@ impl Handler<Status> for FetcherActor {
             FetcherStatus {
                 sync_in_flight,
                 budget: budget.ask(budget::Figures).await.ok(),
+                app: budget.ask(AppStanding).await.ok(),
             }
         })
+    }
+}
+
+/// Whether Strava says the application is inactive: the budget's answer (see
+/// [`budget::AppStanding`]).
+impl Handler<AppStanding> for FetcherActor {
+    type Result = ResponseFuture<AppStandingStatus>;
+
+    fn handle(&mut self, msg: AppStanding, _: &mut Self::Context) -> Self::Result {
+        let budget = self.deps.gate.budget.clone();
+        Box::pin(async move { budget.ask(msg).await.unwrap_or_default() })
     }
 }
 
@@ -619,7 +658,7 @@ impl Handler<WebhookEvent> for FetcherActor {
     }
 }
 
-/// Deauthorize at Strava, then delete everything stored for the athlete and stop serving it.
+/// Revoke at Strava, then delete everything stored for the athlete and stop serving it.
 /// A sync in flight finishes first, so nothing it fetched is written afterwards.
 #[derive(Message)]
 #[rtype(result = "Result<(), SyncError>")]
@@ -660,9 +699,56 @@ impl Handler<Disconnect> for FetcherActor {
     }
 }
 
-/// Revokes the athlete's token at Strava where that is possible; where it is not (no usable
-/// token, or the budget is spent) the local data goes anyway: the owner asked for it.
+/// Revokes the athlete's tokens at Strava (with the refresh token and the app's credentials)
+/// where that is possible, deauthorizing where Strava has no revoke (404); where it is not (no
+/// usable token, the app's credentials refused, the budget spent, the app inactive) the local
+/// data goes anyway: the owner asked for it.
 async fn revoke(deps: &SyncDeps, athlete_id: i64) -> Result<(), SyncError> {
+    let grant = match deps.token.ask(RefreshToken).await? {
+        Ok(grant) => grant,
+        Err(e @ (TokenError::ReauthorizationRequired | TokenError::Undecryptable)) => {
+            tracing::warn!(
+                athlete = athlete_id,
+                error = &e as &dyn std::error::Error,
+                "cannot revoke at Strava; deleting the local data anyway"
+            );
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let token = grant.token.expose_secret();
+    let strava = &deps.gate.strava;
+    let revoked = deps
+        .gate
+        .call(
+            "oauth/revoke",
+            RequestKind::Write,
+            Priority::Interactive,
+            &mut SyncReport::default(),
+            || strava.revoke(token),
+        )
+        .await;
+    match revoked {
+        Ok(()) => tracing::info!(athlete = athlete_id, "revoked at Strava"),
+        // Strava without revoke: deauthorize does the same until it is retired.
+        Err(SyncError::NotFound) => return deauthorize(deps, athlete_id).await,
+        // The tokens die with the rows; Strava's settings page revokes the app for good.
+        Err(
+            e @ (SyncError::Unauthorized
+            | SyncError::BudgetExhausted(_)
+            | SyncError::AppInactive(_)),
+        ) => tracing::warn!(
+            athlete = athlete_id,
+            error = &e as &dyn std::error::Error,
+            "cannot revoke at Strava now; deleting the local data anyway"
+        ),
+        Err(e) => return Err(e),
+    }
+    Ok(())
+}
+
+/// [`revoke`] where Strava has no revoke endpoint: deauthorize with the access token.
+async fn deauthorize(deps: &SyncDeps, athlete_id: i64) -> Result<(), SyncError> {
     let grant = match deps.token.ask(AccessToken::default()).await? {
         Ok(grant) => grant,
         Err(e @ (TokenError::ReauthorizationRequired | TokenError::Undecryptable)) => {
@@ -692,7 +778,7 @@ async fn revoke(deps: &SyncDeps, athlete_id: i64) -> Result<(), SyncError> {
         // Already revoked at Strava: nothing more to undo there.
         Err(SyncError::Unauthorized) => {}
         // The token dies with the row; Strava's settings page revokes the app for good.
-        Err(e @ SyncError::BudgetExhausted(_)) => tracing::warn!(
+        Err(e @ (SyncError::BudgetExhausted(_) | SyncError::AppInactive(_))) => tracing::warn!(
             athlete = athlete_id,
             error = &e as &dyn std::error::Error,
             "cannot deauthorize at Strava now; deleting the local data anyway"

@@ -77,6 +77,8 @@ impl PageStop {
 /// reconciliation.
 #[tracing::instrument(name = "sync", skip(deps))]
 pub async fn run(deps: SyncDeps, full: bool, priority: Priority) -> Result<SyncReport, SyncError> {
+    // An inactive app: nothing to ask Strava (not even a token refresh) unless a probe is due.
+    deps.gate.open(priority).await?;
     let started = Instant::now();
     let started_at = deps.clock.now();
     let mut force_refresh = false;

@@ -140,6 +140,7 @@ async fn activity_changed(
     athlete: i64,
     id: i64,
 ) -> Result<EventOutcome, SyncError> {
+    deps.gate.open(Priority::Confirmation).await?;
     let grant = deps.token.ask(AccessToken::default()).await??;
     if grant.athlete_id != athlete {
         // Another athlete connected since the event came.
@@ -191,6 +192,8 @@ async fn activity_changed(
 /// removes the data should Strava never confirm it again. The owner lock stays: only the
 /// operator's `disconnect` releases it.
 async fn deauthorized(deps: &SyncDeps, athlete: i64) -> Result<EventOutcome, SyncError> {
+    // An inactive app cannot confirm anything: the event waits for a probe.
+    deps.gate.open(Priority::Confirmation).await?;
     let grant = match deps.token.ask(AccessToken::default()).await? {
         Ok(grant) if grant.athlete_id == athlete => grant,
         Ok(_) => return Ok(EventOutcome::Ignored),
@@ -225,7 +228,7 @@ async fn deauthorized(deps: &SyncDeps, athlete: i64) -> Result<EventOutcome, Syn
             );
             return Ok(EventOutcome::Unconfirmed);
         }
-        Err(e @ SyncError::Mailbox(_)) => return Err(e),
+        Err(e @ (SyncError::Mailbox(_) | SyncError::AppInactive(_))) => return Err(e),
         Err(e) => {
             tracing::warn!(
                 athlete,
@@ -242,6 +245,7 @@ async fn deauthorized(deps: &SyncDeps, athlete: i64) -> Result<EventOutcome, Syn
 
 /// Reads Strava's athlete stats again and publishes them.
 pub(super) async fn refresh_stats(deps: &SyncDeps) -> Result<(), SyncError> {
+    deps.gate.open(Priority::Background).await?;
     let grant = deps.token.ask(AccessToken::default()).await??;
     let token = grant.token.expose_secret();
     let strava = &deps.gate.strava;

@@ -4,12 +4,12 @@
 //! Since Strava's 2026 developer program an application whose owner has no subscription is
 //! *Inactive*, and every API call answers 403 Application/Status/Inactive. Nothing milepost
 //! retries changes that, so while it lasts background work (the refresh timer, a backfill, the
-//! reconciliation, webhook confirmations) sends one probe per clock hour (UTC) and no more; an
-//! operator's request is let through as a probe of its own every time. The first API answer
-//! that succeeds ends it. Probes are counted per clock hour, not an hour after the last one,
-//! so an hourly timer probes on every tick however late within its hour a tick runs.
+//! reconciliation, webhook confirmations) sends one probe an hour and no more; an operator's
+//! request is let through as a probe of its own every time. The first API answer that succeeds
+//! ends it. A probe is due [`PROBE_EVERY`] after the last one, less [`PROBE_SLACK`], so an
+//! hourly timer whose tick comes a moment early still probes on every tick.
 
-use chrono::{DateTime, Duration, Timelike, Utc};
+use chrono::{DateTime, Duration, Utc};
 
 use super::budget::Priority;
 
@@ -26,15 +26,10 @@ struct Inactive {
     probed_at: DateTime<Utc>,
 }
 
-/// Start of the clock hour after `t`.
-fn next_hour(t: DateTime<Utc>) -> DateTime<Utc> {
-    let start = t
-        .with_minute(0)
-        .and_then(|t| t.with_second(0))
-        .and_then(|t| t.with_nanosecond(0))
-        .unwrap_or(t);
-    start + Duration::hours(1)
-}
+/// How often background work may ask an inactive app's Strava whether it is back.
+pub const PROBE_EVERY: Duration = Duration::hours(1);
+/// How much earlier than [`PROBE_EVERY`] a probe may come (timers are not exact).
+pub const PROBE_SLACK: Duration = Duration::seconds(30);
 
 impl Standing {
     /// Since when Strava says the app is inactive (`None`: it is active).
@@ -44,7 +39,8 @@ impl Standing {
 
     /// When background work may probe again (`None`: the app is active).
     pub fn next_probe(&self) -> Option<DateTime<Utc>> {
-        self.inactive.map(|i| next_hour(i.probed_at))
+        self.inactive
+            .map(|i| i.probed_at + PROBE_EVERY - PROBE_SLACK)
     }
 
     /// `Ok` when a request of `priority` may go to Strava at `now`; otherwise the time of the
@@ -90,8 +86,8 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
-    fn at(h: u32, m: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 12, 1, h, m, 0).unwrap()
+    fn at(h: u32, m: u32, sec: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 1, h, m, sec).unwrap()
     }
 
     #[test]
@@ -102,56 +98,61 @@ mod tests {
             Priority::Confirmation,
             Priority::Interactive,
         ] {
-            assert_eq!(standing.check(priority, at(10, 0)), Ok(()));
+            assert_eq!(standing.check(priority, at(10, 0, 0)), Ok(()));
         }
         assert_eq!(standing.next_probe(), None);
     }
 
     #[test]
-    fn once_inactive_background_work_waits_for_the_next_clock_hour() {
+    fn once_inactive_background_work_waits_an_hour() {
         let mut standing = Standing::default();
-        assert!(standing.record_inactive(at(10, 20)));
-        assert!(!standing.record_inactive(at(10, 21)), "told once");
-        assert_eq!(standing.inactive_since(), Some(at(10, 20)));
-        assert_eq!(standing.next_probe(), Some(at(11, 0)));
+        assert!(standing.record_inactive(at(10, 20, 0)));
+        assert!(!standing.record_inactive(at(10, 21, 0)), "told once");
+        assert_eq!(standing.inactive_since(), Some(at(10, 20, 0)));
+        assert_eq!(standing.next_probe(), Some(at(11, 19, 30)));
         for priority in [Priority::Background, Priority::Confirmation] {
-            assert_eq!(standing.check(priority, at(10, 59)), Err(at(11, 0)));
-            assert_eq!(standing.check(priority, at(11, 0)), Ok(()));
+            // across the clock hour too: no second request within the hour
+            assert_eq!(standing.check(priority, at(11, 0, 0)), Err(at(11, 19, 30)));
+            assert_eq!(
+                standing.check(priority, at(11, 19, 29)),
+                Err(at(11, 19, 30))
+            );
+            assert_eq!(standing.check(priority, at(11, 19, 30)), Ok(()));
         }
     }
 
     #[test]
     fn background_work_gets_one_probe_an_hour() {
         let mut standing = Standing::default();
-        standing.record_inactive(at(10, 20));
-        standing.spend(Priority::Background, at(11, 20));
+        standing.record_inactive(at(10, 20, 0));
+        standing.spend(Priority::Background, at(11, 20, 0));
         assert_eq!(
-            standing.check(Priority::Confirmation, at(11, 21)),
-            Err(at(12, 0)),
+            standing.check(Priority::Confirmation, at(11, 21, 0)),
+            Err(at(12, 19, 30)),
             "the hour's probe is spent"
         );
-        // an hourly tick a little earlier within its hour still probes
-        assert_eq!(standing.check(Priority::Background, at(12, 19)), Ok(()));
-        assert_eq!(standing.inactive_since(), Some(at(10, 20)));
+        // an hourly tick a moment early still probes
+        assert_eq!(standing.check(Priority::Background, at(12, 19, 59)), Ok(()));
+        assert_eq!(standing.inactive_since(), Some(at(10, 20, 0)));
     }
 
     #[test]
     fn an_operator_s_request_always_probes_and_leaves_the_hour_s_probe_alone() {
         let mut standing = Standing::default();
-        standing.record_inactive(at(10, 20));
-        assert_eq!(standing.check(Priority::Interactive, at(10, 21)), Ok(()));
-        standing.spend(Priority::Interactive, at(10, 21));
-        assert_eq!(standing.next_probe(), Some(at(11, 0)));
+        standing.record_inactive(at(10, 20, 0));
+        assert_eq!(standing.check(Priority::Interactive, at(10, 21, 0)), Ok(()));
+        standing.spend(Priority::Interactive, at(10, 21, 0));
+        assert_eq!(standing.next_probe(), Some(at(11, 19, 30)));
     }
 
     #[test]
     fn a_successful_answer_ends_it_once() {
         let mut standing = Standing::default();
         assert_eq!(standing.record_active(), None, "it was never inactive");
-        standing.record_inactive(at(10, 20));
-        assert_eq!(standing.record_active(), Some(at(10, 20)));
+        standing.record_inactive(at(10, 20, 0));
+        assert_eq!(standing.record_active(), Some(at(10, 20, 0)));
         assert_eq!(standing.record_active(), None);
-        assert_eq!(standing.check(Priority::Background, at(10, 21)), Ok(()));
+        assert_eq!(standing.check(Priority::Background, at(10, 21, 0)), Ok(()));
         assert_eq!(standing.inactive_since(), None);
     }
 }

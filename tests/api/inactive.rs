@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Datelike, Timelike, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use milepost::simulator::{SimConfig, Simulator};
 use serde_json::{Value, json};
 
@@ -94,18 +94,18 @@ async fn wait_for_ticks(app: &TestApp, ticks: u64) {
     );
 }
 
-/// Moves the shared clock to a minute past the next full hour, so a test has most of an hour
-/// of clock time before the next probe is due.
-fn to_just_past_the_hour(app: &TestApp) -> DateTime<Utc> {
-    let now = app.sim.now();
-    let past = now
-        .with_minute(0)
-        .and_then(|t| t.with_second(0))
-        .and_then(|t| t.with_nanosecond(0))
-        .unwrap()
-        + chrono::Duration::minutes(61);
-    app.sim.advance_clock((past - now).to_std().unwrap());
-    past
+/// Moves the shared clock to when the operators' view says background work may probe again.
+async fn to_the_next_probe(app: &TestApp) {
+    let view = admin(app).await;
+    let due = view["sync"]["next_probe"]
+        .as_str()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .unwrap_or_else(|| panic!("no next probe in {view}"))
+        .with_timezone(&Utc);
+    // the view shows whole seconds
+    let at = due + chrono::Duration::seconds(1);
+    app.sim
+        .advance_clock((at - app.sim.now()).to_std().unwrap());
 }
 
 fn a_year_of_history() -> SimConfig {
@@ -212,7 +212,6 @@ async fn a_successful_answer_ends_it() {
 async fn background_syncs_send_at_most_one_probe_an_hour_and_resume_once_it_succeeds() {
     // Arrange: a refresh timer that ticks every second
     let app = spawn_app_with(a_year_of_history(), |s| s.refresh_interval_secs = 1).await;
-    let hour = to_just_past_the_hour(&app);
     app.connect_and_sync().await;
     app.sim.set_app_inactive(true);
     // the next tick (or refresh-data, whichever comes first) finds it out
@@ -226,7 +225,7 @@ async fn background_syncs_send_at_most_one_probe_an_hour_and_resume_once_it_succ
     wait_for_ticks(&app, 1).await;
     app.sim.reset_counts();
 
-    // Act / Assert: ticks within the same clock hour ask Strava nothing, not even a token
+    // Act / Assert: ticks within the hour ask Strava nothing, not even a token
     wait_for_ticks(&app, 3).await;
     assert_eq!(
         app.sim.request_counts().values().sum::<u64>(),
@@ -235,10 +234,8 @@ async fn background_syncs_send_at_most_one_probe_an_hour_and_resume_once_it_succ
         app.sim.request_counts()
     );
 
-    // the next clock hour: one probe, however many ticks
-    let next_hour = hour + chrono::Duration::minutes(59) + chrono::Duration::seconds(1);
-    app.sim
-        .advance_clock((next_hour - app.sim.now()).to_std().unwrap());
+    // an hour on: one probe, however many ticks
+    to_the_next_probe(&app).await;
     assert!(eventually(async || api_requests(&app.sim) == 1).await);
     wait_for_ticks(&app, 3).await;
     assert_eq!(api_requests(&app.sim), 1, "{:?}", app.sim.request_counts());
@@ -345,7 +342,6 @@ async fn webhook_confirmations_wait_for_a_probe_and_are_not_lost() {
         s.strava_webhook_verify_token = Some("test-webhook-verify-token".into())
     })
     .await;
-    let hour = to_just_past_the_hour(&app);
     app.connect_and_sync().await;
     milepost::commands::webhook_subscribe(&app.settings, &app.url("/strava/webhook"))
         .await
@@ -375,9 +371,7 @@ async fn webhook_confirmations_wait_for_a_probe_and_are_not_lost() {
     );
     // the owner reactivates the app; the next hour's probe is the confirmation
     app.sim.set_app_inactive(false);
-    let next_hour = hour + chrono::Duration::minutes(59) + chrono::Duration::seconds(1);
-    app.sim
-        .advance_clock((next_hour - app.sim.now()).to_std().unwrap());
+    to_the_next_probe(&app).await;
     assert!(
         eventually(async || events(&app, "changed").await >= 1).await,
         "the event was never confirmed"

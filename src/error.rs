@@ -45,11 +45,13 @@ pub enum ErrorCode {
     TooManyRequests,
     /// Production's first connection without the start-up log's setup code.
     SetupRequired,
+    /// A request body that did not arrive in time.
+    RequestTimeout,
 }
 
 impl ErrorCode {
     /// Every code, for the OpenAPI document.
-    pub const ALL: [ErrorCode; 26] = [
+    pub const ALL: [ErrorCode; 27] = [
         Self::NotFound,
         Self::ValidationError,
         Self::InvalidApiKey,
@@ -76,6 +78,7 @@ impl ErrorCode {
         Self::CorsRejected,
         Self::TooManyRequests,
         Self::SetupRequired,
+        Self::RequestTimeout,
     ];
 }
 

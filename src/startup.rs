@@ -273,6 +273,7 @@ impl Application {
             api_key: required(&settings.internal_api_key, "INTERNAL_API_KEY")?.clone(),
             metrics_token: settings.metrics_token.clone(),
             webhook_verify_token: settings.strava_webhook_verify_token.clone(),
+            webhook_secret: settings.strava_webhook_secret.clone(),
             frontend_url: settings.frontend_url.clone(),
             production: settings.is_production(),
             cache_max_age_secs: settings.cache_max_age_secs,

@@ -330,6 +330,7 @@ mod tests {
             "cors_rejected",
             "too_many_requests",
             "setup_required",
+            "request_timeout",
         ];
         assert_eq!(ErrorCode::ALL.len(), released.len());
         for (code, text) in ErrorCode::ALL.into_iter().zip(released) {

@@ -26,10 +26,5 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 /// Unknown paths.
 pub async fn not_found() -> HttpResponse {
-    unknown_path()
-}
-
-/// The answer to an unknown path (also given where a path must not be told from one).
-pub fn unknown_path() -> HttpResponse {
-    HttpResponse::NotFound().json(serde_json::json!({"detail": "Not Found"}))
+    reply::unknown_path()
 }

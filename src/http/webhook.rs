@@ -13,7 +13,7 @@ use secrecy::ExposeSecret;
 use serde_json::json;
 
 use super::params::{self, Problems};
-use super::reply::mailbox;
+use super::reply::{mailbox, unknown_path};
 use super::state::AppState;
 use crate::actors::fetcher::webhook::Event;
 use crate::actors::fetcher::{SubscriptionChecked, WebhookEvent};
@@ -39,7 +39,7 @@ pub async fn validate(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     if !at_our_path(&req, &state) {
-        return Ok(super::unknown_path());
+        return Ok(unknown_path());
     }
     let mut problems = Problems::of(&req);
     let mode = problems.text(&params::HUB_MODE);
@@ -117,7 +117,7 @@ pub async fn receive(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     if !at_our_path(&req, &state) {
-        return Ok(super::unknown_path());
+        return Ok(unknown_path());
     }
     let content_type = req
         .headers()

@@ -150,9 +150,10 @@ pub(super) async fn screen(
     reread: bool,
     events: Vec<Event>,
 ) -> Screened {
-    let stored = match reread {
-        true => Some(stored_subscription(deps).await),
-        false => None,
+    let stored = if reread {
+        Some(stored_subscription(deps).await)
+    } else {
+        None
     };
     // Only an unpinned id is read again: what was read is the id.
     let known = match &stored {

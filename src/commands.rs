@@ -71,27 +71,35 @@ fn database(settings: &Settings) -> anyhow::Result<deadpool_postgres::Pool> {
 }
 
 /// Creates the app's push subscription (Strava checks `callback_url` during the call, so the
-/// service must already answer there) and remembers its id.
+/// service must already answer there) and remembers its id. With STRAVA_WEBHOOK_SECRET, Strava
+/// is given `<callback_url>/<secret>`, the only path where the service takes events.
 pub async fn webhook_subscribe(settings: &Settings, callback_url: &str) -> anyhow::Result<String> {
     let verify_token: &SecretString = settings
         .strava_webhook_verify_token
         .as_ref()
         .context("set STRAVA_WEBHOOK_VERIFY_TOKEN: the service answers Strava's check with it")?;
+    let callback = match &settings.strava_webhook_secret {
+        Some(secret) => SecretString::from(format!(
+            "{}/{}",
+            callback_url.trim_end_matches('/'),
+            secret.expose_secret()
+        )),
+        None => SecretString::from(callback_url.to_owned()),
+    };
     let pool = database(settings)?;
     store::migrate(&pool).await?;
     let subscription = strava_client(settings)?
-        .create_push_subscription(callback_url, verify_token.expose_secret())
+        .create_push_subscription(callback.expose_secret(), verify_token.expose_secret())
         .await
         .map_err(|f| anyhow::anyhow!("Strava refused the subscription: {}", f.error))?;
+    let shown = masked_callback(&subscription.callback_url);
     let db = pool.get().await?;
-    store::save_webhook_subscription(&db, subscription.id, &subscription.callback_url).await?;
-    Ok(format!(
-        "subscribed: {} {}",
-        subscription.id, subscription.callback_url
-    ))
+    // Stored as shown: the secret lives in the configuration only.
+    store::save_webhook_subscription(&db, subscription.id, &shown).await?;
+    Ok(format!("subscribed: {} {shown}", subscription.id))
 }
 
-/// One line per subscription: id, callback URL, created time.
+/// One line per subscription: id, callback URL (any secret segment shown as `…`), created time.
 pub async fn webhook_list(settings: &Settings) -> anyhow::Result<String> {
     let subscriptions = strava_client(settings)?
         .push_subscriptions()
@@ -99,9 +107,44 @@ pub async fn webhook_list(settings: &Settings) -> anyhow::Result<String> {
         .map_err(|f| anyhow::anyhow!("Strava refused to list subscriptions: {}", f.error))?;
     Ok(subscriptions
         .iter()
-        .map(|s| format!("{} {} {}", s.id, s.callback_url, s.created_at))
+        .map(|s| {
+            format!(
+                "{} {} {}",
+                s.id,
+                masked_callback(&s.callback_url),
+                s.created_at
+            )
+        })
         .collect::<Vec<_>>()
         .join("\n"))
+}
+
+/// A callback URL fit to print: every path segment after `webhook` (where STRAVA_WEBHOOK_SECRET
+/// goes, whether it is the current one or not) and any query shown as `…`.
+pub fn masked_callback(url: &str) -> String {
+    let (url, query) = match url.split_once(['?', '#']) {
+        Some((url, _)) => (url, "?…"),
+        None => (url, ""),
+    };
+    let path_start = url
+        .find("://")
+        .and_then(|scheme| url[scheme + 3..].find('/').map(|p| scheme + 3 + p))
+        .unwrap_or(url.len());
+    let (origin, path) = url.split_at(path_start);
+    let mut after_webhook = false;
+    let path: Vec<&str> = path
+        .split('/')
+        .map(|segment| {
+            let shown = if after_webhook && !segment.is_empty() {
+                "…"
+            } else {
+                segment
+            };
+            after_webhook |= segment == "webhook";
+            shown
+        })
+        .collect();
+    format!("{origin}{}{query}", path.join("/"))
 }
 
 /// Deletes a subscription at Strava and forgets it here.
@@ -114,4 +157,34 @@ pub async fn webhook_delete(settings: &Settings, id: i64) -> anyhow::Result<Stri
     store::migrate(&pool).await?;
     store::delete_webhook_subscription(&pool.get().await?, id).await?;
     Ok(format!("deleted: {id}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::masked_callback;
+
+    #[test]
+    fn a_callback_is_shown_without_its_secret_segment() {
+        for (url, shown) in [
+            (
+                "https://api.example.com/strava/webhook",
+                "https://api.example.com/strava/webhook",
+            ),
+            (
+                "https://api.example.com/strava/webhook/0123456789abcdef0123456789",
+                "https://api.example.com/strava/webhook/…",
+            ),
+            (
+                "https://api.example.com/v1/strava/webhook/s3cr3t/",
+                "https://api.example.com/v1/strava/webhook/…/",
+            ),
+            (
+                "http://127.0.0.1:5001/strava/webhook/s3cr3t?x=s3cr3t",
+                "http://127.0.0.1:5001/strava/webhook/…?…",
+            ),
+            ("https://hooks.example.com", "https://hooks.example.com"),
+        ] {
+            assert_eq!(masked_callback(url), shown, "{url}");
+        }
+    }
 }

@@ -19,6 +19,9 @@ const PRODUCTION: &str = include_str!("../config/production.toml");
 pub const MIN_SECRET_LEN: usize = 32;
 /// Development secrets generated on first start live here, under the data directory.
 const GENERATED_SECRETS_FILE: &str = "secrets.env";
+/// `STRAVA_WEBHOOK_SECRET` is a URL path segment: long enough not to be guessed, short enough
+/// for any proxy's URL limit.
+pub const WEBHOOK_SECRET_LEN: std::ops::RangeInclusive<usize> = 24..=128;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -60,6 +63,45 @@ fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
 
 fn secret<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SecretString>, D::Error> {
     Ok(text(d)?.map(SecretString::from))
+}
+
+/// What is wrong with a `STRAVA_WEBHOOK_SECRET`; never the value itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum WebhookSecretError {
+    #[error(
+        "STRAVA_WEBHOOK_SECRET must be {} to {} characters long",
+        WEBHOOK_SECRET_LEN.start(),
+        WEBHOOK_SECRET_LEN.end()
+    )]
+    Length,
+    #[error(
+        "STRAVA_WEBHOOK_SECRET may hold only letters, digits, '-' and '_' (it is a URL path \
+         segment); `openssl rand -hex 32` makes one"
+    )]
+    Charset,
+}
+
+/// Checks a webhook secret: a path segment of [`WEBHOOK_SECRET_LEN`] unreserved characters
+/// that needs no escaping anywhere (letters, digits, `-`, `_`).
+pub fn check_webhook_secret(value: &str) -> Result<(), WebhookSecretError> {
+    if !WEBHOOK_SECRET_LEN.contains(&value.len()) {
+        return Err(WebhookSecretError::Length);
+    }
+    if !value
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(WebhookSecretError::Charset);
+    }
+    Ok(())
+}
+
+fn webhook_secret<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SecretString>, D::Error> {
+    let Some(value) = text(d)? else {
+        return Ok(None);
+    };
+    check_webhook_secret(&value).map_err(serde::de::Error::custom)?;
+    Ok(Some(SecretString::from(value)))
 }
 
 fn number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
@@ -123,6 +165,9 @@ pub struct Settings {
     pub strava_webhook_verify_token: Option<SecretString>,
     #[serde(default, deserialize_with = "number")]
     pub strava_webhook_subscription_id: Option<i64>,
+    /// Events are accepted only at `/strava/webhook/{this}` when set (checked on load).
+    #[serde(default, deserialize_with = "webhook_secret")]
+    pub strava_webhook_secret: Option<SecretString>,
 
     pub frontend_url: String,
     #[serde(default, deserialize_with = "text")]
@@ -581,6 +626,59 @@ mod tests {
                 "{:?}",
                 s.production_problems()
             );
+            Ok(())
+        });
+    }
+    #[test]
+    fn a_webhook_secret_must_fit_a_url_path_segment() {
+        for good in [
+            "a".repeat(24),
+            "0123456789abcdef0123456789abcdef".into(),
+            "AZaz09-_".repeat(16),
+        ] {
+            assert_eq!(check_webhook_secret(&good), Ok(()), "{good}");
+        }
+        assert_eq!(
+            check_webhook_secret(&"a".repeat(23)),
+            Err(WebhookSecretError::Length)
+        );
+        assert_eq!(
+            check_webhook_secret(&"a".repeat(129)),
+            Err(WebhookSecretError::Length)
+        );
+        for bad in ["/", "?", "#", "%2F", ".", "~", " ", "é", "+", "="] {
+            let value = format!("{}{bad}", "a".repeat(24));
+            assert_eq!(
+                check_webhook_secret(&value),
+                Err(WebhookSecretError::Charset),
+                "{value}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_bad_webhook_secret_is_refused_on_load_without_showing_it() {
+        Jail::expect_with(|jail| {
+            assert!(
+                Settings::load()
+                    .map_err(|e| *e)?
+                    .strava_webhook_secret
+                    .is_none()
+            );
+            let good = "good0webhook0secret0value0123";
+            jail.set_env("STRAVA_WEBHOOK_SECRET", good);
+            let s = Settings::load().map_err(|e| *e)?;
+            assert_eq!(
+                s.strava_webhook_secret.as_ref().map(|v| v.expose_secret()),
+                Some(good)
+            );
+            assert!(!format!("{s:?}").contains(good));
+            for bad in ["short0secret", "has/a/slash/in0the0middle0of0it"] {
+                jail.set_env("STRAVA_WEBHOOK_SECRET", bad);
+                let err = Settings::load().unwrap_err().to_string();
+                assert!(err.contains("STRAVA_WEBHOOK_SECRET"), "{err}");
+                assert!(!err.contains(bad), "{err}");
+            }
             Ok(())
         });
     }

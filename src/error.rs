@@ -47,11 +47,13 @@ pub enum ErrorCode {
     SetupRequired,
     /// Strava says the application is inactive (its owner's subscription lapsed).
     StravaAppInactive,
+    /// A request body that did not arrive in time.
+    RequestTimeout,
 }
 
 impl ErrorCode {
     /// Every code, for the OpenAPI document.
-    pub const ALL: [ErrorCode; 27] = [
+    pub const ALL: [ErrorCode; 28] = [
         Self::NotFound,
         Self::ValidationError,
         Self::InvalidApiKey,
@@ -79,6 +81,7 @@ impl ErrorCode {
         Self::TooManyRequests,
         Self::SetupRequired,
         Self::StravaAppInactive,
+        Self::RequestTimeout,
     ];
 }
 
@@ -331,6 +334,7 @@ mod tests {
             "too_many_requests",
             "setup_required",
             "strava_app_inactive",
+            "request_timeout",
         ];
         assert_eq!(ErrorCode::ALL.len(), released.len());
         for (code, text) in ErrorCode::ALL.into_iter().zip(released) {

@@ -46,6 +46,8 @@ pub struct Services {
     setup_link: Option<SecretString>,
     /// No owner was stored when the services started: the server prints the setup link.
     unowned_at_start: bool,
+    /// The push subscription `milepost webhook subscribe` had stored when the services started.
+    stored_subscription: Option<i64>,
 }
 
 /// The Strava client the settings describe.
@@ -90,6 +92,7 @@ impl Services {
         )?));
         let strava = strava_client(settings)?;
         let (setup_code, unowned_at_start) = first_connection_code(settings, &pool).await?;
+        let stored_subscription = store::webhook_subscription(&pool.get().await?).await?;
         let setup_link = setup_code.as_ref().map(|code| {
             SecretString::from(setup_link(
                 settings.strava_redirect_uri.as_deref(),
@@ -142,6 +145,7 @@ impl Services {
                     ),
                     owner_pinned: settings.owner_athlete_id.is_some(),
                     webhook_subscription: settings.strava_webhook_subscription_id,
+                    stored_subscription,
                     clock: clock.clone(),
                 },
             )
@@ -157,6 +161,7 @@ impl Services {
             pool,
             setup_link,
             unowned_at_start,
+            stored_subscription,
         })
     }
 
@@ -184,6 +189,14 @@ async fn first_connection_code(
     let db = pool.get().await?;
     let unowned = store::owner(&db).await?.is_none();
     Ok((Some(code), unowned))
+}
+
+/// Production with a push subscription (stored, or STRAVA_WEBHOOK_SUBSCRIPTION_ID) but no
+/// STRAVA_WEBHOOK_SECRET: events come to a path anyone may guess.
+pub fn unguarded_webhook(settings: &Settings, stored_subscription: Option<i64>) -> bool {
+    settings.is_production()
+        && settings.strava_webhook_secret.is_none()
+        && (stored_subscription.is_some() || settings.strava_webhook_subscription_id.is_some())
 }
 
 /// `{origin of STRAVA_REDIRECT_URI}/strava/authorize?setup=<code>`.
@@ -243,6 +256,13 @@ impl Application {
                 link.expose_secret()
             );
         }
+        if unguarded_webhook(&settings, services.stored_subscription) {
+            tracing::warn!(
+                "a Strava push subscription is set up but STRAVA_WEBHOOK_SECRET is not: anyone \
+                 can post events to /strava/webhook; set it, then `milepost webhook delete` and \
+                 `webhook subscribe` again"
+            );
+        }
         let port = listener.local_addr()?.port();
 
         let state = web::Data::new(AppState {
@@ -253,6 +273,7 @@ impl Application {
             api_key: required(&settings.internal_api_key, "INTERNAL_API_KEY")?.clone(),
             metrics_token: settings.metrics_token.clone(),
             webhook_verify_token: settings.strava_webhook_verify_token.clone(),
+            webhook_secret: settings.strava_webhook_secret.clone(),
             frontend_url: settings.frontend_url.clone(),
             production: settings.is_production(),
             cache_max_age_secs: settings.cache_max_age_secs,
@@ -337,5 +358,32 @@ impl Application {
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Environment;
+
+    #[test]
+    fn production_warns_of_a_subscription_without_a_webhook_secret() {
+        let production = Settings {
+            environment: Environment::Production,
+            ..Settings::default()
+        };
+        assert!(!unguarded_webhook(&production, None));
+        assert!(unguarded_webhook(&production, Some(7)));
+        let pinned = Settings {
+            strava_webhook_subscription_id: Some(7),
+            ..production.clone()
+        };
+        assert!(unguarded_webhook(&pinned, None));
+        let guarded = Settings {
+            strava_webhook_secret: Some(SecretString::from("s".repeat(32))),
+            ..pinned
+        };
+        assert!(!unguarded_webhook(&guarded, Some(7)));
+        assert!(!unguarded_webhook(&Settings::default(), Some(7)));
     }
 }

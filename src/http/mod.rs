@@ -26,5 +26,5 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 /// Unknown paths.
 pub async fn not_found() -> HttpResponse {
-    HttpResponse::NotFound().json(serde_json::json!({"detail": "Not Found"}))
+    reply::unknown_path()
 }

@@ -360,6 +360,7 @@ fn schemas() -> Value {
         })),
         "Challenge": object(&["hub.challenge"], json!({"hub.challenge": {"type": "string"}})),
         "Acknowledged": object(&["status"], json!({"status": constant("ok")})),
+        "NotFound": object(&["detail"], json!({"detail": constant("Not Found")})),
         "WebhookEvent": {
             "type": "object",
             "description": "A Strava push event. Unknown fields are ignored.",

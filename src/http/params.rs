@@ -239,6 +239,15 @@ pub const HUB_VERIFY_TOKEN: Text = Text {
     description: "Must equal STRAVA_WEBHOOK_VERIFY_TOKEN",
 };
 
+/// The webhook's last path segment: STRAVA_WEBHOOK_SECRET.
+pub const WEBHOOK_SECRET: Text = Text {
+    name: "secret",
+    place: Place::Path,
+    required: true,
+    one_of: &[],
+    description: "STRAVA_WEBHOOK_SECRET; any other value answers as an unknown path does",
+};
+
 /// Conditional reads: the ETag of a body the client holds (`*` matches any).
 pub const IF_NONE_MATCH: Text = Text {
     name: "If-None-Match",

@@ -55,3 +55,8 @@ pub fn cached_json(req: &HttpRequest, state: &AppState, body: &CachedBody) -> Ht
 pub fn mailbox(e: actix::MailboxError) -> ApiError {
     ApiError::from(e)
 }
+
+/// The answer to an unknown path (also given where a path must not be told from one).
+pub fn unknown_path() -> HttpResponse {
+    HttpResponse::NotFound().json(serde_json::json!({"detail": "Not Found"}))
+}

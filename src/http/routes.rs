@@ -502,63 +502,25 @@ pub fn endpoints() -> Vec<Endpoint> {
                 metrics_token: false,
             },
         },
-        Endpoint {
-            method: Method::GET,
-            path: "/webhook",
-            prefixes: STRAVA,
-            route: || web::to(webhook::validate),
-            doc: Doc {
-                summary: "Strava's subscription check",
-                params: vec![
-                    Param::Text(&params::HUB_MODE),
-                    Param::Text(&params::HUB_CHALLENGE),
-                    Param::Text(&params::HUB_VERIFY_TOKEN),
-                ],
-                body: None,
-                replies: vec![
-                    json("The challenge, echoed", "Challenge"),
-                    reply(
-                        403,
-                        "Not a subscription check with our verify token",
-                        Content::Error(&[ErrorCode::InvalidVerifyToken]),
-                    ),
-                ],
-                api_key: false,
-                metrics_token: false,
-            },
-        },
-        Endpoint {
-            method: Method::POST,
-            path: "/webhook",
-            prefixes: STRAVA,
-            route: || web::to(webhook::receive),
-            doc: Doc {
-                summary: "A Strava push event, acknowledged at once and confirmed with Strava later",
-                params: vec![],
-                body: Some("WebhookEvent"),
-                replies: vec![
-                    json("Acknowledged", "Acknowledged"),
-                    reply(
-                        400,
-                        "Not a webhook event",
-                        Content::Error(&[ErrorCode::MalformedEvent, ErrorCode::MalformedBody]),
-                    ),
-                    reply(
-                        413,
-                        "Body larger than 16 KiB",
-                        Content::Error(&[ErrorCode::PayloadTooLarge]),
-                    ),
-                    reply(
-                        415,
-                        "Content-Type is not application/json",
-                        Content::Error(&[ErrorCode::UnsupportedMediaType]),
-                    ),
-                    UNAVAILABLE,
-                ],
-                api_key: false,
-                metrics_token: false,
-            },
-        },
+        webhook_check(
+            "/webhook",
+            "STRAVA_WEBHOOK_SECRET is set: Strava's check comes to /strava/webhook/{secret} \
+                instead (answered as an unknown path is)",
+        ),
+        webhook_events(
+            "/webhook",
+            "STRAVA_WEBHOOK_SECRET is set: events come to /strava/webhook/{secret} instead \
+                (answered as an unknown path is, before the body is read)",
+        ),
+        webhook_check(
+            "/webhook/{secret}",
+            "Not STRAVA_WEBHOOK_SECRET, or none is set (answered as an unknown path is)",
+        ),
+        webhook_events(
+            "/webhook/{secret}",
+            "Not STRAVA_WEBHOOK_SECRET, or none is set (answered as an unknown path is, before \
+                the body is read)",
+        ),
         plain(
             "/openapi.json",
             DOCS,
@@ -653,6 +615,90 @@ fn longest(
                 NOT_MODIFIED,
                 reply(404, none, Content::Error(&[ErrorCode::NotFound])),
                 INVALID,
+                UNAVAILABLE,
+            ],
+            api_key: false,
+            metrics_token: false,
+        },
+    }
+}
+
+/// The parameters a webhook path takes in itself.
+fn webhook_path_params(path: &str) -> Vec<Param> {
+    if path.contains("{secret}") {
+        vec![Param::Text(&params::WEBHOOK_SECRET)]
+    } else {
+        vec![]
+    }
+}
+
+/// `GET /webhook[/{secret}]`: Strava's subscription check. `elsewhere` says when the path
+/// answers 404.
+fn webhook_check(path: &'static str, elsewhere: &'static str) -> Endpoint {
+    let mut params = webhook_path_params(path);
+    params.extend([
+        Param::Text(&params::HUB_MODE),
+        Param::Text(&params::HUB_CHALLENGE),
+        Param::Text(&params::HUB_VERIFY_TOKEN),
+    ]);
+    Endpoint {
+        method: Method::GET,
+        path,
+        prefixes: STRAVA,
+        route: || web::to(webhook::validate),
+        doc: Doc {
+            summary: "Strava's subscription check",
+            params,
+            body: None,
+            replies: vec![
+                json("The challenge, echoed", "Challenge"),
+                reply(
+                    403,
+                    "Not a subscription check with our verify token",
+                    Content::Error(&[ErrorCode::InvalidVerifyToken]),
+                ),
+                reply(404, elsewhere, Content::Json("NotFound")),
+            ],
+            api_key: false,
+            metrics_token: false,
+        },
+    }
+}
+
+/// `POST /webhook[/{secret}]`: a push event. `elsewhere` says when the path answers 404.
+fn webhook_events(path: &'static str, elsewhere: &'static str) -> Endpoint {
+    Endpoint {
+        method: Method::POST,
+        path,
+        prefixes: STRAVA,
+        route: || web::to(webhook::receive),
+        doc: Doc {
+            summary: "A Strava push event, acknowledged at once and confirmed with Strava later",
+            params: webhook_path_params(path),
+            body: Some("WebhookEvent"),
+            replies: vec![
+                json("Acknowledged", "Acknowledged"),
+                reply(
+                    400,
+                    "Not a webhook event",
+                    Content::Error(&[ErrorCode::MalformedEvent, ErrorCode::MalformedBody]),
+                ),
+                reply(404, elsewhere, Content::Json("NotFound")),
+                reply(
+                    408,
+                    "The body did not arrive within 2 seconds",
+                    Content::Error(&[ErrorCode::RequestTimeout]),
+                ),
+                reply(
+                    413,
+                    "Body larger than 16 KiB",
+                    Content::Error(&[ErrorCode::PayloadTooLarge]),
+                ),
+                reply(
+                    415,
+                    "Content-Type is not application/json",
+                    Content::Error(&[ErrorCode::UnsupportedMediaType]),
+                ),
                 UNAVAILABLE,
             ],
             api_key: false,

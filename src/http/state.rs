@@ -17,6 +17,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub api_key: SecretString,
     pub webhook_verify_token: Option<SecretString>,
+    /// STRAVA_WEBHOOK_SECRET: the webhook's last path segment, when set.
+    pub webhook_secret: Option<SecretString>,
     pub metrics_token: Option<SecretString>,
     pub frontend_url: String,
     pub production: bool,

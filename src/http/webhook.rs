@@ -1,5 +1,11 @@
 //! Strava's webhook: the subscription check (GET) and events (POST, acknowledged at once and
 //! handled by the FetcherActor afterwards).
+//!
+//! With `STRAVA_WEBHOOK_SECRET` set, both are served only at `/strava/webhook/{that secret}`;
+//! the bare path and any other segment answer exactly as an unknown path does, before the body
+//! is read or anything else is asked. Without it, only the bare path is served.
+
+use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -7,19 +13,34 @@ use secrecy::ExposeSecret;
 use serde_json::json;
 
 use super::params::{self, Problems};
-use super::reply::mailbox;
+use super::reply::{mailbox, unknown_path};
 use super::state::AppState;
-use crate::actors::fetcher::WebhookEvent;
 use crate::actors::fetcher::webhook::Event;
+use crate::actors::fetcher::{SubscriptionChecked, WebhookEvent};
 use crate::crypto::constant_time_eq;
 use crate::error::{ApiError, ErrorCode};
 
-/// `GET /strava/webhook?hub.mode=subscribe&hub.challenge=X&hub.verify_token=T`.
+/// Whether the request came to the path Strava was given: `{secret}` equal to
+/// STRAVA_WEBHOOK_SECRET (compared in constant time), or the bare path when none is set.
+fn at_our_path(req: &HttpRequest, state: &AppState) -> bool {
+    match (&state.webhook_secret, req.match_info().get("secret")) {
+        (None, None) => true,
+        (Some(ours), Some(given)) => {
+            constant_time_eq(given.as_bytes(), ours.expose_secret().as_bytes())
+        }
+        _ => false,
+    }
+}
+
+/// `GET /strava/webhook[/{secret}]?hub.mode=subscribe&hub.challenge=X&hub.verify_token=T`.
 #[tracing::instrument(name = "GET webhook", skip_all)]
 pub async fn validate(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    if !at_our_path(&req, &state) {
+        return Ok(unknown_path());
+    }
     let mut problems = Problems::of(&req);
     let mode = problems.text(&params::HUB_MODE);
     let challenge = problems.text(&params::HUB_CHALLENGE);
@@ -31,6 +52,11 @@ pub async fn validate(
     // Anything wrong is the same 403: this route tells a stranger nothing.
     match (problems.finish(), mode, challenge) {
         (Ok(()), Some(_), Some(challenge)) if ours => {
+            // A subscription is being made: its id is stored once Strava answers the maker.
+            // Should telling the fetcher fail, it still reads the id within a minute.
+            if let Err(e) = state.fetcher.ask(SubscriptionChecked).await {
+                tracing::debug!(error = %e, "the fetcher did not take the subscription check");
+            }
             Ok(HttpResponse::Ok().json(json!({"hub.challenge": challenge})))
         }
         _ => Err(ApiError::new(
@@ -42,10 +68,29 @@ pub async fn validate(
 }
 
 /// Webhook events are a few hundred bytes.
-const MAX_EVENT_BYTES: usize = 16 * 1024;
+pub const MAX_EVENT_BYTES: usize = 16 * 1024;
+/// Strava sends an event in one go; a body that trickles in is not Strava's, and may not hold a
+/// connection longer than this.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The request body, refused with a JSON 413 beyond [`MAX_EVENT_BYTES`].
-async fn read_body(mut payload: web::Payload) -> Result<web::BytesMut, ApiError> {
+/// The request body, refused with a JSON 413 beyond [`MAX_EVENT_BYTES`] and a JSON 408 when
+/// it is not all there within [`BODY_TIMEOUT`].
+async fn read_body(payload: web::Payload) -> Result<web::BytesMut, ApiError> {
+    actix_web::rt::time::timeout(BODY_TIMEOUT, read_all(payload))
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                ErrorCode::RequestTimeout,
+                format!(
+                    "Request body not received within {} seconds",
+                    BODY_TIMEOUT.as_secs()
+                ),
+            )
+        })?
+}
+
+async fn read_all(mut payload: web::Payload) -> Result<web::BytesMut, ApiError> {
     use futures::StreamExt;
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
@@ -64,13 +109,16 @@ async fn read_body(mut payload: web::Payload) -> Result<web::BytesMut, ApiError>
     Ok(body)
 }
 
-/// `POST /strava/webhook`: 200 as soon as the event is handed over.
+/// `POST /strava/webhook[/{secret}]`: 200 as soon as the event is handed over.
 #[tracing::instrument(name = "POST webhook", skip_all)]
 pub async fn receive(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    if !at_our_path(&req, &state) {
+        return Ok(unknown_path());
+    }
     let content_type = req
         .headers()
         .get(actix_web::http::header::CONTENT_TYPE)

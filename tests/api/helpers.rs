@@ -521,6 +521,11 @@ pub fn settings_env(settings: &Settings) -> Vec<(&'static str, String)> {
         ("ENCRYPTION_KEY", &s.encryption_key),
         ("STRAVA_CLIENT_SECRET", &s.strava_client_secret),
         ("METRICS_TOKEN", &s.metrics_token),
+        (
+            "STRAVA_WEBHOOK_VERIFY_TOKEN",
+            &s.strava_webhook_verify_token,
+        ),
+        ("STRAVA_WEBHOOK_SECRET", &s.strava_webhook_secret),
     ];
     for (name, value) in secrets {
         if let Some(value) = value {
@@ -547,6 +552,8 @@ pub struct BinaryApp {
     pub address: String,
     pub sim: Simulator,
     pub http: reqwest::Client,
+    /// What the binary runs with (its environment is [`settings_env`] of these).
+    pub settings: Settings,
     process: Process,
     dir: std::path::PathBuf,
 }
@@ -670,6 +677,7 @@ pub async fn spawn_binary(
                     address,
                     sim,
                     http: browser(),
+                    settings,
                     process,
                     dir,
                 };
@@ -708,6 +716,29 @@ impl BinaryApp {
             .send()
             .await
             .unwrap()
+    }
+
+    /// Runs `milepost <args>` once with the server's environment; its exit success, stdout
+    /// and stderr.
+    pub fn command(&self, args: &[&str]) -> (bool, String, String) {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_milepost"))
+            .args(args)
+            .env_clear()
+            .envs(settings_env(&self.settings))
+            .current_dir(&self.dir)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("running the milepost binary");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
+    /// Every line the binary wrote to stderr so far.
+    pub fn stderr(&self) -> Vec<String> {
+        self.process.stderr.lock().unwrap().clone()
     }
 
     /// Every line the binary wrote to stdout so far.

@@ -25,3 +25,4 @@ mod sync;
 mod telemetry;
 mod tokens;
 mod webhook;
+mod webhook_secret;

@@ -506,3 +506,93 @@ async fn an_activity_strava_returns_for_another_athlete_is_not_stored() {
         .get(0);
     assert_eq!(stored, 0);
 }
+
+const LIST: &str = "GET /athlete/activities";
+
+/// How many syncs have run (each is timed once).
+async fn syncs(app: &TestApp) -> u64 {
+    metrics_text(app)
+        .await
+        .lines()
+        .find_map(|l| l.strip_prefix("milepost_sync_duration_seconds_count "))
+        .map_or(0, |v| v.trim().parse().unwrap())
+}
+
+/// Whether the operators' view says a sync is running.
+async fn sync_in_flight(app: &TestApp) -> bool {
+    let view = json(
+        app.http
+            .get(app.url("/strava/admin/actors"))
+            .header("X-API-Key", API_KEY)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    view["sync"]["in_flight"] == true
+}
+
+#[actix_web::test]
+async fn past_a_thousand_pending_ids_new_ones_are_dropped_and_one_reconciliation_runs() {
+    // a small history, so that one re-list fits in what confirmations leave of the window
+    let app = subscribed_app_with(SimConfig {
+        history_years: 1,
+        ..SimConfig::default()
+    })
+    .await;
+    let history = app.sim.activities().len();
+    app.sim.reset_counts();
+    let dropped = events(&app, "dropped").await;
+    let synced = syncs(&app).await;
+
+    // Act: more distinct ids than the pending set holds; confirmations stop at half the read
+    // window, so they pile up
+    let flood = (0..1_300)
+        .map(|i| {
+            app.sim
+                .activity_event("create", 9_100_000_000 + i, json!({}))
+        })
+        .collect();
+    deliver_all(&app, flood).await;
+
+    // Assert: ids past the thousand dropped (1,300 less the pending thousand less the few
+    // dozen confirmed meanwhile), and one full re-list in their place
+    assert!(
+        within(10, async || events(&app, "dropped").await >= dropped + 200).await,
+        "{} dropped",
+        events(&app, "dropped").await - dropped
+    );
+    assert!(
+        within(10, async || app.sim.request_count(LIST) > 0
+            && !sync_in_flight(&app).await)
+        .await,
+        "no reconciliation ran: {:?}",
+        app.sim.request_counts()
+    );
+    assert_eq!(syncs(&app).await, synced + 1, "one reconciliation");
+    // all of it: every page of 200, then the empty page that ends a listing (a busy machine
+    // may make the client retry a page that timed out)
+    let listed = app.sim.request_count(LIST);
+    assert!(listed > history.div_ceil(200) as u64, "{listed} pages");
+    assert!(
+        app.sim.request_count(FETCH) <= 50,
+        "{}",
+        app.sim.request_count(FETCH)
+    );
+
+    // while the set is still full (confirmations left at most 50 places of it), more drops
+    // schedule nothing more
+    let before = events(&app, "dropped").await;
+    let more = (0..100)
+        .map(|i| {
+            app.sim
+                .activity_event("update", 9_200_000_000 + i, json!({}))
+        })
+        .collect();
+    deliver_all(&app, more).await;
+    assert!(within(5, async || events(&app, "dropped").await >= before + 50).await);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!sync_in_flight(&app).await);
+    assert_eq!(syncs(&app).await, synced + 1);
+    assert_eq!(app.sim.request_count(LIST), listed);
+}

@@ -13,7 +13,8 @@
 //! webhook confirmations otherwise wait without a Strava call.
 //!
 //! Messages: [`RunSync`] (run or join a sync), [`Connect`] (finish OAuth, then sync in the
-//! background), [`WebhookEvent`], [`Disconnect`], [`Status`], [`AppStanding`].
+//! background), [`WebhookEvent`], [`SubscriptionChecked`], [`Disconnect`], [`Status`],
+//! [`AppStanding`].
 
 pub mod budget;
 mod forget;
@@ -36,7 +37,7 @@ use tracing::Instrument;
 pub use budget::{AppStanding, AppStandingStatus, BudgetActor, BudgetStatus};
 use gate::{Gate, SyncDeps};
 pub use gate::{SyncError, SyncReport};
-use webhook::{Accepted, Event, EventOutcome, Target};
+use webhook::{Accepted, Event, EventOutcome, KnownSubscription, Target};
 
 use crate::actors::cache::{CacheActor, HealthChanged};
 use crate::actors::mailbox::{Ask, Mailbox, Reply, answers_traced};
@@ -94,6 +95,8 @@ pub struct FetcherOptions {
     pub owner_pinned: bool,
     /// STRAVA_WEBHOOK_SUBSCRIPTION_ID; else the one stored by `milepost webhook subscribe`.
     pub webhook_subscription: Option<i64>,
+    /// The stored subscription, as read at start-up.
+    pub stored_subscription: Option<i64>,
     /// Where "now" comes from (Strava's rate windows are clock time).
     pub clock: Clock,
 }
@@ -103,7 +106,8 @@ pub struct FetcherActor {
     owner_pinned: bool,
     refresh_interval: Duration,
     reconcile_interval: Duration,
-    webhook_subscription: Option<i64>,
+    /// The subscription whose events count.
+    subscription: KnownSubscription,
     in_flight: Option<Running>,
     generation: u64,
     /// A background sync waiting for the rate budget's next window.
@@ -129,6 +133,11 @@ impl FetcherActor {
             BudgetActor::new(options.clock.clone(), metrics.clone()).start(),
             metrics.clone(),
         );
+        let subscription = KnownSubscription::new(
+            options.webhook_subscription,
+            options.stored_subscription,
+            options.clock.now(),
+        );
         Self {
             deps: SyncDeps {
                 gate: Gate {
@@ -144,7 +153,7 @@ impl FetcherActor {
             owner_pinned: options.owner_pinned,
             refresh_interval: options.refresh_interval,
             reconcile_interval: options.reconcile_interval,
-            webhook_subscription: options.webhook_subscription,
+            subscription,
             in_flight: None,
             generation: 0,
             retry: None,
@@ -329,8 +338,8 @@ impl FetcherActor {
         }
     }
 
-    /// Screens the events that came meanwhile, one batch at a time (no Strava call, one
-    /// Postgres read for the batch).
+    /// Screens the events that came meanwhile, one batch at a time (no Strava call; no
+    /// Postgres read but the stored subscription's, at most once a minute).
     fn screen_events(&mut self, ctx: &mut Context<Self>) {
         if self.confirmations.screening || self.confirmations.unscreened.is_empty() {
             return;
@@ -338,17 +347,30 @@ impl FetcherActor {
         self.confirmations.screening = true;
         let batch = std::mem::take(&mut self.confirmations.unscreened);
         let deps = self.deps.clone();
-        let subscription = self.webhook_subscription;
+        let now = self.deps.clock.now();
+        let reread = self.subscription.begin_read(now);
+        let known = self.subscription.id();
         ctx.spawn(
             async move {
                 let n = batch.len();
-                (n, webhook::screen(&deps, subscription, batch).await)
+                (n, webhook::screen(&deps, known, reread, batch).await)
             }
             .in_current_span()
             .into_actor(self)
-            .map(|(n, screened), act, ctx| {
+            .map(move |(n, screened), act, ctx| {
                 act.confirmations.screening = false;
-                match screened {
+                match screened.stored {
+                    Some(Ok(stored)) => act.subscription.read(Some(stored), now),
+                    Some(Err(e)) => {
+                        tracing::warn!(
+                            error = &e as &dyn std::error::Error,
+                            "could not read the stored webhook subscription; keeping the one known"
+                        );
+                        act.subscription.read(None, now);
+                    }
+                    None => {}
+                }
+                match screened.accepted {
                     Ok(screened) => {
                         for accepted in screened {
                             match accepted {
@@ -525,7 +547,7 @@ impl Actor for FetcherActor {
 }
 
 stops_on_shutdown!(FetcherActor);
-answers_traced!(FetcherActor: RunSync, Connect, Status, AppStanding, WebhookEvent, Disconnect, Shutdown);
+answers_traced!(FetcherActor: RunSync, Connect, Status, AppStanding, WebhookEvent, SubscriptionChecked, Disconnect, Shutdown);
 
 /// Run a sync (or join the one running) and answer when it is done.
 #[derive(Message)]
@@ -655,6 +677,24 @@ impl Handler<WebhookEvent> for FetcherActor {
         }
         self.confirmations.unscreened.push(event);
         self.screen_events(ctx);
+    }
+}
+
+/// This server answered Strava's subscription check: `milepost webhook subscribe` is about to
+/// store a new subscription, so the next events read it again.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SubscriptionChecked;
+
+impl Ask for SubscriptionChecked {
+    const TIMEOUT: Duration = EVENT_TIMEOUT;
+}
+
+impl Handler<SubscriptionChecked> for FetcherActor {
+    type Result = ();
+
+    fn handle(&mut self, _: SubscriptionChecked, _: &mut Self::Context) {
+        self.subscription.checked();
     }
 }
 

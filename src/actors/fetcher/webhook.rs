@@ -3,6 +3,7 @@
 //! create/update fetch the activity, delete needs Strava's 404 for it, a deauthorization needs
 //! Strava's 401 for the token. An event for another subscription or athlete costs nothing.
 
+use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
@@ -69,27 +70,110 @@ pub(super) struct Accepted {
     pub athlete: i64,
 }
 
-/// Checks `events` against the known subscription and the connected athlete, with no Strava
-/// call, and returns what is worth confirming. Both are looked up once for the batch whatever
-/// the events say, so an event for an unknown subscription and one for another athlete cost
-/// the same and look the same from outside.
+/// How long the stored subscription id is believed before it is read again.
+const SUBSCRIPTION_RECHECK: chrono::Duration = chrono::Duration::seconds(60);
+
+/// The subscription whose events count, held in memory so that no event costs a Postgres
+/// query: STRAVA_WEBHOOK_SUBSCRIPTION_ID, or else the id `milepost webhook subscribe` stored.
+/// That command is another process, so the stored id is read again at most once a
+/// [`SUBSCRIPTION_RECHECK`], and for the next batch after this server answered a subscription
+/// check (the id is stored right after Strava's check succeeds).
+#[derive(Debug, Clone)]
+pub(super) struct KnownSubscription {
+    pinned: Option<i64>,
+    stored: Option<i64>,
+    /// When `stored` was last read.
+    read_at: DateTime<Utc>,
+    /// A subscription check was answered since: read again for the next batch.
+    checked: bool,
+}
+
+impl KnownSubscription {
+    /// `stored` as read at `now` (start-up reads it once).
+    pub fn new(pinned: Option<i64>, stored: Option<i64>, now: DateTime<Utc>) -> Self {
+        Self {
+            pinned,
+            stored,
+            read_at: now,
+            checked: false,
+        }
+    }
+
+    /// The subscription events must name.
+    pub fn id(&self) -> Option<i64> {
+        self.pinned.or(self.stored)
+    }
+
+    /// Whether the stored id is to be read before screening a batch at `now`; if so, a
+    /// subscription check answered before this call is taken as read.
+    pub fn begin_read(&mut self, now: DateTime<Utc>) -> bool {
+        if self.pinned.is_some() {
+            return false;
+        }
+        let stale = self.checked
+            || now - self.read_at >= SUBSCRIPTION_RECHECK
+            // the clock went back
+            || now < self.read_at;
+        self.checked = false;
+        stale
+    }
+
+    /// What reading at `now` found. A failed read keeps the id known before, and is tried
+    /// again after the next [`SUBSCRIPTION_RECHECK`].
+    pub fn read(&mut self, stored: Option<Option<i64>>, now: DateTime<Utc>) {
+        if let Some(stored) = stored {
+            self.stored = stored;
+        }
+        self.read_at = now;
+    }
+
+    /// A subscription check was answered: a new subscription may be stored soon.
+    pub fn checked(&mut self) {
+        self.checked = true;
+    }
+}
+
+/// The stored subscription id, when `reread`, and the screened `events`.
+pub(super) struct Screened {
+    pub stored: Option<Result<Option<i64>, SyncError>>,
+    pub accepted: Result<Vec<Option<Accepted>>, SyncError>,
+}
+
+/// Checks `events` against the subscription (`known`, or read from Postgres first when
+/// `reread`) and the connected athlete, with no Strava call, and returns what is worth
+/// confirming. The athlete is looked up once for the batch whatever the events say, so an event
+/// for an unknown subscription and one for another athlete cost the same and look the same
+/// from outside.
 pub(super) async fn screen(
     deps: &SyncDeps,
-    configured_subscription: Option<i64>,
+    known: Option<i64>,
+    reread: bool,
     events: Vec<Event>,
-) -> Result<Vec<Option<Accepted>>, SyncError> {
-    let known = match configured_subscription {
-        Some(id) => Some(id),
-        None => {
-            let db = deps.pool.get().await?;
-            store::webhook_subscription(&db).await?
-        }
+) -> Screened {
+    let stored = if reread {
+        Some(stored_subscription(deps).await)
+    } else {
+        None
     };
-    let connected = deps.token.ask(ConnectedAthlete).await??;
-    Ok(events
-        .iter()
-        .map(|event| accept(known, connected, event))
-        .collect())
+    // Only an unpinned id is read again: what was read is the id.
+    let known = match &stored {
+        Some(Ok(stored)) => *stored,
+        _ => known,
+    };
+    let accepted = async {
+        let connected = deps.token.ask(ConnectedAthlete).await??;
+        Ok(events
+            .iter()
+            .map(|event| accept(known, connected, event))
+            .collect())
+    }
+    .await;
+    Screened { stored, accepted }
+}
+
+async fn stored_subscription(deps: &SyncDeps) -> Result<Option<i64>, SyncError> {
+    let db = deps.pool.get().await?;
+    Ok(store::webhook_subscription(&db).await?)
 }
 
 fn accept(known: Option<i64>, connected: Option<i64>, event: &Event) -> Option<Accepted> {
@@ -269,4 +353,54 @@ pub(super) async fn refresh_stats(deps: &SyncDeps) -> Result<(), SyncError> {
         })
         .await??;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap() + chrono::Duration::seconds(secs)
+    }
+
+    #[test]
+    fn the_stored_subscription_is_read_at_most_once_a_minute() {
+        let mut known = KnownSubscription::new(None, None, at(0));
+        assert_eq!(known.id(), None);
+        assert!(!known.begin_read(at(1)));
+        assert!(!known.begin_read(at(59)));
+        assert!(known.begin_read(at(60)));
+        known.read(Some(Some(7)), at(60));
+        assert_eq!(known.id(), Some(7));
+        assert!(!known.begin_read(at(100)));
+        // a failed read keeps what was known, and waits another minute
+        assert!(known.begin_read(at(120)));
+        known.read(None, at(120));
+        assert_eq!(known.id(), Some(7));
+        assert!(!known.begin_read(at(121)));
+        // a clock that went back reads again
+        assert!(known.begin_read(at(0)));
+    }
+
+    #[test]
+    fn a_subscription_check_makes_the_next_batch_read_again() {
+        let mut known = KnownSubscription::new(None, None, at(0));
+        known.checked();
+        assert!(known.begin_read(at(1)));
+        // a check answered while that read runs counts for the batch after it
+        known.checked();
+        known.read(Some(Some(7)), at(1));
+        assert!(known.begin_read(at(2)));
+        known.read(Some(Some(7)), at(2));
+        assert!(!known.begin_read(at(3)));
+    }
+
+    #[test]
+    fn a_pinned_subscription_is_never_read() {
+        let mut known = KnownSubscription::new(Some(5), Some(7), at(0));
+        assert_eq!(known.id(), Some(5));
+        known.checked();
+        assert!(!known.begin_read(at(1_000)));
+    }
 }

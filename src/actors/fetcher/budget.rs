@@ -344,7 +344,10 @@ mod tests {
         let told = budget.send(observe(Said::Inactive)).await.unwrap();
         assert_eq!(
             told,
-            Err(Refused::until(now, now + chrono::Duration::minutes(40)))
+            Err(Refused::until(
+                now,
+                now + crate::strava::standing::PROBE_EVERY - crate::strava::standing::PROBE_SLACK
+            ))
         );
 
         for priority in [Priority::Background, Priority::Confirmation] {

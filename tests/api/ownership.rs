@@ -156,18 +156,35 @@ async fn forgetting_the_tokens_while_a_refresh_is_in_flight_leaves_no_token_row(
 }
 
 #[actix_web::test]
-async fn a_refresh_that_ends_after_its_row_was_deleted_does_not_bring_it_back() {
+async fn a_row_deleted_while_a_refresh_holds_it_goes_after_the_refresh_and_stays_gone() {
     let app = slow_strava().await;
     let refreshes = app.sim.token_refresh_count();
     let refresh = refresh_in_flight(&app).await;
-    // the row goes behind the refresh's back (another replica's disconnect, an operator)
+    // the row goes behind the TokenActor's back (another replica's disconnect, an operator):
+    // the refresh holds the row, so the delete waits for it instead of being overwritten
     app.db()
         .await
         .execute("DELETE FROM tokens", &[])
         .await
         .unwrap();
     let refreshed = refresh.await.unwrap().unwrap();
-    assert!(refreshed.is_err(), "no tokens to hand out: {refreshed:?}");
+    // had the delete gone first, the refresh would have found no row to write
+    assert!(refreshed.is_ok(), "the refresh held the row: {refreshed:?}");
+    assert_eq!(app.sim.token_refresh_count(), refreshes + 1);
+    assert_eq!(token_rows(&app).await, 0);
+    // the next refresh finds the row gone and brings nothing back
+    let again = app
+        .services
+        .token
+        .ask(AccessToken {
+            force_refresh: true,
+        })
+        .await
+        .unwrap();
+    assert!(
+        matches!(again, Err(TokenError::NotConnected)),
+        "no tokens to hand out: {again:?}"
+    );
     assert_eq!(app.sim.token_refresh_count(), refreshes + 1);
     assert_eq!(token_rows(&app).await, 0);
 }

@@ -617,6 +617,35 @@ pub async fn delete_activities(
         .await?)
 }
 
+/// The rate budget as last stored (`None` before the first Strava response).
+pub async fn rate_budget(
+    db: &impl GenericClient,
+) -> anyhow::Result<Option<crate::strava::budget::Budget>> {
+    let Some(row) = db.query_opt("SELECT figures FROM rate_budget", &[]).await? else {
+        return Ok(None);
+    };
+    let figures: serde_json::Value = row.try_get(0)?;
+    Ok(Some(
+        serde_json::from_value(figures).context("the stored rate budget is unreadable")?,
+    ))
+}
+
+/// Stores the rate budget unless what is stored is newer (writes may arrive out of order).
+pub async fn save_rate_budget(
+    db: &impl GenericClient,
+    budget: &crate::strava::budget::Budget,
+) -> anyhow::Result<()> {
+    let figures = serde_json::to_value(budget)?;
+    db.execute(
+        "INSERT INTO rate_budget (singleton, figures, observed_at) VALUES (TRUE, $1, $2)
+         ON CONFLICT (singleton) DO UPDATE SET figures = $1, observed_at = $2
+         WHERE rate_budget.observed_at <= $2",
+        &[&figures, &budget.observed_at()],
+    )
+    .await?;
+    Ok(())
+}
+
 /// What `/strava/health` reports beyond reachability.
 #[derive(Debug, Clone, Default)]
 pub struct HealthFacts {

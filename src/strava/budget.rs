@@ -15,7 +15,7 @@ const DEFAULT_LIMITS: Limits = Limits {
 };
 
 /// `(15-minute, daily)` pairs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Limits {
     pub overall: (u32, u32),
     pub read: (u32, u32),
@@ -78,7 +78,8 @@ enum Window {
     Daily,
 }
 
-#[derive(Debug, Clone)]
+/// The figures as they stand; kept in Postgres (as JSON) after every response.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Budget {
     limits: Limits,
     /// `(15-minute, daily)` usage as last known, counting our own requests since.
@@ -119,6 +120,11 @@ pub fn next_utc_midnight(t: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 impl Budget {
+    /// When these figures were last brought up to date.
+    pub fn observed_at(&self) -> DateTime<Utc> {
+        self.observed_at
+    }
+
     pub fn limits(&self) -> Limits {
         self.limits
     }

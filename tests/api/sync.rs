@@ -248,3 +248,46 @@ async fn a_short_first_page_with_new_activities_is_not_taken_for_the_end() {
     assert_eq!(app.refresh(Some(API_KEY)).await.status().as_u16(), 200);
     assert_eq!(served_ids(&app).await, public_ids(&app));
 }
+
+/// What Strava last said about the budget outlives a restart: the new process does not send a
+/// request the window has no room for.
+#[actix_web::test]
+async fn a_restarted_app_starts_from_the_stored_budget_and_sends_no_request_strava_would_refuse() {
+    let sim = SimConfig {
+        history_years: 0,
+        limits: milepost::simulator::RateLimits {
+            overall_15min: 16,
+            overall_daily: 2_000,
+            read_15min: 8,
+            read_daily: 1_000,
+        },
+        ..SimConfig::default()
+    };
+    let app = spawn_app_with(sim, |_| {}).await;
+    app.connect_and_sync().await;
+    // the operator spends the rest of the quarter hour's reads
+    let mut spent = false;
+    for _ in 0..8 {
+        let r = app.refresh(Some(API_KEY)).await;
+        if r.status().as_u16() == 503 {
+            assert_eq!(json(r).await["code"], json!("rate_limited"));
+            spent = true;
+            break;
+        }
+        assert_eq!(r.status().as_u16(), 200);
+    }
+    assert!(spent, "the quarter hour's reads never ran out");
+    let app = app.restart().await;
+    app.sim.reset_counts();
+
+    let r = app.refresh(Some(API_KEY)).await;
+
+    assert_eq!(r.status().as_u16(), 503);
+    assert_eq!(json(r).await["code"], json!("rate_limited"));
+    assert_eq!(
+        app.sim.request_counts().values().sum::<u64>(),
+        0,
+        "{:?}",
+        app.sim.request_counts()
+    );
+}

@@ -4,6 +4,8 @@
 //! request, or while the app is inactive and no probe is due) and tells it what the response
 //! said ([`Observe`]), so concurrent syncs and webhook confirmations share one budget without
 //! sharing memory. It logs the app's changes of standing, once each.
+//! The figures are stored in Postgres after every response and read back before the first
+//! permit, so a restarted process starts from what Strava said last, not from an empty window.
 //!
 //! Messages: [`Spend`], [`Observe`], [`Open`], [`Figures`], [`AppStanding`].
 
@@ -12,11 +14,13 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
+use deadpool_postgres::Pool;
 
 use crate::actors::mailbox::{Ask, answers_traced};
 use crate::actors::shutdown::{Shutdown, stops_on_shutdown};
 use crate::clock::Clock;
 use crate::metrics::Metrics;
+use crate::store;
 use crate::strava::budget::{Budget, Priority, RateHeaders, RequestKind};
 use crate::strava::standing::Standing;
 
@@ -30,6 +34,8 @@ pub struct BudgetActor {
     standing: Standing,
     clock: Clock,
     metrics: Arc<Metrics>,
+    /// Where the figures are kept, so a restart starts from what Strava last said.
+    store: Option<Pool>,
 }
 
 impl BudgetActor {
@@ -39,7 +45,35 @@ impl BudgetActor {
             standing: Standing::default(),
             clock,
             metrics,
+            store: None,
         }
+    }
+
+    /// Reads the stored figures before the first permit, and stores them after every response.
+    pub fn kept_in(mut self, pool: Pool) -> Self {
+        self.store = Some(pool);
+        self
+    }
+
+    /// Writes the figures in the background; a failed write only costs the next start-up its
+    /// head start.
+    fn save(&self, ctx: &mut Context<Self>) {
+        let Some(pool) = self.store.clone() else {
+            return;
+        };
+        let budget = self.budget.clone();
+        ctx.spawn(
+            async move {
+                let saved = async {
+                    let db = pool.get().await?;
+                    store::save_rate_budget(&db, &budget).await
+                };
+                if let Err(e) = saved.await {
+                    tracing::debug!(error = %crate::error::chain(e.as_ref()), "could not store the rate budget");
+                }
+            }
+            .into_actor(self),
+        );
     }
 
     /// Takes what a response said about the app's standing; each change is logged once.
@@ -95,6 +129,30 @@ impl Actor for BudgetActor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
+        let Some(pool) = self.store.clone() else {
+            return;
+        };
+        // No permit before the stored figures are in: what Strava said last still holds.
+        ctx.wait(
+            async move {
+                let db = pool.get().await?;
+                store::rate_budget(&db).await
+            }
+            .into_actor(self)
+            .map(
+                |stored: anyhow::Result<Option<Budget>>, act, _| match stored {
+                    Ok(Some(stored)) if stored.observed_at() > act.budget.observed_at() => {
+                        act.budget = stored;
+                        act.figures();
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(
+                        error = %crate::error::chain(e.as_ref()),
+                        "could not read the stored rate budget; starting from Strava's defaults"
+                    ),
+                },
+            ),
+        );
     }
 }
 
@@ -208,13 +266,15 @@ impl Ask for Observe {
 impl Handler<Observe> for BudgetActor {
     type Result = Result<(), Refused>;
 
-    fn handle(&mut self, msg: Observe, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, msg: Observe, ctx: &mut Self::Context) -> Self::Result {
         let now = self.clock.now();
         self.note_standing(msg.standing, now);
         if msg.rate_limited {
             self.budget.record_rate_limited(&msg.rate, now);
+            self.save(ctx);
         } else if !msg.rate.is_empty() {
             self.budget.record(&msg.rate, now);
+            self.save(ctx);
         }
         self.figures();
         if msg.standing == Said::Inactive {

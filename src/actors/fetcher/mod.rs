@@ -130,7 +130,9 @@ impl FetcherActor {
     ) -> Self {
         let metrics = token.metrics().clone();
         let budget = Mailbox::new(
-            BudgetActor::new(options.clock.clone(), metrics.clone()).start(),
+            BudgetActor::new(options.clock.clone(), metrics.clone())
+                .kept_in(pool.clone())
+                .start(),
             metrics.clone(),
         );
         let subscription = KnownSubscription::new(

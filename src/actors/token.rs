@@ -243,18 +243,22 @@ impl Ask for AccessToken {
     const TIMEOUT: StdDuration = TOKEN_TIMEOUT;
 }
 
-pub struct AccessGrant {
+/// A token handed out (an access token, or for a revoke the refresh token), and whose it is.
+pub struct Grant {
     pub athlete_id: i64,
     pub token: SecretString,
 }
 
-impl std::fmt::Debug for AccessGrant {
+impl std::fmt::Debug for Grant {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AccessGrant")
+        f.debug_struct("Grant")
             .field("athlete_id", &self.athlete_id)
             .finish_non_exhaustive()
     }
 }
+
+pub type AccessGrant = Grant;
+pub type RefreshGrant = Grant;
 
 impl Handler<AccessToken> for TokenActor {
     type Result = AtomicResponse<Self, Result<AccessGrant, TokenError>>;
@@ -345,19 +349,6 @@ pub struct RefreshToken;
 
 impl Ask for RefreshToken {
     const TIMEOUT: StdDuration = TOKEN_TIMEOUT;
-}
-
-pub struct RefreshGrant {
-    pub athlete_id: i64,
-    pub token: SecretString,
-}
-
-impl std::fmt::Debug for RefreshGrant {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RefreshGrant")
-            .field("athlete_id", &self.athlete_id)
-            .finish_non_exhaustive()
-    }
 }
 
 impl Handler<RefreshToken> for TokenActor {

@@ -746,17 +746,8 @@ impl Handler<Disconnect> for FetcherActor {
 /// usable token, the app's credentials refused, the budget spent, the app inactive) the local
 /// data goes anyway: the owner asked for it.
 async fn revoke(deps: &SyncDeps, athlete_id: i64) -> Result<(), SyncError> {
-    let grant = match deps.token.ask(RefreshToken).await? {
-        Ok(grant) => grant,
-        Err(e @ (TokenError::ReauthorizationRequired | TokenError::Undecryptable)) => {
-            tracing::warn!(
-                athlete = athlete_id,
-                error = &e as &dyn std::error::Error,
-                "cannot revoke at Strava; deleting the local data anyway"
-            );
-            return Ok(());
-        }
-        Err(e) => return Err(e.into()),
+    let Some(grant) = usable(deps.token.ask(RefreshToken).await?, athlete_id, "revoke")? else {
+        return Ok(());
     };
     let token = grant.token.expose_secret();
     let strava = &deps.gate.strava;
@@ -789,19 +780,32 @@ async fn revoke(deps: &SyncDeps, athlete_id: i64) -> Result<(), SyncError> {
     Ok(())
 }
 
-/// [`revoke`] where Strava has no revoke endpoint: deauthorize with the access token.
-async fn deauthorize(deps: &SyncDeps, athlete_id: i64) -> Result<(), SyncError> {
-    let grant = match deps.token.ask(AccessToken::default()).await? {
-        Ok(grant) => grant,
+/// The token a disconnect hands back to Strava; `None` when there is none that works (the
+/// local data goes anyway).
+fn usable(
+    asked: Result<crate::actors::token::Grant, TokenError>,
+    athlete_id: i64,
+    action: &str,
+) -> Result<Option<crate::actors::token::Grant>, SyncError> {
+    match asked {
+        Ok(grant) => Ok(Some(grant)),
         Err(e @ (TokenError::ReauthorizationRequired | TokenError::Undecryptable)) => {
             tracing::warn!(
                 athlete = athlete_id,
                 error = &e as &dyn std::error::Error,
-                "cannot deauthorize at Strava; deleting the local data anyway"
+                "cannot {action} at Strava; deleting the local data anyway"
             );
-            return Ok(());
+            Ok(None)
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// [`revoke`] where Strava has no revoke endpoint: deauthorize with the access token.
+async fn deauthorize(deps: &SyncDeps, athlete_id: i64) -> Result<(), SyncError> {
+    let asked = deps.token.ask(AccessToken::default()).await?;
+    let Some(grant) = usable(asked, athlete_id, "deauthorize")? else {
+        return Ok(());
     };
     let token = grant.token.expose_secret();
     let strava = &deps.gate.strava;

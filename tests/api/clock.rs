@@ -236,12 +236,6 @@ async fn retention_purges_what_strava_has_not_confirmed_once_the_clock_passes_it
     assert_eq!(list["total"], json!(0));
     let recent = json(app.get("/strava/stats/activities").await).await;
     assert_eq!(recent["data"], json!([]));
-    let rows: i64 = app
-        .db()
-        .await
-        .query_one("SELECT count(*) FROM activities", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let rows = app.rows("activities").await;
     assert_eq!(rows, 0);
 }

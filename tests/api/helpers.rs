@@ -418,6 +418,16 @@ impl TestApp {
         start(sim, self.db_url, self.settings).await
     }
 
+    /// How many rows `table` holds.
+    pub async fn rows(&self, table: &str) -> i64 {
+        self.db()
+            .await
+            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+            .await
+            .unwrap_or_else(|e| panic!("counting {table}: {e}"))
+            .get(0)
+    }
+
     /// Starts another app on this one's database and simulator, with the same settings.
     pub async fn replica(&self) -> Replica {
         let mut settings = self.settings.clone();

@@ -303,13 +303,7 @@ async fn where_strava_has_no_revoke_a_disconnect_deauthorizes() {
     assert_eq!(app.sim.revoke_count(), 0);
     assert_eq!(app.sim.request_count("POST /oauth/deauthorize"), 1);
     assert_eq!(app.get("/strava/stats/ytd").await.status().as_u16(), 404);
-    let tokens: i64 = app
-        .db()
-        .await
-        .query_one("SELECT count(*) FROM tokens", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let tokens = app.rows("tokens").await;
     assert_eq!(tokens, 0);
 }
 

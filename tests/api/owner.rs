@@ -3,18 +3,9 @@
 use milepost::simulator::SimConfig;
 use serde_json::json;
 
-use crate::helpers::{API_KEY, TestApp, json, spawn_app, spawn_app_with, strava_of_athlete};
+use crate::helpers::{API_KEY, json, spawn_app, spawn_app_with, strava_of_athlete};
 
 const NOT_OWNER: &str = "This integration belongs to another account.";
-
-async fn rows(app: &TestApp, table: &str) -> i64 {
-    app.db()
-        .await
-        .query_one(&format!("SELECT count(*) FROM {table}"), &[])
-        .await
-        .unwrap()
-        .get(0)
-}
 
 #[actix_web::test]
 async fn another_athlete_cannot_take_over_and_nothing_of_theirs_is_stored() {
@@ -33,7 +24,7 @@ async fn another_athlete_cannot_take_over_and_nothing_of_theirs_is_stored() {
         .unwrap()
         .get(0);
     assert_eq!(stored, 0);
-    assert_eq!(rows(&app, "tokens").await, 1, "the owner's tokens stay");
+    assert_eq!(app.rows("tokens").await, 1, "the owner's tokens stay");
 }
 
 #[actix_web::test]
@@ -43,7 +34,7 @@ async fn a_pinned_owner_refuses_everyone_else() {
     assert_eq!(r.status().as_u16(), 403);
     assert_eq!(json(r).await["detail"], json!(NOT_OWNER));
     for table in ["tokens", "owner", "activities"] {
-        assert_eq!(rows(&app, table).await, 0, "{table}");
+        assert_eq!(app.rows(table).await, 0, "{table}");
     }
     // and the tokens Strava just issued are handed back: revoked with the app's credentials
     assert_eq!(app.sim.request_count("POST /oauth/revoke"), 1);
@@ -89,7 +80,7 @@ async fn disconnect_revokes_deletes_everything_and_lets_anyone_connect_again() {
         "sync_state",
         "response_bodies",
     ] {
-        assert_eq!(rows(&app, table).await, 0, "{table}");
+        assert_eq!(app.rows(table).await, 0, "{table}");
     }
     let r = app.get("/strava/stats/ytd").await;
     assert_eq!(r.status().as_u16(), 404);
@@ -128,7 +119,7 @@ async fn disconnect_deletes_the_data_even_when_the_rate_budget_is_spent() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
     for table in ["tokens", "activities", "athlete_stats"] {
-        assert_eq!(rows(&app, table).await, 0, "{table}");
+        assert_eq!(app.rows(table).await, 0, "{table}");
     }
     assert_eq!(app.get("/strava/stats/ytd").await.status().as_u16(), 404);
 }

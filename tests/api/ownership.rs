@@ -77,15 +77,6 @@ async fn two_overlapping_ingests_end_with_bodies_holding_both_changes() {
     }
 }
 
-async fn token_rows(app: &TestApp) -> i64 {
-    app.db()
-        .await
-        .query_one("SELECT count(*) FROM tokens", &[])
-        .await
-        .unwrap()
-        .get(0)
-}
-
 /// A connected app whose Strava answers slowly, so a token refresh is in flight for a while.
 async fn slow_strava() -> TestApp {
     let app = spawn_app_with(
@@ -98,7 +89,7 @@ async fn slow_strava() -> TestApp {
     )
     .await;
     app.connect_and_sync().await;
-    assert_eq!(token_rows(&app).await, 1);
+    assert_eq!(app.rows("tokens").await, 1);
     app
 }
 
@@ -139,7 +130,7 @@ async fn forgetting_the_tokens_while_a_refresh_is_in_flight_leaves_no_token_row(
         "the refresh went first and succeeded: {refreshed:?}"
     );
     assert_eq!(app.sim.token_refresh_count(), refreshes + 1);
-    assert_eq!(token_rows(&app).await, 0);
+    assert_eq!(app.rows("tokens").await, 0);
     // Told by the TokenActor alone (a disconnect also tells the health check), health answers
     // from a check at most a second old.
     let mut health = json(app.get("/strava/health").await).await;
@@ -171,7 +162,7 @@ async fn a_row_deleted_while_a_refresh_holds_it_goes_after_the_refresh_and_stays
     // had the delete gone first, the refresh would have found no row to write
     assert!(refreshed.is_ok(), "the refresh held the row: {refreshed:?}");
     assert_eq!(app.sim.token_refresh_count(), refreshes + 1);
-    assert_eq!(token_rows(&app).await, 0);
+    assert_eq!(app.rows("tokens").await, 0);
     // the next refresh finds the row gone and brings nothing back
     let again = app
         .services
@@ -186,5 +177,5 @@ async fn a_row_deleted_while_a_refresh_holds_it_goes_after_the_refresh_and_stays
         "no tokens to hand out: {again:?}"
     );
     assert_eq!(app.sim.token_refresh_count(), refreshes + 1);
-    assert_eq!(token_rows(&app).await, 0);
+    assert_eq!(app.rows("tokens").await, 0);
 }

@@ -280,13 +280,7 @@ async fn webhook_list_and_delete_manage_the_subscription_at_strava_and_here() {
         .unwrap();
     assert_eq!(out, format!("deleted: {id}"));
     assert_eq!(app.sim.subscription_id(), None);
-    let stored: i64 = app
-        .db()
-        .await
-        .query_one("SELECT count(*) FROM webhook_subscription", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let stored = app.rows("webhook_subscription").await;
     assert_eq!(stored, 0);
     // events for the deleted subscription are ignored now
     let newest = served_ids(&app).await[0];
@@ -446,13 +440,7 @@ async fn a_forged_deauthorization_while_reauthorization_is_required_deletes_noth
     wait_for_events(&app, "unconfirmed", unconfirmed, 1).await;
     assert_eq!(events(&app, "deauthorized").await, 0);
     assert_eq!(app.get("/strava/stats/ytd").await.status().as_u16(), 200);
-    let tokens: i64 = app
-        .db()
-        .await
-        .query_one("SELECT count(*) FROM tokens", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let tokens = app.rows("tokens").await;
     assert_eq!(tokens, 1);
 }
 

@@ -274,16 +274,7 @@ impl Handler<AccessToken> for TokenActor {
         let now = self.clock.now();
         AtomicResponse::new(Box::pin(
             async move {
-                let current = match cached {
-                    Some(t) => t,
-                    None => {
-                        let db = pool.get().await?;
-                        let stored = store::load_tokens(&db)
-                            .await?
-                            .ok_or(TokenError::NotConnected)?;
-                        decrypt(&cipher, stored)?
-                    }
-                };
+                let current = known_or_stored(cached, &pool, &cipher).await?;
                 if unsaved {
                     save_rotated(&pool, &cipher, current.clone()).await?;
                     tracing::info!(athlete = current.athlete_id, "rotated tokens saved");
@@ -361,16 +352,7 @@ impl Handler<RefreshToken> for TokenActor {
         let cached = self.tokens.clone();
         AtomicResponse::new(Box::pin(
             async move {
-                let current = match cached {
-                    Some(t) => t,
-                    None => {
-                        let db = pool.get().await?;
-                        let stored = store::load_tokens(&db)
-                            .await?
-                            .ok_or(TokenError::NotConnected)?;
-                        decrypt(&cipher, stored)?
-                    }
-                };
+                let current = known_or_stored(cached, &pool, &cipher).await?;
                 if current.status == REAUTHORIZATION_REQUIRED {
                     // Strava refused it already: there is nothing left to revoke with it.
                     return Err(TokenError::ReauthorizationRequired);
@@ -446,6 +428,22 @@ unusable_from!(
     deadpool_postgres::PoolError,
     tokio_postgres::Error
 );
+
+/// The tokens this actor holds, or else the stored ones.
+async fn known_or_stored(
+    cached: Option<Tokens>,
+    pool: &Pool,
+    cipher: &TokenCipher,
+) -> Result<Tokens, TokenError> {
+    if let Some(tokens) = cached {
+        return Ok(tokens);
+    }
+    let db = pool.get().await?;
+    let stored = store::load_tokens(&db)
+        .await?
+        .ok_or(TokenError::NotConnected)?;
+    decrypt(cipher, stored)
+}
 
 /// Refreshes `current` at Strava under its row's lock, so two processes never spend one
 /// refresh token: the row is read again first, and tokens another process stored meanwhile are

@@ -8,7 +8,7 @@ use chrono::{DateTime, Datelike, Utc};
 use milepost::simulator::{SimConfig, Simulator};
 use serde_json::{Value, json};
 
-use crate::helpers::{API_KEY, TestApp, json, spawn_app_with};
+use crate::helpers::{API_KEY, TestApp, eventually, json, spawn_app_with};
 
 /// Every read route, as a frontend reads them.
 fn read_routes(year: i32) -> Vec<String> {
@@ -72,17 +72,6 @@ async fn syncs_asked(app: &TestApp) -> u64 {
         .find_map(|l| l.strip_prefix(line))
         .and_then(|n| n.trim().parse::<f64>().ok())
         .map_or(0, |n| n as u64)
-}
-
-/// Polls (up to 10 s) until `done` holds.
-async fn eventually(mut done: impl AsyncFnMut() -> bool) -> bool {
-    for _ in 0..400 {
-        if done().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    false
 }
 
 /// Waits for `ticks` more refresh timer ticks than have happened so far.

@@ -790,3 +790,13 @@ pub async fn eventually(mut done: impl AsyncFnMut() -> bool) -> bool {
     }
     false
 }
+
+/// How many webhook events handling has come to `outcome` (`ignored`, `deferred`, `changed`,
+/// `unconfirmed`, …), as /metrics says.
+pub async fn webhook_events(app: &TestApp, outcome: &str) -> u64 {
+    let text = app.get("/metrics").await.text().await.unwrap();
+    let line = format!("milepost_webhook_events_total{{outcome=\"{outcome}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&line))
+        .map_or(0, |v| v.trim().parse().unwrap())
+}

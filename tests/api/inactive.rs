@@ -8,7 +8,7 @@ use chrono::{DateTime, Datelike, Utc};
 use milepost::simulator::{SimConfig, Simulator};
 use serde_json::{Value, json};
 
-use crate::helpers::{API_KEY, TestApp, eventually, json, spawn_app_with};
+use crate::helpers::{API_KEY, TestApp, eventually, json, spawn_app_with, webhook_events};
 
 /// Every read route, as a frontend reads them.
 fn read_routes(year: i32) -> Vec<String> {
@@ -309,15 +309,6 @@ async fn a_refused_second_athlete_s_tokens_are_revoked_or_deauthorized_where_rev
     assert_eq!(app.sim.request_count("POST /oauth/deauthorize"), 1);
 }
 
-/// How many webhook events handling has come to `outcome` (`deferred`, `changed`, …).
-async fn events(app: &TestApp, outcome: &str) -> u64 {
-    let text = app.get("/metrics").await.text().await.unwrap();
-    let line = format!("milepost_webhook_events_total{{outcome=\"{outcome}\"}} ");
-    text.lines()
-        .find_map(|l| l.strip_prefix(&line))
-        .map_or(0, |v| v.trim().parse().unwrap())
-}
-
 #[actix_web::test]
 async fn webhook_confirmations_wait_for_a_probe_and_are_not_lost() {
     // Arrange: a subscribed app whose Strava app then goes inactive
@@ -345,7 +336,7 @@ async fn webhook_confirmations_wait_for_a_probe_and_are_not_lost() {
     assert_eq!(app.sim.deliver_event(event).await.unwrap(), 200);
 
     // Assert: put off without a call to Strava, kept for the next probe
-    assert!(eventually(async || events(&app, "deferred").await >= 1).await);
+    assert!(eventually(async || webhook_events(&app, "deferred").await >= 1).await);
     assert_eq!(
         app.sim.request_counts().values().sum::<u64>(),
         0,
@@ -356,7 +347,7 @@ async fn webhook_confirmations_wait_for_a_probe_and_are_not_lost() {
     app.sim.set_app_inactive(false);
     to_the_next_probe(&app).await;
     assert!(
-        eventually(async || events(&app, "changed").await >= 1).await,
+        eventually(async || webhook_events(&app, "changed").await >= 1).await,
         "the event was never confirmed"
     );
     assert_eq!(app.sim.request_count("GET /activities/{id}"), 1);

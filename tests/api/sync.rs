@@ -9,6 +9,15 @@ use crate::helpers::{API_KEY, json, spawn_app, spawn_app_with};
 const LIST: &str = "GET /athlete/activities";
 const STATS: &str = "GET /athletes/{id}/stats";
 
+/// A Strava that allows 8 reads (16 requests) a quarter hour.
+const EIGHT_READS_A_QUARTER_HOUR: milepost::simulator::RateLimits =
+    milepost::simulator::RateLimits {
+        overall_15min: 16,
+        overall_daily: 2_000,
+        read_15min: 8,
+        read_daily: 1_000,
+    };
+
 fn read_calls(app: &crate::helpers::TestApp) -> u64 {
     app.sim
         .request_counts()
@@ -143,12 +152,7 @@ async fn a_long_backfill_completes_across_rate_windows_without_a_single_429() {
     // 2,500 activities or more, and a Strava that allows 8 reads a quarter hour
     let sim = SimConfig {
         history_years: 10,
-        limits: milepost::simulator::RateLimits {
-            overall_15min: 16,
-            overall_daily: 2_000,
-            read_15min: 8,
-            read_daily: 1_000,
-        },
+        limits: EIGHT_READS_A_QUARTER_HOUR,
         ..SimConfig::default()
     };
     let app = spawn_app_with(sim, |_| {}).await;
@@ -255,12 +259,7 @@ async fn a_short_first_page_with_new_activities_is_not_taken_for_the_end() {
 async fn a_restarted_app_starts_from_the_stored_budget_and_sends_no_request_strava_would_refuse() {
     let sim = SimConfig {
         history_years: 0,
-        limits: milepost::simulator::RateLimits {
-            overall_15min: 16,
-            overall_daily: 2_000,
-            read_15min: 8,
-            read_daily: 1_000,
-        },
+        limits: EIGHT_READS_A_QUARTER_HOUR,
         ..SimConfig::default()
     };
     let app = spawn_app_with(sim, |_| {}).await;

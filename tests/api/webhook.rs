@@ -5,7 +5,7 @@ use std::time::Duration;
 use milepost::simulator::{RateLimits, SimActivity, SimConfig};
 use serde_json::json;
 
-use crate::helpers::{API_KEY, TestApp, json, spawn_app_with, strava_of_athlete};
+use crate::helpers::{API_KEY, TestApp, json, spawn_app_with, strava_of_athlete, webhook_events};
 
 const VERIFY: &str = "test-webhook-verify-token";
 
@@ -35,19 +35,10 @@ async fn served_ids(app: &TestApp) -> Vec<i64> {
         .collect()
 }
 
-/// How many events handling has come to `outcome` (`ignored`, `changed`, `unconfirmed`, …).
-async fn events(app: &TestApp, outcome: &str) -> u64 {
-    let text = app.get("/metrics").await.text().await.unwrap();
-    let line = format!("milepost_webhook_events_total{{outcome=\"{outcome}\"}} ");
-    text.lines()
-        .find_map(|l| l.strip_prefix(&line))
-        .map_or(0, |v| v.trim().parse().unwrap())
-}
-
 /// Waits until `n` more events than `before` have come to `outcome`.
 async fn wait_for_events(app: &TestApp, outcome: &str, before: u64, n: u64) {
     assert!(
-        eventually(async || events(app, outcome).await >= before + n).await,
+        eventually(async || webhook_events(app, outcome).await >= before + n).await,
         "{n} more events never came to {outcome:?}"
     );
 }
@@ -130,7 +121,7 @@ async fn a_created_activity_appears_and_a_forged_delete_changes_nothing() {
 
     // Strava still has it: a delete event for it is not believed.
     app.sim.reset_counts();
-    let changed = events(&app, "changed").await;
+    let changed = webhook_events(&app, "changed").await;
     app.sim
         .deliver_event(app.sim.activity_event("delete", id, json!({})))
         .await
@@ -146,7 +137,7 @@ async fn events_for_another_subscription_or_athlete_cost_nothing() {
     let app = subscribed_app().await;
     let newest = served_ids(&app).await[0];
     app.sim.reset_counts();
-    let ignored = events(&app, "ignored").await;
+    let ignored = webhook_events(&app, "ignored").await;
     let mut foreign = app.sim.activity_event("delete", newest, json!({}));
     foreign["subscription_id"] = json!(999_999);
     let r = app
@@ -181,7 +172,7 @@ async fn events_for_another_subscription_or_athlete_cost_nothing() {
 async fn a_deauthorization_confirmed_by_strava_leaves_nothing_and_a_forged_one_changes_nothing() {
     let app = subscribed_app().await;
     // forged: the token still works
-    let unconfirmed = events(&app, "unconfirmed").await;
+    let unconfirmed = webhook_events(&app, "unconfirmed").await;
     app.sim
         .deliver_event(app.sim.deauthorization_event())
         .await
@@ -285,7 +276,7 @@ async fn webhook_list_and_delete_manage_the_subscription_at_strava_and_here() {
     // events for the deleted subscription are ignored now
     let newest = served_ids(&app).await[0];
     app.sim.reset_counts();
-    let ignored = events(&app, "ignored").await;
+    let ignored = webhook_events(&app, "ignored").await;
     let mut event = json!({
         "object_type": "activity", "object_id": newest, "aspect_type": "delete",
         "updates": {}, "owner_id": app.sim.config().athlete_id,
@@ -338,7 +329,7 @@ async fn a_flood_of_events_uses_at_most_half_a_read_window_and_the_rest_waits() 
     let limits = RateLimits::default();
     assert_eq!(limits.read_15min, 100, "the test assumes Strava's defaults");
     app.sim.reset_counts();
-    let deferred = events(&app, "deferred").await;
+    let deferred = webhook_events(&app, "deferred").await;
     // forged but valid-looking: ids Strava does not have, each confirmation a 404
     let flood = (0..400)
         .map(|i| {
@@ -348,7 +339,9 @@ async fn a_flood_of_events_uses_at_most_half_a_read_window_and_the_rest_waits() 
         .collect();
     deliver_all(&app, flood).await;
     assert!(
-        within(10, async || events(&app, "deferred").await > deferred).await,
+        within(10, async || webhook_events(&app, "deferred").await
+            > deferred)
+        .await,
         "the budget never deferred a confirmation: {} reads, {}",
         app.sim.request_count(FETCH),
         metrics_text(&app)
@@ -362,13 +355,15 @@ async fn a_flood_of_events_uses_at_most_half_a_read_window_and_the_rest_waits() 
     tokio::time::sleep(Duration::from_millis(300)).await;
     let first = app.sim.request_count(FETCH);
     assert!((1..=50).contains(&first), "{first} reads in one window");
-    assert_eq!(events(&app, "dropped").await, 0);
+    assert_eq!(webhook_events(&app, "dropped").await, 0);
 
     // the next window goes on with the rest, again within half of it
-    let deferred = events(&app, "deferred").await;
+    let deferred = webhook_events(&app, "deferred").await;
     app.sim.advance_clock(Duration::from_secs(15 * 60));
     assert!(
-        within(10, async || events(&app, "deferred").await > deferred).await,
+        within(10, async || webhook_events(&app, "deferred").await
+            > deferred)
+        .await,
         "the rest never went on"
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -395,8 +390,8 @@ async fn any_number_of_events_for_one_activity_cost_one_fetch() {
     .await;
     let newest = served_ids(&app).await[0];
     app.sim.reset_counts();
-    let changed = events(&app, "changed").await;
-    let coalesced = events(&app, "coalesced").await;
+    let changed = webhook_events(&app, "changed").await;
+    let coalesced = webhook_events(&app, "coalesced").await;
     let burst = (0..200)
         .map(|_| {
             app.sim
@@ -405,7 +400,7 @@ async fn any_number_of_events_for_one_activity_cost_one_fetch() {
         .collect();
     deliver_all(&app, burst).await;
     assert!(
-        within(5, async || events(&app, "coalesced").await
+        within(5, async || webhook_events(&app, "coalesced").await
             >= coalesced + 199)
         .await
     );
@@ -416,10 +411,10 @@ async fn any_number_of_events_for_one_activity_cost_one_fetch() {
     );
 
     app.sim.advance_clock(Duration::from_secs(15 * 60));
-    assert!(within(5, async || events(&app, "changed").await > changed).await);
+    assert!(within(5, async || webhook_events(&app, "changed").await > changed).await);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(app.sim.request_count(FETCH), 1);
-    assert_eq!(events(&app, "changed").await, changed + 1);
+    assert_eq!(webhook_events(&app, "changed").await, changed + 1);
 }
 
 #[actix_web::test]
@@ -432,13 +427,13 @@ async fn a_forged_deauthorization_while_reauthorization_is_required_deletes_noth
     let health = json(app.get("/strava/health").await).await;
     assert_eq!(health["strava"], json!("reauthorization_required"));
 
-    let unconfirmed = events(&app, "unconfirmed").await;
+    let unconfirmed = webhook_events(&app, "unconfirmed").await;
     app.sim
         .deliver_event(app.sim.deauthorization_event())
         .await
         .unwrap();
     wait_for_events(&app, "unconfirmed", unconfirmed, 1).await;
-    assert_eq!(events(&app, "deauthorized").await, 0);
+    assert_eq!(webhook_events(&app, "deauthorized").await, 0);
     assert_eq!(app.get("/strava/stats/ytd").await.status().as_u16(), 200);
     let tokens = app.rows("tokens").await;
     assert_eq!(tokens, 1);
@@ -453,7 +448,7 @@ async fn after_a_deauthorization_only_the_same_athlete_can_connect_again() {
         .deliver_event(app.sim.deauthorization_event())
         .await
         .unwrap();
-    assert!(within(5, async || events(&app, "deauthorized").await == 1).await);
+    assert!(within(5, async || webhook_events(&app, "deauthorized").await == 1).await);
 
     let app = app.switch_strava(strava_of_athlete(424_242).await).await;
     let r = app.connect().await;
@@ -477,7 +472,7 @@ async fn an_activity_strava_returns_for_another_athlete_is_not_stored() {
         .with_raw_json("athlete", json!({"id": 424_242, "resource_state": 1})),
     );
     app.sim.reset_counts();
-    let ignored = events(&app, "ignored").await;
+    let ignored = webhook_events(&app, "ignored").await;
     app.sim
         .deliver_event(app.sim.activity_event("create", id, json!({})))
         .await
@@ -530,9 +525,10 @@ async fn past_a_thousand_pending_ids_new_ones_are_dropped_and_one_reconciliation
     .await;
     let history = app.sim.activities().len();
     app.sim.reset_counts();
-    let dropped = events(&app, "dropped").await;
+    let dropped = webhook_events(&app, "dropped").await;
     let synced = syncs(&app).await;
 
+    // (waits are generous: 1,300 deliveries on a loaded machine take a while)
     // Act: more distinct ids than the pending set holds; confirmations stop at half the read
     // window, so they pile up
     let flood = (0..1_300)
@@ -546,12 +542,14 @@ async fn past_a_thousand_pending_ids_new_ones_are_dropped_and_one_reconciliation
     // Assert: ids past the thousand dropped (1,300 less the pending thousand less the few
     // dozen confirmed meanwhile), and one full re-list in their place
     assert!(
-        within(10, async || events(&app, "dropped").await >= dropped + 200).await,
+        within(30, async || webhook_events(&app, "dropped").await
+            >= dropped + 200)
+        .await,
         "{} dropped",
-        events(&app, "dropped").await - dropped
+        webhook_events(&app, "dropped").await - dropped
     );
     assert!(
-        within(10, async || app.sim.request_count(LIST) > 0
+        within(30, async || app.sim.request_count(LIST) > 0
             && !sync_in_flight(&app).await)
         .await,
         "no reconciliation ran: {:?}",
@@ -570,7 +568,7 @@ async fn past_a_thousand_pending_ids_new_ones_are_dropped_and_one_reconciliation
 
     // while the set is still full (confirmations left at most 50 places of it), more drops
     // schedule nothing more
-    let before = events(&app, "dropped").await;
+    let before = webhook_events(&app, "dropped").await;
     let more = (0..100)
         .map(|i| {
             app.sim
@@ -578,7 +576,11 @@ async fn past_a_thousand_pending_ids_new_ones_are_dropped_and_one_reconciliation
         })
         .collect();
     deliver_all(&app, more).await;
-    assert!(within(5, async || events(&app, "dropped").await >= before + 50).await);
+    assert!(
+        within(30, async || webhook_events(&app, "dropped").await
+            >= before + 50)
+        .await
+    );
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(!sync_in_flight(&app).await);
     assert_eq!(syncs(&app).await, synced + 1);

@@ -49,11 +49,13 @@ pub enum ErrorCode {
     StravaAppInactive,
     /// A request body that did not arrive in time.
     RequestTimeout,
+    /// Work only the leader does, and no replica leads now.
+    NoLeader,
 }
 
 impl ErrorCode {
     /// Every code, for the OpenAPI document.
-    pub const ALL: [ErrorCode; 28] = [
+    pub const ALL: [ErrorCode; 29] = [
         Self::NotFound,
         Self::ValidationError,
         Self::InvalidApiKey,
@@ -82,6 +84,7 @@ impl ErrorCode {
         Self::SetupRequired,
         Self::StravaAppInactive,
         Self::RequestTimeout,
+        Self::NoLeader,
     ];
 }
 
@@ -335,6 +338,7 @@ mod tests {
             "setup_required",
             "strava_app_inactive",
             "request_timeout",
+            "no_leader",
         ];
         assert_eq!(ErrorCode::ALL.len(), released.len());
         for (code, text) in ErrorCode::ALL.into_iter().zip(released) {

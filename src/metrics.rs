@@ -85,6 +85,10 @@ pub struct Metrics {
     pub strava_app_inactive: Gauge,
     /// Health checks that asked Postgres (at most one a second, however many ask).
     pub health_checks: Counter,
+    /// 1 while this replica is the leader.
+    pub leader: Gauge,
+    /// The generation of the data this replica serves (every replica's agrees within a second).
+    pub generation: Gauge,
     /// Per actor, for the admin view (the registry cannot be read back).
     actors: std::sync::Mutex<std::collections::BTreeMap<&'static str, ActorSummary>>,
 }
@@ -121,6 +125,18 @@ impl Default for Metrics {
         let retention_purged = Counter::default();
         let strava_app_inactive = Gauge::default();
         let health_checks = Counter::default();
+        let leader = Gauge::default();
+        let generation = Gauge::default();
+        registry.register(
+            "leader",
+            "1 while this replica is the leader (runs the timers, makes every Strava call)",
+            leader.clone(),
+        );
+        registry.register(
+            "generation",
+            "The generation of the data this replica serves",
+            generation.clone(),
+        );
         registry.register(
             "strava_app_inactive",
             "1 while Strava answers that the application is inactive",
@@ -243,6 +259,8 @@ impl Default for Metrics {
             retention_purged,
             strava_app_inactive,
             health_checks,
+            leader,
+            generation,
             actors: Default::default(),
         }
     }

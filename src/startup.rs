@@ -25,6 +25,8 @@ use crate::crypto::{StateSigner, TokenCipher};
 use crate::http::{self, AppState, middleware};
 use crate::metrics::Metrics;
 use crate::store;
+use crate::store::coordination::{Coordination, Replica};
+use crate::store::queue::{GENERATION_CHANNEL, WORK_CHANNEL};
 use crate::strava::{StravaClient, StravaConfig};
 
 /// Largest request body accepted anywhere (webhook events are tiny).
@@ -41,6 +43,10 @@ pub struct Services {
     pub metrics: Arc<Metrics>,
     pub ready: Arc<AtomicBool>,
     pub pool: deadpool_postgres::Pool,
+    /// This replica among the replicas on the same Postgres (see [`Coordination`]).
+    pub replica: Replica,
+    /// The dedicated connection, taken (and closed) by [`Services::shutdown`].
+    coordination: Arc<std::sync::Mutex<Option<Coordination>>>,
     /// The first-connection link (production without OWNER_ATHLETE_ID); see
     /// [`Services::setup_link`].
     setup_link: Option<SecretString>,
@@ -81,6 +87,9 @@ impl Services {
         )?;
         let pool = store::pool(&url, settings.database_pool_size)?;
         store::migrate(&pool).await?;
+        let coordination =
+            Coordination::start(&url, &[WORK_CHANNEL, GENERATION_CHANNEL], clock.clone())?;
+        let replica = coordination.replica();
 
         let cipher = Arc::new(TokenCipher::new(
             required(&settings.encryption_key, "ENCRYPTION_KEY")?,
@@ -110,6 +119,7 @@ impl Services {
                 chrono::Duration::days(i64::from(settings.retention_days.max(1))),
                 clock.clone(),
                 ready.clone(),
+                replica.clone(),
             )
             .start(),
             metrics.clone(),
@@ -129,6 +139,7 @@ impl Services {
                 metrics.clone(),
                 clock.clone(),
             )
+            .following(replica.clone())
             .start(),
             metrics.clone(),
         );
@@ -147,6 +158,7 @@ impl Services {
                     webhook_subscription: settings.strava_webhook_subscription_id,
                     stored_subscription,
                     clock: clock.clone(),
+                    replica: replica.clone(),
                 },
             )
             .start(),
@@ -159,6 +171,8 @@ impl Services {
             metrics,
             ready,
             pool,
+            replica,
+            coordination: Arc::new(std::sync::Mutex::new(Some(coordination))),
             setup_link,
             unowned_at_start,
             stored_subscription,
@@ -210,11 +224,20 @@ fn setup_link(redirect_uri: Option<&str>, code: &str) -> String {
 }
 
 impl Services {
-    /// Stops the actors, fetcher first, so no sync or timer outlives the server.
+    /// Stops the actors, fetcher first, so no sync or timer outlives the server, then closes
+    /// the dedicated connection: the lock goes with it, and a follower takes over at once.
     pub async fn shutdown(&self) {
         let _ = self.fetcher.ask(Shutdown).await;
         let _ = self.token.ask(Shutdown).await;
         let _ = self.cache.ask(Shutdown).await;
+        let coordination = self
+            .coordination
+            .lock()
+            .map(|mut held| held.take())
+            .unwrap_or_default();
+        if let Some(coordination) = coordination {
+            coordination.stop().await;
+        }
     }
 }
 

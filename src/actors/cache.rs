@@ -17,6 +17,12 @@
 //! [`ForgetActivities`] (delete an athlete's data), [`Health`] (database reachability and
 //! connection facts, from a check of Postgres made at most once a second), [`HealthChanged`]
 //! (what health reports changed: check again).
+//!
+//! With several replicas (SPEC §6) every replica's CacheActor serves the same bodies: each
+//! committed change moves the generation on (a trigger, `sql/V3__replicas.sql`) and notifies
+//! it; a CacheActor that hears of a generation newer than the one it serves loads the bodies
+//! again, and one whose connection missed notifications reads the generation to catch up. Only
+//! the leader derives again for a new day or sweeps after start-up; the others follow.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -36,6 +42,8 @@ use crate::actors::shutdown::{Shutdown, stops_on_shutdown};
 use crate::clock::Clock;
 use crate::metrics::{CacheLabels, Metrics};
 use crate::stats::{self, PublicVisibility};
+use crate::store::coordination::{Heard, Replica};
+use crate::store::queue::GENERATION_CHANNEL;
 use crate::store::{self, StoreError, StoredBody};
 use crate::strava::models::{Activity, ActivityStats};
 
@@ -45,6 +53,8 @@ const CACHE_CAPACITY: u64 = 10_000;
 const MAILBOX_CAPACITY: usize = 4096;
 /// How long start-up waits before trying to warm again when Postgres is not there yet.
 const WARM_RETRY: Duration = Duration::from_secs(2);
+/// How soon a replica loads again after a load for a newer generation failed or was overtaken.
+const FOLLOW_RETRY: Duration = Duration::from_millis(200);
 /// How often (by the clock) the retention sweep runs, and once right after warming.
 const RETENTION_SWEEP: chrono::Duration = chrono::Duration::hours(1);
 /// How often the actor looks at the clock: whether the athlete's day changed under its bodies,
@@ -130,6 +140,12 @@ pub struct CacheActor {
     /// Held by the ingest writing now; the next one waits for it (see the module doc).
     ingest_turn: Arc<tokio::sync::Mutex<()>>,
     health: HealthCheck,
+    replica: Replica,
+    /// The generation of what is served (`-1` before warming).
+    generation: i64,
+    /// Bodies are being loaded for a newer generation; `again`: another came meanwhile.
+    following: bool,
+    follow_again: bool,
     me: Option<Mailbox<CacheActor>>,
 }
 
@@ -153,6 +169,7 @@ impl CacheActor {
         retention: chrono::Duration,
         clock: Clock,
         ready: Arc<AtomicBool>,
+        replica: Replica,
     ) -> Self {
         Self {
             pool,
@@ -169,8 +186,18 @@ impl CacheActor {
             next_sweep: None,
             ingest_turn: Arc::default(),
             health: HealthCheck::default(),
+            replica,
+            generation: -1,
+            following: false,
+            follow_again: false,
             me: None,
         }
+    }
+
+    /// What is served is now of generation `generation` (never going back).
+    fn serving(&mut self, generation: i64) {
+        self.generation = self.generation.max(generation);
+        self.metrics.generation.set(self.generation);
     }
 
     /// The athlete's local time now.
@@ -232,8 +259,11 @@ impl CacheActor {
     }
 
     /// Looks at the clock: derives every body again once the athlete's day has changed, and
-    /// sweeps when a sweep is due.
+    /// sweeps when a sweep is due. The leader's work: the others follow what it commits.
     fn tick(&mut self, ctx: &mut Context<Self>) {
+        if !self.replica.role().is_leader() {
+            return;
+        }
         if self.next_sweep.is_some_and(|due| self.clock.now() >= due) {
             self.sweep(ctx);
         }
@@ -266,48 +296,99 @@ impl CacheActor {
     }
 
     fn warm(&mut self, ctx: &mut Context<Self>) {
+        load(self.pool.clone(), self.visibility)
+            .into_actor(self)
+            .map(|loaded, act, ctx| match loaded {
+                Ok(loaded) => {
+                    act.take(loaded);
+                    act.sweep(ctx);
+                    tracing::info!(
+                        entries = act.cache.entry_count(),
+                        "cache warmed from Postgres"
+                    );
+                }
+                Err(e) => {
+                    tracing::warn!(
+                        error = &e as &dyn std::error::Error,
+                        "cannot warm the cache yet; retrying"
+                    );
+                    ctx.run_later(WARM_RETRY, Self::warm);
+                }
+            })
+            .wait(ctx);
+    }
+
+    /// Serves what [`load`] read.
+    fn take(&mut self, loaded: Loaded) {
+        self.report_absurd(loaded.absurd);
+        if !loaded.bodies.is_empty() {
+            // Bodies from Postgres may be from an earlier day: the leader's first tick derives
+            // them again.
+            self.derived_on = Some(NaiveDate::MIN);
+        }
+        self.utc_offset = loaded.utc_offset;
+        self.replace(loaded.bodies);
+        self.list = Arc::new(loaded.list);
+        self.serving(loaded.generation);
+    }
+
+    /// Another replica committed a change (or this one may have missed some): loads the
+    /// bodies again unless what is served is that new already.
+    fn follow(&mut self, heard: Heard, ctx: &mut Context<Self>) {
+        if let Heard::Notification(n) = &heard
+            && n.payload.parse::<i64>().is_ok_and(|g| g <= self.generation)
+        {
+            return;
+        }
+        if self.following {
+            self.follow_again = true;
+            return;
+        }
+        self.following = true;
         let pool = self.pool.clone();
         let visibility = self.visibility;
-        async move {
-            let db = pool.get().await?;
-            let bodies = store::bodies(&db).await?;
-            let activities = match store::last_publication(&db).await? {
-                Some(publication) => store::activities(&db, publication.athlete_id).await?,
-                None => Vec::new(),
-            };
-            let public = stats::public_newest_first(&activities, visibility);
-            let offset = stats::athlete_offset(public.first().copied());
-            let list = stats::ActivityList::new(&public);
-            let absurd = stats::absurd_activities(&activities);
-            Ok::<_, CacheError>((bodies, list, offset, absurd))
-        }
-        .into_actor(self)
-        .map(|loaded, act, ctx| match loaded {
-            Ok((bodies, list, offset, absurd)) => {
-                act.report_absurd(absurd);
-                if !bodies.is_empty() {
-                    // Bodies warmed from Postgres may be from an earlier day: the first tick
-                    // derives them again.
-                    act.derived_on = Some(NaiveDate::MIN);
+        let turn = self.ingest_turn.clone();
+        let served = self.generation;
+        ctx.spawn(
+            async move {
+                // In turn with ingests: what is loaded is never older than what one published.
+                let turn = turn.lock_owned().await;
+                let current = store::queue::generation(&pool.get().await?).await?;
+                if current <= served {
+                    return Ok((None, turn));
                 }
-                act.utc_offset = offset;
-                act.replace(bodies);
-                act.list = Arc::new(list);
-                act.sweep(ctx);
-                tracing::info!(
-                    entries = act.cache.entry_count(),
-                    "cache warmed from Postgres"
-                );
+                Ok::<_, CacheError>((Some(load(pool, visibility).await?), turn))
             }
-            Err(e) => {
-                tracing::warn!(
-                    error = &e as &dyn std::error::Error,
-                    "cannot warm the cache yet; retrying"
-                );
-                ctx.run_later(WARM_RETRY, Self::warm);
-            }
-        })
-        .wait(ctx);
+            .into_actor(self)
+            .map(|loaded, act, ctx| {
+                act.following = false;
+                match loaded {
+                    Ok((Some(loaded), turn)) => {
+                        if loaded.generation > act.generation {
+                            let generation = loaded.generation;
+                            act.take(loaded);
+                            act.health = HealthCheck {
+                                generation: act.health.generation.wrapping_add(1),
+                                ..HealthCheck::default()
+                            };
+                            tracing::debug!(generation, "serving what another replica committed");
+                        }
+                        drop(turn);
+                    }
+                    Ok((None, _)) => {}
+                    Err(e) => {
+                        tracing::warn!(
+                            error = &e as &dyn std::error::Error,
+                            "could not load what another replica committed; trying again"
+                        );
+                        act.follow_again = true;
+                    }
+                }
+                if std::mem::take(&mut act.follow_again) {
+                    ctx.run_later(FOLLOW_RETRY, |act, ctx| act.follow(Heard::Missed, ctx));
+                }
+            }),
+        );
     }
 
     /// Makes the cache hold exactly `bodies`.
@@ -348,6 +429,34 @@ impl CacheActor {
     }
 }
 
+/// What is stored to be served, read together.
+struct Loaded {
+    /// Read first: the bodies are at least this new.
+    generation: i64,
+    bodies: Vec<StoredBody>,
+    list: stats::ActivityList,
+    utc_offset: i64,
+    absurd: Vec<(i64, &'static str)>,
+}
+
+async fn load(pool: Pool, visibility: PublicVisibility) -> Result<Loaded, CacheError> {
+    let db = pool.get().await?;
+    let generation = store::queue::generation(&db).await?;
+    let bodies = store::bodies(&db).await?;
+    let activities = match store::last_publication(&db).await? {
+        Some(publication) => store::activities(&db, publication.athlete_id).await?,
+        None => Vec::new(),
+    };
+    let public = stats::public_newest_first(&activities, visibility);
+    Ok(Loaded {
+        generation,
+        bodies,
+        utc_offset: stats::athlete_offset(public.first().copied()),
+        list: stats::ActivityList::new(&public),
+        absurd: stats::absurd_activities(&activities),
+    })
+}
+
 /// Derives every body again from what is stored (no new data), if a sync ever published any.
 async fn rederive(pool: &Pool, me: &Mailbox<CacheActor>) -> Result<(), CacheError> {
     let last = store::last_publication(&pool.get().await?).await?;
@@ -370,7 +479,17 @@ impl Actor for CacheActor {
         self.me = Some(Mailbox::new(ctx.address(), self.metrics.clone()));
         self.warm(ctx);
         ctx.run_interval(TICK, Self::tick);
+        ctx.add_stream(self.replica.heard(GENERATION_CHANNEL));
     }
+}
+
+impl StreamHandler<Heard> for CacheActor {
+    fn handle(&mut self, heard: Heard, ctx: &mut Self::Context) {
+        self.follow(heard, ctx);
+    }
+
+    /// The connection's task ended (a shutdown): nothing more to follow.
+    fn finished(&mut self, _: &mut Self::Context) {}
 }
 
 stops_on_shutdown!(CacheActor);
@@ -537,6 +656,8 @@ pub struct IngestReport {
 
 /// What an ingest derived, to be served once its transaction committed.
 struct Published {
+    /// The generation this transaction moved on to.
+    generation: i64,
     bodies: Vec<StoredBody>,
     list: stats::ActivityList,
     utc_offset: i64,
@@ -599,6 +720,7 @@ impl Handler<Ingest> for CacheActor {
                     store::replace_bodies(&tx, &bodies).await?;
                     let local_date = stats::local_time(now, utc_offset).date();
                     published = Some(Published {
+                        generation: store::queue::generation(&tx).await?,
                         bodies,
                         list,
                         utc_offset,
@@ -625,6 +747,7 @@ impl Handler<Ingest> for CacheActor {
                     act.derived_on = Some(published.local_date);
                     act.replace(published.bodies);
                     act.list = Arc::new(published.list);
+                    act.serving(published.generation);
                     act.metrics
                         .activities_stored
                         .set(i64::try_from(published.stored).unwrap_or(i64::MAX));
@@ -662,13 +785,15 @@ impl Handler<ForgetActivities> for CacheActor {
                 let mut db = pool.get().await?;
                 let tx = db.transaction().await?;
                 store::forget_activities(&tx, msg.athlete_id).await?;
+                let generation = store::queue::generation(&tx).await?;
                 tx.commit().await?;
-                Ok::<_, CacheError>(turn)
+                Ok::<_, CacheError>((turn, generation))
             }
             .in_current_span()
             .into_actor(self)
             .map(|result, act, _| {
-                let turn = result?;
+                let (turn, generation) = result?;
+                act.serving(generation);
                 act.replace(Vec::new());
                 act.list = Arc::default();
                 act.derived_on = None;

@@ -33,6 +33,8 @@ use crate::actors::shutdown::{Shutdown, stops_on_shutdown};
 use crate::clock::Clock;
 use crate::crypto::{StateError, StateSigner, TokenCipher, constant_time_eq};
 use crate::metrics::Metrics;
+use crate::store::coordination::{Heard, Replica};
+use crate::store::queue::GENERATION_CHANNEL;
 use crate::store::{self, StoreError, StoredTokens};
 use crate::strava::client::Failure;
 use crate::strava::{StravaClient, StravaError};
@@ -159,6 +161,9 @@ pub struct TokenActor {
     unsaved: bool,
     /// The pending retry of that save, while one is scheduled.
     save_retry: Option<SpawnHandle>,
+    /// Another replica may change the token rows (a connection, a refresh): each change
+    /// announced makes the next use read them again.
+    replica: Option<Replica>,
 }
 
 impl TokenActor {
@@ -182,7 +187,14 @@ impl TokenActor {
             tokens: None,
             unsaved: false,
             save_retry: None,
+            replica: None,
         }
+    }
+
+    /// Reads the token rows again after every change announced on `replica`'s connection.
+    pub fn following(mut self, replica: Replica) -> Self {
+        self.replica = Some(replica);
+        self
     }
 }
 
@@ -191,7 +203,22 @@ impl Actor for TokenActor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
+        if let Some(replica) = &self.replica {
+            ctx.add_stream(replica.heard(GENERATION_CHANNEL));
+        }
     }
+}
+
+impl StreamHandler<Heard> for TokenActor {
+    /// Something was committed (here or by another replica): the rows are read again at the
+    /// next use, unless the only working refresh token is held here unsaved.
+    fn handle(&mut self, _: Heard, _: &mut Self::Context) {
+        if !self.unsaved {
+            self.tokens = None;
+        }
+    }
+
+    fn finished(&mut self, _: &mut Self::Context) {}
 }
 
 stops_on_shutdown!(TokenActor);

@@ -338,7 +338,7 @@ fn schemas() -> Value {
             "status": constant("success"),
             "message": {"type": "string"},
         })),
-        "Actors": object(&["actors", "sync", "budget", "cache"], json!({
+        "Actors": object(&["actors", "sync", "budget", "cache", "replica", "leader"], json!({
             "actors": {"type": "object", "additionalProperties": object(
                 &["handled", "errors", "in_flight", "last_handled_at"],
                 json!({
@@ -357,6 +357,21 @@ fn schemas() -> Value {
             })),
             "budget": {"type": "object", "description": "The FetcherActor's rate-budget figures"},
             "cache": object(&["entries"], json!({"entries": {"type": "integer"}})),
+            "replica": object(&["id", "leader", "leader_since", "generation"], json!({
+                "id": {"type": "string", "description": "This replica: <host>-<pid>-<random>"},
+                "leader": {"type": "boolean", "description": "Whether this replica leads"},
+                "leader_since": {"type": "string", "format": "date-time", "nullable": true},
+                "generation": {"type": "integer", "description": "The data generation served here"},
+            })),
+            "leader": {
+                "type": "object",
+                "nullable": true,
+                "description": "The replica that last took the lead, as Postgres has it (null when Postgres did not answer)",
+                "properties": {
+                    "replica": {"type": "string", "nullable": true},
+                    "since": {"type": "string", "format": "date-time", "nullable": true},
+                },
+            },
         })),
         "Challenge": object(&["hub.challenge"], json!({"hub.challenge": {"type": "string"}})),
         "Acknowledged": object(&["status"], json!({"status": constant("ok")})),

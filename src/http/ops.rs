@@ -20,6 +20,7 @@ use crate::actors::token::CONNECTED;
 use crate::crypto::constant_time_eq;
 use crate::error::{ApiError, ErrorCode};
 use crate::stats::timestamp;
+use crate::store::coordination::Role;
 use crate::strava::budget::Priority;
 
 /// The `strava` field of health and the operators' view: what the stored connection says, and
@@ -141,6 +142,19 @@ pub async fn actors(
         },
         "budget": fetcher.budget,
         "cache": {"entries": state.metrics.cache_entries.get()},
+        "replica": {
+            "id": fetcher.replica,
+            "leader": fetcher.role.is_leader(),
+            "leader_since": match fetcher.role {
+                Role::Leader { since } => Some(timestamp(since)),
+                Role::Follower => None,
+            },
+            "generation": state.metrics.generation.get(),
+        },
+        "leader": facts.as_ref().map(|f| json!({
+            "replica": f.leader,
+            "since": f.leader_since.map(timestamp),
+        })),
     })))
 }
 
@@ -191,16 +205,24 @@ fn sync_error(e: SyncError, failing: &str) -> ApiError {
             )
             .with_retry_after(secs)
         }
+        SyncError::NoLeader => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::NoLeader,
+            "No replica is leading now to run it (one takes over within seconds). Try again later",
+        )
+        .with_retry_after(5),
         e @ (SyncError::Strava(_)
         | SyncError::Unauthorized
         | SyncError::NotFound
-        | SyncError::Token(crate::actors::token::TokenError::Strava(_))) => {
+        | SyncError::Token(crate::actors::token::TokenError::Strava(_))
+        | SyncError::Leader { strava: true, .. }) => {
             ApiError::server(StatusCode::BAD_GATEWAY, ErrorCode::StravaError, failing, &e)
         }
         e @ (SyncError::Token(_)
         | SyncError::Cache(_)
         | SyncError::Storage(_)
         | SyncError::Mailbox(_)
-        | SyncError::Stopped) => ApiError::internal(&e),
+        | SyncError::Stopped
+        | SyncError::Leader { strava: false, .. }) => ApiError::internal(&e),
     }
 }

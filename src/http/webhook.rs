@@ -1,5 +1,5 @@
-//! Strava's webhook: the subscription check (GET) and events (POST, acknowledged at once and
-//! handled by the FetcherActor afterwards).
+//! Strava's webhook: the subscription check (GET) and events (POST, acknowledged once the
+//! FetcherActor has them in the durable queue, and confirmed by the leader afterwards).
 //!
 //! With `STRAVA_WEBHOOK_SECRET` set, both are served only at `/strava/webhook/{that secret}`;
 //! the bare path and any other segment answer exactly as an unknown path does, before the body
@@ -109,7 +109,7 @@ async fn read_all(mut payload: web::Payload) -> Result<web::BytesMut, ApiError> 
     Ok(body)
 }
 
-/// `POST /strava/webhook[/{secret}]`: 200 as soon as the event is handed over.
+/// `POST /strava/webhook[/{secret}]`: 200 as soon as the event is stored (or ignored).
 #[tracing::instrument(name = "POST webhook", skip_all)]
 pub async fn receive(
     req: HttpRequest,
@@ -143,6 +143,8 @@ pub async fn receive(
         .fetcher
         .ask(WebhookEvent(event))
         .await
-        .map_err(mailbox)?;
+        .map_err(mailbox)?
+        // Not stored, so not acknowledged: Strava sends it again.
+        .map_err(|e| ApiError::unavailable(&e))?;
     Ok(HttpResponse::Ok().json(json!({"status": "ok"})))
 }

@@ -8,7 +8,10 @@
 //! reconnects), listens, tries the lock every [`TRY_EVERY`] while it follows, and checks the
 //! connection as often while it leads. Its [`Role`] is a `watch` value: whoever runs the
 //! leader's work watches it and stops the moment it reads [`Role::Follower`]. Notifications
-//! arrive on a `broadcast` channel, for every replica, leader or not.
+//! arrive on a `broadcast` channel, for every replica, leader or not; each time the connection
+//! (re)starts listening, every channel hears one with an empty payload: notifications may have
+//! been missed, and what they stand for is to be read from Postgres. [`Replica`] is what the
+//! rest of the process follows of all this.
 
 use std::time::Duration;
 
@@ -57,6 +60,7 @@ pub struct Notification {
 
 /// This replica's dedicated connection, running until [`Coordination::stop`] (or drop).
 pub struct Coordination {
+    id: std::sync::Arc<str>,
     role: watch::Receiver<Role>,
     notifications: broadcast::Sender<Notification>,
     stop: watch::Sender<bool>,
@@ -75,7 +79,9 @@ impl Coordination {
         let (role_tx, role) = watch::channel(Role::Follower);
         let (notifications, _) = broadcast::channel(NOTIFICATION_BACKLOG);
         let (stop, stopped) = watch::channel(false);
+        let id: std::sync::Arc<str> = replica_id().into();
         let session = Session {
+            id: id.clone(),
             config: target.config,
             channels: channels.to_vec(),
             role: role_tx,
@@ -88,11 +94,21 @@ impl Coordination {
             None => tokio::spawn(session.run(tokio_postgres::NoTls)),
         };
         Ok(Self {
+            id,
             role,
             notifications,
             stop,
             task,
         })
+    }
+
+    /// This replica as the rest of the process follows it.
+    pub fn replica(&self) -> Replica {
+        Replica {
+            id: self.id.clone(),
+            role: self.role.clone(),
+            notifications: self.notifications.clone(),
+        }
     }
 
     /// What this replica is now, and every change from here on.
@@ -119,8 +135,81 @@ impl Drop for Coordination {
     }
 }
 
+/// This replica's connection as the rest of the process follows it: its name, its role and the
+/// notifications. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Replica {
+    id: std::sync::Arc<str>,
+    role: watch::Receiver<Role>,
+    notifications: broadcast::Sender<Notification>,
+}
+
+/// What a subscriber heard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Heard {
+    Notification(Notification),
+    /// It fell behind and missed some: whatever they stand for is to be read again.
+    Missed,
+}
+
+impl Replica {
+    /// `<host>-<pid>-<random>`: tells replicas apart in the admin view and the log.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn role(&self) -> Role {
+        *self.role.borrow()
+    }
+
+    /// The role now, then each change.
+    pub fn roles(&self) -> impl futures::Stream<Item = Role> + 'static {
+        futures::stream::unfold((self.role.clone(), true), |(mut role, first)| async move {
+            if !first {
+                role.changed().await.ok()?;
+            }
+            let now = *role.borrow_and_update();
+            Some((now, (role, false)))
+        })
+    }
+
+    /// The notifications on `channel` from now on (empty payloads included, see the module
+    /// doc), and word of any missed.
+    pub fn heard(&self, channel: &'static str) -> impl futures::Stream<Item = Heard> + 'static {
+        let rx = self.notifications.subscribe();
+        futures::stream::unfold(rx, move |mut rx| async move {
+            loop {
+                match rx.recv().await {
+                    Ok(n) if n.channel == channel => return Some((Heard::Notification(n), rx)),
+                    Ok(_) => {}
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        return Some((Heard::Missed, rx));
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        })
+    }
+}
+
+/// `<host>-<pid>-<4 random hex digits>` (several replicas may run in one process in tests).
+fn replica_id() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "milepost".to_owned());
+    format!(
+        "{host}-{}-{:04x}",
+        std::process::id(),
+        rand::random::<u16>()
+    )
+}
+
 /// The task's state: what it connects to, what it listens to, where it says what it is.
 struct Session {
+    id: std::sync::Arc<str>,
     config: tokio_postgres::Config,
     channels: Vec<&'static str>,
     role: watch::Sender<Role>,
@@ -208,6 +297,13 @@ impl Session {
                 return Ended::Lost(e);
             }
         }
+        // Whatever was sent while this connection was not listening is lost: say so.
+        for channel in &self.channels {
+            let _ = self.notifications.send(Notification {
+                channel: (*channel).to_owned(),
+                payload: String::new(),
+            });
+        }
         loop {
             if self.role.borrow().is_leader() {
                 if let Err(e) = checked(client.simple_query("SELECT 1")).await {
@@ -221,8 +317,18 @@ impl Session {
                 match taken {
                     Ok(true) => {
                         let since = self.clock.now();
+                        // For the operators' view of every replica; the lock is what counts.
+                        let said = checked(client.execute(
+                            "INSERT INTO leader (singleton, replica, since) VALUES (TRUE, $1, $2)
+                             ON CONFLICT (singleton) DO UPDATE SET replica = $1, since = $2",
+                            &[&&*self.id, &since],
+                        ))
+                        .await;
+                        if let Err(e) = said {
+                            tracing::debug!(error = %e, "could not record the leader");
+                        }
                         self.role.send_replace(Role::Leader { since });
-                        tracing::info!("this replica is the leader");
+                        tracing::info!(replica = %self.id, "this replica is the leader");
                     }
                     Ok(false) => {}
                     Err(e) => return Ended::Lost(e),

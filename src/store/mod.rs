@@ -11,6 +11,7 @@ use tokio_postgres::NoTls;
 use crate::strava::models::{Activity, ActivityStats};
 
 pub mod coordination;
+pub mod queue;
 mod tls;
 
 mod embedded {
@@ -651,18 +652,24 @@ pub async fn save_rate_budget(
 pub struct HealthFacts {
     pub connection: Option<String>,
     pub last_sync: Option<DateTime<Utc>>,
+    /// The replica that last took the lead, and when.
+    pub leader: Option<String>,
+    pub leader_since: Option<DateTime<Utc>>,
 }
 
 pub async fn health_facts(db: &impl GenericClient) -> anyhow::Result<HealthFacts> {
     let row = db
         .query_one(
             "SELECT (SELECT status FROM tokens ORDER BY updated_at DESC LIMIT 1),
-                    (SELECT max(last_success_at) FROM sync_state)",
+                    (SELECT max(last_success_at) FROM sync_state),
+                    (SELECT replica FROM leader), (SELECT since FROM leader)",
             &[],
         )
         .await?;
     Ok(HealthFacts {
-        connection: row.get(0),
-        last_sync: row.get(1),
+        connection: row.try_get(0)?,
+        last_sync: row.try_get(1)?,
+        leader: row.try_get(2)?,
+        leader_since: row.try_get(3)?,
     })
 }

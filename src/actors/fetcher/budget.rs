@@ -129,10 +129,17 @@ impl Actor for BudgetActor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
+        self.load(ctx);
+    }
+}
+
+impl BudgetActor {
+    /// Reads the stored figures, holding every permit until they are in: what Strava said last
+    /// (to whichever replica asked it) still holds. Newer figures known here are kept.
+    fn load(&mut self, ctx: &mut Context<Self>) {
         let Some(pool) = self.store.clone() else {
             return;
         };
-        // No permit before the stored figures are in: what Strava said last still holds.
         ctx.wait(
             async move {
                 let db = pool.get().await?;
@@ -148,7 +155,7 @@ impl Actor for BudgetActor {
                     Ok(_) => {}
                     Err(e) => tracing::warn!(
                         error = %crate::error::chain(e.as_ref()),
-                        "could not read the stored rate budget; starting from Strava's defaults"
+                        "could not read the stored rate budget; going on from the figures known here"
                     ),
                 },
             ),
@@ -156,8 +163,26 @@ impl Actor for BudgetActor {
     }
 }
 
+/// Read the stored figures again before the next permit: this replica has just become the
+/// leader, and the one before it spent from the same windows.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Reload;
+
+impl Ask for Reload {
+    const TIMEOUT: Duration = Duration::from_secs(5);
+}
+
+impl Handler<Reload> for BudgetActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Reload, ctx: &mut Self::Context) {
+        self.load(ctx);
+    }
+}
+
 stops_on_shutdown!(BudgetActor);
-answers_traced!(BudgetActor: Spend, Observe, Open, Figures, AppStanding, Shutdown);
+answers_traced!(BudgetActor: Spend, Observe, Open, Figures, AppStanding, Reload, Shutdown);
 
 /// The budget cannot afford a request before `wait` has passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

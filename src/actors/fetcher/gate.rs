@@ -56,6 +56,12 @@ pub enum SyncError {
     Mailbox(#[from] MailboxError),
     #[error("the sync was stopped before it ended")]
     Stopped,
+    /// Asked of a follower, and no leader took it in time.
+    #[error("no replica is leading to run it")]
+    NoLeader,
+    /// Asked of a follower: the leader ran it and it failed (at Strava when `strava`).
+    #[error("the leader could not run it: {detail}")]
+    Leader { strava: bool, detail: String },
 }
 
 impl From<TokenError> for SyncError {

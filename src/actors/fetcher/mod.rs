@@ -12,6 +12,12 @@
 //! probe once an hour and every `refresh-data` probe once; timers, a resumed backfill and
 //! webhook confirmations otherwise wait without a Strava call.
 //!
+//! With several replicas on one Postgres (SPEC §6) only the leader's FetcherActor calls Strava:
+//! it follows the replica's [`Role`], and while it leads it runs the timers, takes the durable
+//! queue ([`queue`]: webhook events and work other replicas asked for) and confirms events. A
+//! follower's FetcherActor stores what it is asked and waits for the leader's outcome. Losing
+//! the lead stops the timers and the running sync at once.
+//!
 //! Messages: [`RunSync`] (run or join a sync), [`Connect`] (finish OAuth, then sync in the
 //! background), [`WebhookEvent`], [`SubscriptionChecked`], [`Disconnect`], [`Status`],
 //! [`AppStanding`].
@@ -19,10 +25,11 @@
 pub mod budget;
 mod forget;
 pub mod gate;
+pub mod queue;
 pub mod sync;
 pub mod webhook;
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -37,7 +44,9 @@ use tracing::Instrument;
 pub use budget::{AppStanding, AppStandingStatus, BudgetActor, BudgetStatus};
 use gate::{Gate, SyncDeps};
 pub use gate::{SyncError, SyncReport};
-use webhook::{Accepted, Event, EventOutcome, KnownSubscription, Target};
+use webhook::{
+    Accepted, Confirmation, Event, EventOutcome, KnownSubscription, Offered, PendingSet, Target,
+};
 
 use crate::actors::cache::{CacheActor, HealthChanged};
 use crate::actors::mailbox::{Ask, Mailbox, Reply, answers_traced};
@@ -49,14 +58,16 @@ use crate::actors::token::{
 use crate::clock::Clock;
 use crate::metrics::EventLabels;
 use crate::store;
+use crate::store::coordination::{Heard, Replica, Role};
+use crate::store::queue::{PendingEvent, WORK_CHANNEL, WorkKind};
 use crate::strava::StravaClient;
 use crate::strava::budget::{Priority, RequestKind};
 
 /// A background sync deferred by the budget runs again this long after its window opens.
 const AFTER_WINDOW: Duration = Duration::from_secs(2);
-/// Pending webhook confirmations at most; past that, events are dropped and one
+/// Events received and not yet screened at most; past that, events are dropped and one
 /// reconciliation is scheduled instead.
-const MAX_PENDING_CONFIRMATIONS: usize = 1_000;
+const MAX_UNSCREENED: usize = PendingSet::CAPACITY;
 /// Webhook confirmations sent to Strava at the same time.
 const CONFIRMATIONS_AT_ONCE: usize = 4;
 /// While the budget defers confirmations, how often the actor looks whether the window opened.
@@ -67,8 +78,13 @@ const STATS_AFTER_EVENTS: Duration = Duration::from_secs(60);
 const MAILBOX_CAPACITY: usize = 1024;
 /// How long `refresh-data` (and `milepost refresh`) waits for a sync; the sync itself goes on.
 const SYNC_TIMEOUT: Duration = Duration::from_secs(120);
-/// A webhook event is only handed over: Strava allows 2 s for the whole acknowledgement.
-const EVENT_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long a follower waits for the leader's outcome: within the ask's own timeout.
+const ASK_LEADER_WITHIN: Duration = Duration::from_secs(115);
+/// A webhook event is screened and stored before the acknowledgement: Strava allows 2 s for
+/// all of it.
+const EVENT_TIMEOUT: Duration = Duration::from_millis(1_500);
+/// Subscription checks are only passed on.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(1);
 /// A disconnect waits for a running sync, then revokes at Strava and deletes.
 const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(120);
 /// The code exchange and the token write, each with their own timeouts.
@@ -83,10 +99,12 @@ struct Running {
     outcome: SharedSync,
     full: bool,
     generation: u64,
+    /// The sync's future, cancelled when this replica stops leading.
+    handle: SpawnHandle,
 }
 
 /// Settings the FetcherActor runs with.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct FetcherOptions {
     pub refresh_interval: Duration,
     /// The full re-list that catches what no event reported (RECONCILE_INTERVAL_SECS).
@@ -99,6 +117,14 @@ pub struct FetcherOptions {
     pub stored_subscription: Option<i64>,
     /// Where "now" comes from (Strava's rate windows are clock time).
     pub clock: Clock,
+    /// This replica's standing among the replicas.
+    pub replica: Replica,
+}
+
+/// One stretch of leading: its number (marks the queue rows it took) and its timers.
+struct Term {
+    id: i64,
+    timers: Vec<SpawnHandle>,
 }
 
 pub struct FetcherActor {
@@ -116,6 +142,12 @@ pub struct FetcherActor {
     stats_refresh: Option<SpawnHandle>,
     /// Webhook events screened and waiting for Strava's word.
     confirmations: Confirmations,
+    replica: Replica,
+    /// While this replica leads.
+    term: Option<Term>,
+    /// The queue is being taken; `again`: a notification came meanwhile.
+    taking: bool,
+    take_again: bool,
     me: Option<Mailbox<FetcherActor>>,
 }
 
@@ -161,6 +193,10 @@ impl FetcherActor {
             retry: None,
             stats_refresh: None,
             confirmations: Confirmations::default(),
+            replica: options.replica,
+            term: None,
+            taking: false,
+            take_again: false,
             me: None,
         }
     }
@@ -181,7 +217,7 @@ impl FetcherActor {
         let deps = self.deps.clone();
         // The sync runs in this actor's context whoever waits for it, and stops with the actor.
         let (done, outcome) = futures::channel::oneshot::channel();
-        ctx.spawn(
+        let handle = ctx.spawn(
             async move {
                 if let Some(previous) = previous {
                     let _ = previous.await;
@@ -204,6 +240,7 @@ impl FetcherActor {
             outcome: outcome.clone(),
             full,
             generation,
+            handle,
         });
         ctx.spawn(outcome.clone().into_actor(self).map(move |_, act, _| {
             if act
@@ -218,8 +255,29 @@ impl FetcherActor {
     }
 
     /// A sync nobody waits for (timer, first connection); its outcome is logged, and one the
-    /// rate budget deferred runs again when the window opens.
+    /// rate budget deferred runs again when the window opens. A follower hands it to the
+    /// leader.
     fn sync_in_background(&mut self, full: bool, ctx: &mut Context<Self>) {
+        if self.term.is_none() {
+            let kind = if full {
+                WorkKind::Reconciliation
+            } else {
+                WorkKind::BackgroundSync
+            };
+            let pool = self.deps.pool.clone();
+            ctx.spawn(
+                async move {
+                    if let Err(e) = queue::hand_over(&pool, kind).await {
+                        tracing::warn!(
+                            error = &e as &dyn std::error::Error,
+                            "could not hand a sync to the leader"
+                        );
+                    }
+                }
+                .into_actor(self),
+            );
+            return;
+        }
         let Some(me) = self.me.clone() else { return };
         if let Some(pending) = self.retry.take() {
             ctx.cancel_future(pending);
@@ -318,18 +376,24 @@ impl FetcherActor {
 
 impl FetcherActor {
     fn count_event(&self, outcome: &'static str) {
-        self.deps
-            .gate
-            .metrics
-            .webhook_events
-            .get_or_create(&EventLabels { outcome })
-            .inc();
+        self.count_events(outcome, 1);
     }
 
-    /// An event dropped because too many wait: one reconciliation catches whatever was
-    /// dropped, however many were.
-    fn overflow(&mut self, ctx: &mut Context<Self>) {
-        self.count_event("dropped");
+    fn count_events(&self, outcome: &'static str, n: u64) {
+        if n > 0 {
+            self.deps
+                .gate
+                .metrics
+                .webhook_events
+                .get_or_create(&EventLabels { outcome })
+                .inc_by(n);
+        }
+    }
+
+    /// Events dropped because too many wait: one reconciliation catches whatever was dropped,
+    /// however many were.
+    fn overflow(&mut self, dropped: u64, ctx: &mut Context<Self>) {
+        self.count_events("dropped", dropped);
         if !self.confirmations.overflowed {
             self.confirmations.overflowed = true;
             tracing::warn!(
@@ -341,25 +405,35 @@ impl FetcherActor {
     }
 
     /// Screens the events that came meanwhile, one batch at a time (no Strava call; no
-    /// Postgres read but the stored subscription's, at most once a minute).
+    /// Postgres read but the stored subscription's, at most once a minute), stores those worth
+    /// confirming in the durable queue and acknowledges the batch.
     fn screen_events(&mut self, ctx: &mut Context<Self>) {
         if self.confirmations.screening || self.confirmations.unscreened.is_empty() {
             return;
         }
         self.confirmations.screening = true;
-        let batch = std::mem::take(&mut self.confirmations.unscreened);
+        let (batch, acks): (Vec<Event>, Vec<Ack>) =
+            std::mem::take(&mut self.confirmations.unscreened)
+                .into_iter()
+                .unzip();
         let deps = self.deps.clone();
         let now = self.deps.clock.now();
         let reread = self.subscription.begin_read(now);
         let known = self.subscription.id();
+        let term = self.term.as_ref().map(|t| t.id);
         ctx.spawn(
             async move {
                 let n = batch.len();
-                (n, webhook::screen(&deps, known, reread, batch).await)
+                let screened = webhook::screen(&deps, known, reread, batch).await;
+                let stored = match &screened.accepted {
+                    Ok(accepted) => store_accepted(&deps, accepted, term).await,
+                    Err(e) => Err(e.clone()),
+                };
+                (n, screened, stored)
             }
             .in_current_span()
             .into_actor(self)
-            .map(move |(n, screened), act, ctx| {
+            .map(move |(n, screened, stored), act, ctx| {
                 act.confirmations.screening = false;
                 match screened.stored {
                     Some(Ok(stored)) => act.subscription.read(Some(stored), now),
@@ -372,55 +446,68 @@ impl FetcherActor {
                     }
                     None => {}
                 }
-                match screened.accepted {
-                    Ok(screened) => {
-                        for accepted in screened {
-                            match accepted {
-                                Some(accepted) => act.enqueue(accepted, ctx),
-                                None => act.count_event(EventOutcome::Ignored.label()),
-                            }
+                let answer = match stored {
+                    Ok(stored) => {
+                        act.count_events("ignored", stored.ignored);
+                        act.count_events("coalesced", stored.coalesced);
+                        if stored.dropped > 0 {
+                            act.overflow(stored.dropped, ctx);
                         }
+                        // Taken by this leader as it stored them.
+                        if act.term.is_some() {
+                            act.offer(stored.rows, ctx);
+                        }
+                        Ok(())
                     }
                     Err(e) => {
-                        for _ in 0..n {
-                            act.count_event("failed");
-                        }
+                        act.count_events("failed", n as u64);
                         tracing::warn!(
                             error = &e as &dyn std::error::Error,
                             events = n,
-                            "webhook events not handled"
+                            "webhook events not stored; Strava sends them again"
                         );
+                        Err(e)
                     }
+                };
+                for ack in acks {
+                    let _ = ack.send(answer.clone());
                 }
                 act.screen_events(ctx);
             }),
         );
     }
 
-    /// Adds a screened event to the pending confirmations: nothing when its target is pending
-    /// or being confirmed already; dropped, with one reconciliation scheduled in its place,
-    /// when the set is full.
-    fn enqueue(&mut self, accepted: Accepted, ctx: &mut Context<Self>) {
-        if self.confirmations.queued.contains(&accepted.target) {
-            self.count_event("coalesced");
-            return;
+    /// Adds rows of the queue to the pending confirmations: nothing for a target pending
+    /// already (one being confirmed is confirmed again afterwards); past the set's capacity,
+    /// dropped with one reconciliation scheduled in their place.
+    fn offer(&mut self, rows: Vec<PendingEvent>, ctx: &mut Context<Self>) {
+        let mut dropped = 0;
+        for row in rows {
+            let Some(target) = Target::from_key(&row.key) else {
+                tracing::warn!(key = %row.key, "an unreadable row in the event queue; ignored");
+                continue;
+            };
+            if self
+                .confirmations
+                .pending
+                .offer(target, row.athlete_id, row.seq)
+                == Offered::Full
+            {
+                dropped += 1;
+            }
         }
-        if self.confirmations.pending.len() >= MAX_PENDING_CONFIRMATIONS {
-            self.overflow(ctx);
-            return;
-        }
-        self.confirmations.queued.insert(accepted.target);
-        match accepted.target {
-            // A deauthorization goes first: it may make everything behind it moot.
-            webhook::Target::Deauthorization => self.confirmations.pending.push_front(accepted),
-            webhook::Target::Activity(_) => self.confirmations.pending.push_back(accepted),
+        if dropped > 0 {
+            self.overflow(dropped, ctx);
         }
         self.confirm_pending(ctx);
     }
 
     /// Starts confirmations, a few at a time, unless the budget deferred them to a window
-    /// that has not opened yet.
+    /// that has not opened yet. Only the leader confirms.
     fn confirm_pending(&mut self, ctx: &mut Context<Self>) {
+        if self.term.is_none() {
+            return;
+        }
         if let Some(until) = self.confirmations.deferred_until {
             if self.deps.clock.now() < until {
                 self.wake_confirmations(ctx);
@@ -428,28 +515,31 @@ impl FetcherActor {
             }
             self.confirmations.deferred_until = None;
         }
-        while self.confirmations.running < CONFIRMATIONS_AT_ONCE {
-            let Some(accepted) = self.confirmations.pending.pop_front() else {
+        while self.confirmations.pending.running() < CONFIRMATIONS_AT_ONCE {
+            let Some(confirmation) = self.confirmations.pending.start() else {
                 break;
             };
-            self.confirmations.running += 1;
             let deps = self.deps.clone();
             ctx.spawn(
-                async move { webhook::confirm(&deps, accepted).await }
+                async move { confirm(&deps, confirmation).await }
                     .in_current_span()
                     .into_actor(self)
-                    .map(move |outcome, act, ctx| act.confirmed(accepted, outcome, ctx)),
+                    .map(move |outcome, act, ctx| act.confirmed(confirmation, outcome, ctx)),
             );
         }
     }
 
     fn confirmed(
         &mut self,
-        accepted: Accepted,
+        confirmation: Confirmation,
         outcome: Result<EventOutcome, SyncError>,
         ctx: &mut Context<Self>,
     ) {
-        self.confirmations.running = self.confirmations.running.saturating_sub(1);
+        if self.term.is_none() {
+            // No longer leading: the next leader confirms what the queue holds.
+            return;
+        }
+        let target = confirmation.target;
         match outcome {
             // Deferred, not dropped: confirmed when the window opens, or when a probe is due
             // (an inactive app is logged once, by the budget).
@@ -461,16 +551,16 @@ impl FetcherActor {
                     if matches!(e, SyncError::BudgetExhausted(_)) {
                         tracing::info!(
                             wait_secs = wait.as_secs(),
-                            pending = self.confirmations.pending.len() + 1,
+                            pending = self.confirmations.pending.len(),
                             "webhook confirmations deferred by the rate budget"
                         );
                     }
                     self.confirmations.deferred_until = Some(until);
                 }
-                self.confirmations.pending.push_front(accepted);
+                self.confirmations.pending.deferred(target);
             }
             outcome => {
-                self.confirmations.queued.remove(&accepted.target);
+                self.confirmations.pending.finished(target);
                 match &outcome {
                     Ok(outcome) => self.count_event(outcome.label()),
                     Err(_) => self.count_event("failed"),
@@ -485,7 +575,7 @@ impl FetcherActor {
                 }
             }
         }
-        if self.confirmations.pending.is_empty() && self.confirmations.running == 0 {
+        if self.confirmations.pending.is_empty() {
             self.confirmations.overflowed = false;
         }
         self.confirm_pending(ctx);
@@ -504,22 +594,311 @@ impl FetcherActor {
     }
 }
 
-/// The pending webhook confirmations, keyed by what they confirm.
+/// What storing a screened batch came to.
+struct Stored {
+    /// Now in the queue (new, or moved on), for the leader to confirm.
+    rows: Vec<PendingEvent>,
+    ignored: u64,
+    /// Events for a target the queue held already.
+    coalesced: u64,
+    /// Events the queue had no room for.
+    dropped: u64,
+}
+
+/// Stores the accepted events of a screened batch in the durable queue (one row per target),
+/// as taken by `term` when this replica leads, else waking the leader.
+async fn store_accepted(
+    deps: &SyncDeps,
+    accepted: &[Option<Accepted>],
+    term: Option<i64>,
+) -> Result<Stored, SyncError> {
+    let ignored = accepted.iter().filter(|a| a.is_none()).count() as u64;
+    let mut targets: HashMap<Target, i64> = HashMap::new();
+    for accepted in accepted.iter().flatten() {
+        targets.insert(accepted.target, accepted.athlete);
+    }
+    let events = accepted.len() as u64 - ignored;
+    if targets.is_empty() {
+        return Ok(Stored {
+            rows: Vec::new(),
+            ignored,
+            coalesced: 0,
+            dropped: 0,
+        });
+    }
+    let keyed: Vec<(String, i64)> = targets
+        .iter()
+        .map(|(target, athlete)| (target.key(), *athlete))
+        .collect();
+    let mut db = deps.pool.get().await?;
+    let rows = store::queue::store_events(&mut db, &keyed, term).await?;
+    let new = rows.iter().filter(|r| !r.coalesced).count() as u64;
+    let dropped = (keyed.len() - rows.len()) as u64;
+    Ok(Stored {
+        // every event beyond one new row per target added nothing to confirm
+        coalesced: events - new - dropped.min(events - new),
+        rows,
+        ignored,
+        dropped,
+    })
+}
+
+/// Confirms one target and, unless the budget deferred it, takes its row off the queue (up
+/// to the event the confirmation answered for).
+async fn confirm(deps: &SyncDeps, confirmation: Confirmation) -> Result<EventOutcome, SyncError> {
+    let outcome = webhook::confirm(
+        deps,
+        Accepted {
+            target: confirmation.target,
+            athlete: confirmation.athlete,
+        },
+    )
+    .await;
+    if !matches!(
+        outcome,
+        Err(SyncError::BudgetExhausted(_) | SyncError::AppInactive(_))
+    ) {
+        let finished = async {
+            let db = deps.pool.get().await?;
+            store::queue::finish_event(&db, &confirmation.target.key(), confirmation.seq).await?;
+            Ok::<_, SyncError>(())
+        };
+        if let Err(e) = finished.await {
+            // Confirmed once more by the next leader; harmless.
+            tracing::warn!(
+                error = &e as &dyn std::error::Error,
+                "could not take a confirmed event off the queue"
+            );
+        }
+    }
+    outcome
+}
+
+/// An event's acknowledgement: answered once the event is stored (or ignored).
+type Ack = futures::channel::oneshot::Sender<Result<(), SyncError>>;
+
+/// The webhook events on their way: received, screened and stored, confirmed.
 #[derive(Default)]
 struct Confirmations {
-    /// Events not yet checked against the subscription and the connected athlete.
-    unscreened: Vec<Event>,
+    /// Events not yet checked against the subscription and the connected athlete, with their
+    /// acknowledgements.
+    unscreened: Vec<(Event, Ack)>,
     screening: bool,
-    /// Waiting, in order.
-    pending: VecDeque<Accepted>,
-    /// Everything pending or being confirmed: an event for one of these adds nothing.
-    queued: HashSet<Target>,
-    running: usize,
+    /// The leader's confirmations to run.
+    pending: PendingSet,
     /// The budget refused: nothing starts before this instant.
     deferred_until: Option<DateTime<Utc>>,
     wake: Option<SpawnHandle>,
     /// Events were dropped and a reconciliation scheduled; cleared once all is confirmed.
     overflowed: bool,
+}
+
+impl FetcherActor {
+    /// This replica has become the leader: the budget as the last leader left it, then
+    /// whatever the queue holds, an unfinished backfill, and the timers, at once.
+    fn lead(&mut self, ctx: &mut Context<Self>) {
+        let id = rand::random::<i64>();
+        tracing::info!(
+            term = id,
+            "leading: taking the queue and starting the timers"
+        );
+        self.deps.gate.metrics.leader.set(1);
+        let budget = self.deps.gate.budget.clone();
+        // No permit before the stored figures are in (the budget holds its mailbox meanwhile).
+        ctx.wait(
+            async move {
+                if let Err(e) = budget.ask(budget::Reload).await {
+                    tracing::warn!(error = %e, "the budget did not take the stored figures");
+                }
+            }
+            .into_actor(self),
+        );
+        let refresh = ctx.run_interval(self.refresh_interval, |act, ctx| {
+            act.sync_in_background(false, ctx)
+        });
+        // The daily reconciliation: a full re-list that removes what Strava no longer has
+        // and re-confirms the rest before the retention period runs out.
+        let reconcile = ctx.run_interval(self.reconcile_interval, |act, ctx| {
+            act.sync_in_background(true, ctx)
+        });
+        self.term = Some(Term {
+            id,
+            timers: vec![refresh, reconcile],
+        });
+        self.take_queue(ctx);
+        self.resume_backfill(ctx);
+    }
+
+    /// This replica no longer leads: its timers and the sync it runs stop now; what it had
+    /// taken from the queue stays there for the next leader.
+    fn follow(&mut self, ctx: &mut Context<Self>) {
+        let Some(term) = self.term.take() else { return };
+        tracing::warn!(term = term.id, "no longer leading: timers and syncs stop");
+        self.deps.gate.metrics.leader.set(0);
+        for timer in term.timers {
+            ctx.cancel_future(timer);
+        }
+        if let Some(running) = self.in_flight.take() {
+            ctx.cancel_future(running.handle);
+        }
+        for handle in [
+            self.retry.take(),
+            self.stats_refresh.take(),
+            self.confirmations.wake.take(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            ctx.cancel_future(handle);
+        }
+        self.confirmations.pending.clear();
+        self.confirmations.deferred_until = None;
+        self.confirmations.overflowed = false;
+    }
+
+    /// The leader takes what the queue holds that it has not taken yet: events into the
+    /// pending confirmations, work to run.
+    fn take_queue(&mut self, ctx: &mut Context<Self>) {
+        let Some(term) = self.term.as_ref().map(|t| t.id) else {
+            return;
+        };
+        if self.taking {
+            self.take_again = true;
+            return;
+        }
+        self.taking = true;
+        let pool = self.deps.pool.clone();
+        ctx.spawn(
+            async move {
+                let db = pool.get().await.map_err(SyncError::from)?;
+                let events = store::queue::take_events(&db, term).await?;
+                let work = store::queue::take_work(&db, term).await?;
+                Ok::<_, SyncError>((events, work))
+            }
+            .into_actor(self)
+            .map(move |taken, act, ctx| {
+                act.taking = false;
+                // Taken under a term that has ended: the rows wait for the next term.
+                if act.term.as_ref().is_some_and(|t| t.id == term) {
+                    match taken {
+                        Ok((events, work)) => {
+                            if !events.is_empty() {
+                                tracing::info!(
+                                    events = events.len(),
+                                    "took webhook events from the queue"
+                                );
+                            }
+                            act.offer(events, ctx);
+                            for (id, kind) in work {
+                                act.run_work(id, kind, ctx);
+                            }
+                        }
+                        Err(e) => tracing::warn!(
+                            error = &e as &dyn std::error::Error,
+                            "could not take the queue; trying again at the next notification"
+                        ),
+                    }
+                }
+                if std::mem::take(&mut act.take_again) {
+                    act.take_queue(ctx);
+                }
+            }),
+        );
+    }
+
+    /// Runs a request another replica stored, and stores how it ended for the asker. One cut
+    /// short because this replica stopped leading stays unfinished: the next leader runs it.
+    fn run_work(&mut self, id: i64, kind: WorkKind, ctx: &mut Context<Self>) {
+        tracing::info!(
+            request = id,
+            ?kind,
+            "running work another replica asked for"
+        );
+        let outcome: LocalBoxFuture<'static, Result<(), SyncError>> = match kind {
+            WorkKind::Sync | WorkKind::FullSync => {
+                let sync = self.sync(kind == WorkKind::FullSync, Priority::Interactive, ctx);
+                async move { sync.await.map(|_| ()) }.boxed_local()
+            }
+            WorkKind::BackgroundSync | WorkKind::Reconciliation => {
+                self.sync_in_background(kind == WorkKind::Reconciliation, ctx);
+                async { Ok(()) }.boxed_local()
+            }
+            WorkKind::Disconnect => self.disconnect().boxed_local(),
+        };
+        let pool = self.deps.pool.clone();
+        ctx.spawn(
+            async move {
+                let outcome = outcome.await;
+                if matches!(outcome, Err(SyncError::Stopped)) {
+                    return;
+                }
+                let finished = serde_json::to_value(queue::Finished::of(&outcome))
+                    .unwrap_or(serde_json::Value::Null);
+                let written = async {
+                    let db = pool.get().await?;
+                    store::queue::finish_work(&db, id, &finished).await?;
+                    Ok::<_, SyncError>(())
+                };
+                if let Err(e) = written.await {
+                    tracing::warn!(
+                        error = &e as &dyn std::error::Error,
+                        request = id,
+                        "could not store the outcome of a request"
+                    );
+                }
+            }
+            .into_actor(self),
+        );
+    }
+
+    /// Revokes at Strava, then deletes everything stored for the athlete (the leader's part of
+    /// a [`Disconnect`]). A sync in flight finishes first, so nothing it fetched is written
+    /// afterwards.
+    fn disconnect(&self) -> impl Future<Output = Result<(), SyncError>> + 'static {
+        let running = self.in_flight.as_ref().map(|r| r.outcome.clone());
+        let deps = self.deps.clone();
+        let keep_owner = self.owner_pinned;
+        async move {
+            if let Some(running) = running {
+                let _ = running.await;
+            }
+            let athlete_id = deps
+                .token
+                .ask(ConnectedAthlete)
+                .await??
+                .ok_or(SyncError::NotConnected)?;
+            revoke(&deps, athlete_id).await?;
+            forget::forget_athlete(&deps, athlete_id, keep_owner).await?;
+            tracing::info!(
+                athlete = athlete_id,
+                "athlete disconnected; their data is deleted"
+            );
+            Ok(())
+        }
+        .in_current_span()
+    }
+}
+
+impl StreamHandler<Role> for FetcherActor {
+    fn handle(&mut self, role: Role, ctx: &mut Self::Context) {
+        match (role.is_leader(), self.term.is_some()) {
+            (true, false) => self.lead(ctx),
+            (false, true) => self.follow(ctx),
+            _ => {}
+        }
+    }
+
+    /// The connection's task ended (a shutdown): it said Follower before it did.
+    fn finished(&mut self, _: &mut Self::Context) {}
+}
+
+impl StreamHandler<Heard> for FetcherActor {
+    /// Work was stored (or may have been, unheard): the leader takes it.
+    fn handle(&mut self, _: Heard, ctx: &mut Self::Context) {
+        self.take_queue(ctx);
+    }
+
+    fn finished(&mut self, _: &mut Self::Context) {}
 }
 
 impl Actor for FetcherActor {
@@ -528,18 +907,12 @@ impl Actor for FetcherActor {
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
         self.me = Some(Mailbox::new(ctx.address(), self.deps.gate.metrics.clone()));
-        ctx.run_interval(self.refresh_interval, |act, ctx| {
-            act.sync_in_background(false, ctx)
-        });
-        // The daily reconciliation: a full re-list that removes what Strava no longer has
-        // and re-confirms the rest before the retention period runs out.
-        ctx.run_interval(self.reconcile_interval, |act, ctx| {
-            act.sync_in_background(true, ctx)
-        });
-        self.resume_backfill(ctx);
+        ctx.add_stream(self.replica.roles());
+        ctx.add_stream(self.replica.heard(WORK_CHANNEL));
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
+        self.deps.gate.metrics.leader.set(0);
         // The budget has no one else to serve.
         let budget = self.deps.gate.budget.clone();
         actix::spawn(async move {
@@ -567,7 +940,21 @@ impl Handler<RunSync> for FetcherActor {
     type Result = ResponseFuture<Result<SyncReport, SyncError>>;
 
     fn handle(&mut self, msg: RunSync, ctx: &mut Self::Context) -> Self::Result {
-        Box::pin(self.sync(msg.full, msg.priority, ctx))
+        if self.term.is_some() {
+            return Box::pin(self.sync(msg.full, msg.priority, ctx));
+        }
+        let kind = match (msg.full, msg.priority) {
+            (false, Priority::Background) => WorkKind::BackgroundSync,
+            (true, Priority::Background) => WorkKind::Reconciliation,
+            (false, _) => WorkKind::Sync,
+            (true, _) => WorkKind::FullSync,
+        };
+        let pool = self.deps.pool.clone();
+        Box::pin(async move {
+            queue::ask_leader(&pool, kind, ASK_LEADER_WITHIN)
+                .await
+                .map(|()| SyncReport::default())
+        })
     }
 }
 
@@ -619,6 +1006,12 @@ impl Ask for Status {
 #[derive(Debug, Clone, serde::Serialize, MessageResponse)]
 pub struct FetcherStatus {
     pub sync_in_flight: bool,
+    /// This replica's name among the replicas.
+    #[serde(skip)]
+    pub replica: String,
+    /// This replica's role.
+    #[serde(skip)]
+    pub role: Role,
     /// `None` when the budget did not answer.
     pub budget: Option<BudgetStatus>,
     /// `None` when the budget did not answer.
@@ -638,9 +1031,13 @@ impl Handler<Status> for FetcherActor {
     fn handle(&mut self, _: Status, _: &mut Self::Context) -> Self::Result {
         let sync_in_flight = self.in_flight.is_some();
         let budget = self.deps.gate.budget.clone();
+        let replica = self.replica.id().to_owned();
+        let role = self.replica.role();
         Box::pin(async move {
             FetcherStatus {
                 sync_in_flight,
+                replica,
+                role,
                 budget: budget.ask(budget::Figures).await.ok(),
                 app: budget.ask(AppStanding).await.ok(),
             }
@@ -659,9 +1056,10 @@ impl Handler<AppStanding> for FetcherActor {
     }
 }
 
-/// A webhook event: answered at once, confirmed afterwards (see [`webhook`]).
+/// A webhook event: answered once it is screened and, if worth confirming, in the durable
+/// queue; confirmed afterwards by the leader (see [`webhook`]).
 #[derive(Message)]
-#[rtype(result = "()")]
+#[rtype(result = "Result<(), SyncError>")]
 pub struct WebhookEvent(pub Event);
 
 impl Ask for WebhookEvent {
@@ -669,16 +1067,22 @@ impl Ask for WebhookEvent {
 }
 
 impl Handler<WebhookEvent> for FetcherActor {
-    type Result = ();
+    type Result = ResponseFuture<Result<(), SyncError>>;
 
     #[tracing::instrument(name = "fetcher.webhook", skip_all)]
-    fn handle(&mut self, WebhookEvent(event): WebhookEvent, ctx: &mut Self::Context) {
-        if self.confirmations.unscreened.len() >= MAX_PENDING_CONFIRMATIONS {
-            self.overflow(ctx);
-            return;
+    fn handle(
+        &mut self,
+        WebhookEvent(event): WebhookEvent,
+        ctx: &mut Self::Context,
+    ) -> Self::Result {
+        if self.confirmations.unscreened.len() >= MAX_UNSCREENED {
+            self.overflow(1, ctx);
+            return Box::pin(async { Ok(()) });
         }
-        self.confirmations.unscreened.push(event);
+        let (ack, acked) = futures::channel::oneshot::channel();
+        self.confirmations.unscreened.push((event, ack));
         self.screen_events(ctx);
+        Box::pin(async move { acked.await.unwrap_or(Err(SyncError::Stopped)) })
     }
 }
 
@@ -689,7 +1093,7 @@ impl Handler<WebhookEvent> for FetcherActor {
 pub struct SubscriptionChecked;
 
 impl Ask for SubscriptionChecked {
-    const TIMEOUT: Duration = EVENT_TIMEOUT;
+    const TIMEOUT: Duration = CHECK_TIMEOUT;
 }
 
 impl Handler<SubscriptionChecked> for FetcherActor {
@@ -715,28 +1119,12 @@ impl Handler<Disconnect> for FetcherActor {
 
     #[tracing::instrument(name = "fetcher.disconnect", skip_all)]
     fn handle(&mut self, _: Disconnect, _: &mut Self::Context) -> Self::Result {
-        let running = self.in_flight.as_ref().map(|r| r.outcome.clone());
-        let deps = self.deps.clone();
-        let keep_owner = self.owner_pinned;
+        if self.term.is_some() {
+            return Box::pin(self.disconnect());
+        }
+        let pool = self.deps.pool.clone();
         Box::pin(
-            async move {
-                if let Some(running) = running {
-                    let _ = running.await;
-                }
-                let athlete_id = deps
-                    .token
-                    .ask(ConnectedAthlete)
-                    .await??
-                    .ok_or(SyncError::NotConnected)?;
-                revoke(&deps, athlete_id).await?;
-                forget::forget_athlete(&deps, athlete_id, keep_owner).await?;
-                tracing::info!(
-                    athlete = athlete_id,
-                    "athlete disconnected; their data is deleted"
-                );
-                Ok(())
-            }
-            .in_current_span(),
+            async move { queue::ask_leader(&pool, WorkKind::Disconnect, ASK_LEADER_WITHIN).await },
         )
     }
 }

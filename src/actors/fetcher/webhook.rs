@@ -3,6 +3,8 @@
 //! create/update fetch the activity, delete needs Strava's 404 for it, a deauthorization needs
 //! Strava's 401 for the token. An event for another subscription or athlete costs nothing.
 
+use std::collections::{HashMap, VecDeque};
+
 use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
@@ -53,8 +55,8 @@ impl EventOutcome {
     }
 }
 
-/// What an event asks to confirm: the key of the FetcherActor's pending set, so any number of
-/// events for one activity cost one fetch.
+/// What an event asks to confirm: the key of the pending set (in Postgres and in the
+/// leader's memory), so any number of events for one activity cost one fetch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(super) enum Target {
     /// Fetch the activity: store what Strava returns, remove it on a 404.
@@ -63,11 +65,165 @@ pub(super) enum Target {
     Deauthorization,
 }
 
+impl Target {
+    /// Its key in the durable queue.
+    pub fn key(self) -> String {
+        match self {
+            Self::Activity(id) => format!("activity:{id}"),
+            Self::Deauthorization => "deauthorization".to_owned(),
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<Self> {
+        match key {
+            "deauthorization" => Some(Self::Deauthorization),
+            _ => key
+                .strip_prefix("activity:")
+                .and_then(|id| id.parse().ok())
+                .map(Self::Activity),
+        }
+    }
+}
+
 /// An event worth confirming: what to confirm, for which athlete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Accepted {
     pub target: Target,
     pub athlete: i64,
+}
+
+/// A confirmation to run: the target, its athlete, and the newest event it answers for (its
+/// row in the queue goes once confirmed up to that).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Confirmation {
+    pub target: Target,
+    pub athlete: i64,
+    pub seq: i64,
+}
+
+/// The leader's pending confirmations, keyed by what they confirm: an event for a target
+/// waiting already adds nothing; one that comes while its target is being confirmed has it
+/// confirmed once more afterwards (Strava may have answered before the change).
+#[derive(Debug, Default)]
+pub(super) struct PendingSet {
+    /// Waiting, in order.
+    waiting: VecDeque<Target>,
+    entries: HashMap<Target, Entry>,
+    running: usize,
+}
+
+#[derive(Debug)]
+struct Entry {
+    athlete: i64,
+    seq: i64,
+    running: bool,
+    again: bool,
+}
+
+/// What [`PendingSet::offer`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Offered {
+    Queued,
+    /// Pending already.
+    Coalesced,
+    /// At [`PendingSet::CAPACITY`] targets.
+    Full,
+}
+
+impl PendingSet {
+    /// Targets held at most (the durable queue holds as many).
+    pub const CAPACITY: usize = store::queue::MAX_PENDING_EVENTS as usize;
+
+    pub fn offer(&mut self, target: Target, athlete: i64, seq: i64) -> Offered {
+        if let Some(entry) = self.entries.get_mut(&target) {
+            entry.seq = entry.seq.max(seq);
+            entry.athlete = athlete;
+            if entry.running {
+                entry.again = true;
+            }
+            return Offered::Coalesced;
+        }
+        if self.entries.len() >= Self::CAPACITY {
+            return Offered::Full;
+        }
+        self.entries.insert(
+            target,
+            Entry {
+                athlete,
+                seq,
+                running: false,
+                again: false,
+            },
+        );
+        match target {
+            // A deauthorization goes first: it may make everything behind it moot.
+            Target::Deauthorization => self.waiting.push_front(target),
+            Target::Activity(_) => self.waiting.push_back(target),
+        }
+        Offered::Queued
+    }
+
+    /// The next confirmation to start, now running.
+    pub fn start(&mut self) -> Option<Confirmation> {
+        while let Some(target) = self.waiting.pop_front() {
+            let Some(entry) = self.entries.get_mut(&target) else {
+                continue;
+            };
+            entry.running = true;
+            entry.again = false;
+            self.running += 1;
+            return Some(Confirmation {
+                target,
+                athlete: entry.athlete,
+                seq: entry.seq,
+            });
+        }
+        None
+    }
+
+    pub fn running(&self) -> usize {
+        self.running
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// A confirmation the budget deferred: first in line again.
+    pub fn deferred(&mut self, target: Target) {
+        if let Some(entry) = self.entries.get_mut(&target) {
+            entry.running = false;
+            entry.again = false;
+            self.running = self.running.saturating_sub(1);
+            self.waiting.push_front(target);
+        }
+    }
+
+    /// A confirmation that ended: `true` when an event came meanwhile and the target waits to
+    /// be confirmed again.
+    pub fn finished(&mut self, target: Target) -> bool {
+        let Some(entry) = self.entries.get_mut(&target) else {
+            return false;
+        };
+        self.running = self.running.saturating_sub(1);
+        if entry.again {
+            entry.running = false;
+            entry.again = false;
+            self.waiting.push_back(target);
+            return true;
+        }
+        self.entries.remove(&target);
+        false
+    }
+
+    /// Everything forgotten (this replica no longer leads; the queue keeps the rows).
+    pub fn clear(&mut self) {
+        *self = Self::default();
+    }
 }
 
 /// How long the stored subscription id is believed before it is read again.
@@ -394,6 +550,71 @@ mod tests {
         assert!(known.begin_read(at(2)));
         known.read(Some(Some(7)), at(2));
         assert!(!known.begin_read(at(3)));
+    }
+
+    #[test]
+    fn a_target_key_reads_back() {
+        for target in [Target::Activity(42), Target::Deauthorization] {
+            assert_eq!(Target::from_key(&target.key()), Some(target));
+        }
+        assert_eq!(Target::from_key("activity:x"), None);
+        assert_eq!(Target::from_key("athlete:1"), None);
+    }
+
+    #[test]
+    fn events_for_a_waiting_target_add_nothing() {
+        let mut set = PendingSet::default();
+        assert_eq!(set.offer(Target::Activity(1), 7, 1), Offered::Queued);
+        assert_eq!(set.offer(Target::Activity(1), 7, 5), Offered::Coalesced);
+        let started = set.start().unwrap();
+        // the newest event's seq: its row goes once this is confirmed
+        assert_eq!(started.seq, 5);
+        assert_eq!(set.start(), None);
+        assert!(!set.finished(Target::Activity(1)));
+        assert!(set.is_empty());
+    }
+
+    #[test]
+    fn an_event_during_its_confirmation_confirms_the_target_again() {
+        let mut set = PendingSet::default();
+        set.offer(Target::Activity(1), 7, 1);
+        set.start().unwrap();
+        assert_eq!(set.offer(Target::Activity(1), 7, 2), Offered::Coalesced);
+        assert_eq!(set.start(), None, "not twice at once");
+        assert!(set.finished(Target::Activity(1)));
+        let again = set.start().unwrap();
+        assert_eq!((again.target, again.seq), (Target::Activity(1), 2));
+        assert!(!set.finished(Target::Activity(1)));
+        assert!(set.is_empty());
+    }
+
+    #[test]
+    fn a_deferred_confirmation_goes_first_and_a_deauthorization_before_activities() {
+        let mut set = PendingSet::default();
+        set.offer(Target::Activity(1), 7, 1);
+        set.offer(Target::Activity(2), 7, 2);
+        set.offer(Target::Deauthorization, 7, 3);
+        assert_eq!(set.start().unwrap().target, Target::Deauthorization);
+        let first = set.start().unwrap();
+        assert_eq!(first.target, Target::Activity(1));
+        assert_eq!(set.running(), 2);
+        set.deferred(first.target);
+        assert_eq!(set.running(), 1);
+        assert_eq!(set.start().unwrap().target, Target::Activity(1));
+    }
+
+    #[test]
+    fn the_set_holds_at_most_its_capacity() {
+        let mut set = PendingSet::default();
+        for id in 0..PendingSet::CAPACITY as i64 {
+            assert_eq!(set.offer(Target::Activity(id), 7, id), Offered::Queued);
+        }
+        assert_eq!(set.offer(Target::Activity(-1), 7, 0), Offered::Full);
+        // a target held already still coalesces
+        assert_eq!(set.offer(Target::Activity(0), 7, 9), Offered::Coalesced);
+        set.clear();
+        assert!(set.is_empty());
+        assert_eq!(set.running(), 0);
     }
 
     #[test]

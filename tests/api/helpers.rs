@@ -286,6 +286,24 @@ pub struct Replica {
 }
 
 impl Replica {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        reqwest::get(self.url(path)).await.expect("GET a replica")
+    }
+
+    /// `POST /strava/refresh-data` with the API key.
+    pub async fn refresh(&self) -> reqwest::Response {
+        reqwest::Client::new()
+            .post(self.url("/strava/refresh-data"))
+            .header("X-API-Key", API_KEY)
+            .send()
+            .await
+            .expect("POST refresh-data to a replica")
+    }
+
     pub async fn stop(self) {
         self.handle.stop(true).await;
         self.services.shutdown().await;
@@ -701,6 +719,22 @@ pub async fn spawn_binary(
 impl BinaryApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
+    }
+
+    /// Another replica, in this process, on the binary's database and Strava.
+    pub async fn replica(&self) -> Replica {
+        let mut settings = self.settings.clone();
+        settings.port = 0;
+        let replica = serve(&mut settings, self.sim.clock()).await;
+        wait_ready(&replica.address).await;
+        replica
+    }
+
+    /// SIGKILL: the process ends with no chance to clean up (its Postgres sessions end with
+    /// it, as the kernel closes their sockets).
+    pub fn kill(&mut self) {
+        let _ = self.process.child.kill();
+        let _ = self.process.child.wait();
     }
 
     /// The whole OAuth flow, as [`TestApp::connect`]; returns the callback's response.

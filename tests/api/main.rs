@@ -19,6 +19,7 @@ mod pg_tls;
 mod private_pg;
 mod reads;
 mod refresh;
+mod replicas;
 mod setup;
 mod stats;
 mod sync;

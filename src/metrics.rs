@@ -87,6 +87,8 @@ pub struct Metrics {
     pub health_checks: Counter,
     /// 1 while this replica is the leader.
     pub leader: Gauge,
+    /// When this replica took the lead (Unix seconds; 0 while it follows).
+    pub leader_since: Gauge,
     /// The generation of the data this replica serves (every replica's agrees within a second).
     pub generation: Gauge,
     /// Per actor, for the admin view (the registry cannot be read back).
@@ -126,7 +128,13 @@ impl Default for Metrics {
         let strava_app_inactive = Gauge::default();
         let health_checks = Counter::default();
         let leader = Gauge::default();
+        let leader_since = Gauge::default();
         let generation = Gauge::default();
+        registry.register(
+            "leader_since_seconds",
+            "When this replica took the lead, in Unix seconds (0 while it follows)",
+            leader_since.clone(),
+        );
         registry.register(
             "leader",
             "1 while this replica is the leader (runs the timers, makes every Strava call)",
@@ -260,6 +268,7 @@ impl Default for Metrics {
             strava_app_inactive,
             health_checks,
             leader,
+            leader_since,
             generation,
             actors: Default::default(),
         }

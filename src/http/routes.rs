@@ -228,8 +228,13 @@ const SYNC_FAILURES: [Reply; 5] = [
     ),
     Reply {
         status: 503,
-        description: "The Strava rate budget is spent, or the service is busy",
-        content: Content::Error(&[ErrorCode::RateLimited, ErrorCode::Unavailable]),
+        description: "The Strava rate budget is spent, no replica leads now to do it, or the \
+            service is busy",
+        content: Content::Error(&[
+            ErrorCode::RateLimited,
+            ErrorCode::NoLeader,
+            ErrorCode::Unavailable,
+        ]),
         headers: &[Header::RetryAfter],
     },
     UNAUTHORIZED,
@@ -239,11 +244,12 @@ const SYNC_FAILURES: [Reply; 5] = [
 const REFRESH_UNAVAILABLE: Reply = Reply {
     status: 503,
     description: "The Strava rate budget is spent (with Retry-After), Strava says the \
-        application is inactive (its owner must subscribe and reactivate it), or the service \
-        is busy",
+        application is inactive (its owner must subscribe and reactivate it), no replica leads \
+        now to run the sync (with Retry-After), or the service is busy",
     content: Content::Error(&[
         ErrorCode::RateLimited,
         ErrorCode::StravaAppInactive,
+        ErrorCode::NoLeader,
         ErrorCode::Unavailable,
     ]),
     headers: &[Header::RetryAfter],

@@ -703,6 +703,9 @@ impl FetcherActor {
             "leading: taking the queue and starting the timers"
         );
         self.deps.gate.metrics.leader.set(1);
+        if let Role::Leader { since } = self.replica.role() {
+            self.deps.gate.metrics.leader_since.set(since.timestamp());
+        }
         let budget = self.deps.gate.budget.clone();
         // No permit before the stored figures are in (the budget holds its mailbox meanwhile).
         ctx.wait(
@@ -735,6 +738,7 @@ impl FetcherActor {
         let Some(term) = self.term.take() else { return };
         tracing::warn!(term = term.id, "no longer leading: timers and syncs stop");
         self.deps.gate.metrics.leader.set(0);
+        self.deps.gate.metrics.leader_since.set(0);
         for timer in term.timers {
             ctx.cancel_future(timer);
         }
@@ -913,6 +917,7 @@ impl Actor for FetcherActor {
 
     fn stopped(&mut self, _: &mut Self::Context) {
         self.deps.gate.metrics.leader.set(0);
+        self.deps.gate.metrics.leader_since.set(0);
         // The budget has no one else to serve.
         let budget = self.deps.gate.budget.clone();
         actix::spawn(async move {

@@ -34,7 +34,8 @@ CREATE TABLE leader (
 );
 
 -- Moves on with every committed change to what replicas serve or report (bodies, tokens, the
--- owner); each change NOTIFYs `milepost_generation` with the new value at commit.
+-- owner) or screen events with (the push subscription); each change NOTIFYs
+-- `milepost_generation` with the new value at commit.
 CREATE TABLE generation (
     singleton BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (singleton),
     value     BIGINT NOT NULL
@@ -59,4 +60,7 @@ CREATE TRIGGER tokens_generation
     FOR EACH STATEMENT EXECUTE FUNCTION milepost_next_generation();
 CREATE TRIGGER owner_generation
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON owner
+    FOR EACH STATEMENT EXECUTE FUNCTION milepost_next_generation();
+CREATE TRIGGER webhook_subscription_generation
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON webhook_subscription
     FOR EACH STATEMENT EXECUTE FUNCTION milepost_next_generation();

@@ -93,7 +93,7 @@ impl From<anyhow::Error> for SyncError {
 }
 
 /// What one sync (or confirmation) cost and brought.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SyncReport {
     /// Requests sent to Strava.
     pub requests: u32,

@@ -59,7 +59,7 @@ use crate::clock::Clock;
 use crate::metrics::EventLabels;
 use crate::store;
 use crate::store::coordination::{Heard, Replica, Role};
-use crate::store::queue::{PendingEvent, WORK_CHANNEL, WorkKind};
+use crate::store::queue::{GENERATION_CHANNEL, PendingEvent, WORK_CHANNEL, WorkKind};
 use crate::strava::StravaClient;
 use crate::strava::budget::{Priority, RequestKind};
 
@@ -818,16 +818,18 @@ impl FetcherActor {
             ?kind,
             "running work another replica asked for"
         );
-        let outcome: LocalBoxFuture<'static, Result<(), SyncError>> = match kind {
-            WorkKind::Sync | WorkKind::FullSync => {
-                let sync = self.sync(kind == WorkKind::FullSync, Priority::Interactive, ctx);
-                async move { sync.await.map(|_| ()) }.boxed_local()
-            }
+        let outcome: LocalBoxFuture<'static, Result<SyncReport, SyncError>> = match kind {
+            WorkKind::Sync | WorkKind::FullSync => self
+                .sync(kind == WorkKind::FullSync, Priority::Interactive, ctx)
+                .boxed_local(),
             WorkKind::BackgroundSync | WorkKind::Reconciliation => {
                 self.sync_in_background(kind == WorkKind::Reconciliation, ctx);
-                async { Ok(()) }.boxed_local()
+                async { Ok(SyncReport::default()) }.boxed_local()
             }
-            WorkKind::Disconnect => self.disconnect().boxed_local(),
+            WorkKind::Disconnect => {
+                let disconnect = self.disconnect();
+                async move { disconnect.await.map(|()| SyncReport::default()) }.boxed_local()
+            }
         };
         let pool = self.deps.pool.clone();
         ctx.spawn(
@@ -897,9 +899,20 @@ impl StreamHandler<Role> for FetcherActor {
 }
 
 impl StreamHandler<Heard> for FetcherActor {
-    /// Work was stored (or may have been, unheard): the leader takes it.
-    fn handle(&mut self, _: Heard, ctx: &mut Self::Context) {
-        self.take_queue(ctx);
+    /// Work was stored (or may have been, unheard): the leader takes it. Something was
+    /// committed: it may be a new push subscription (`milepost webhook subscribe` after
+    /// another replica answered Strava's check), so the next events read it again.
+    fn handle(&mut self, heard: Heard, ctx: &mut Self::Context) {
+        match heard {
+            Heard::Notification(n) if n.channel == GENERATION_CHANNEL => {
+                self.subscription.checked()
+            }
+            Heard::Notification(_) => self.take_queue(ctx),
+            Heard::Missed => {
+                self.subscription.checked();
+                self.take_queue(ctx);
+            }
+        }
     }
 
     fn finished(&mut self, _: &mut Self::Context) {}
@@ -913,6 +926,7 @@ impl Actor for FetcherActor {
         self.me = Some(Mailbox::new(ctx.address(), self.deps.gate.metrics.clone()));
         ctx.add_stream(self.replica.roles());
         ctx.add_stream(self.replica.heard(WORK_CHANNEL));
+        ctx.add_stream(self.replica.heard(GENERATION_CHANNEL));
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
@@ -955,11 +969,7 @@ impl Handler<RunSync> for FetcherActor {
             (true, _) => WorkKind::FullSync,
         };
         let pool = self.deps.pool.clone();
-        Box::pin(async move {
-            queue::ask_leader(&pool, kind, ASK_LEADER_WITHIN)
-                .await
-                .map(|()| SyncReport::default())
-        })
+        Box::pin(async move { queue::ask_leader(&pool, kind, ASK_LEADER_WITHIN).await })
     }
 }
 
@@ -1128,9 +1138,11 @@ impl Handler<Disconnect> for FetcherActor {
             return Box::pin(self.disconnect());
         }
         let pool = self.deps.pool.clone();
-        Box::pin(
-            async move { queue::ask_leader(&pool, WorkKind::Disconnect, ASK_LEADER_WITHIN).await },
-        )
+        Box::pin(async move {
+            queue::ask_leader(&pool, WorkKind::Disconnect, ASK_LEADER_WITHIN)
+                .await
+                .map(|_| ())
+        })
     }
 }
 

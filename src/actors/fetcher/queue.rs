@@ -7,7 +7,7 @@ use std::time::Duration;
 use deadpool_postgres::Pool;
 use serde::{Deserialize, Serialize};
 
-use super::gate::SyncError;
+use super::gate::{SyncError, SyncReport};
 use crate::store::queue::{self, WorkKind, WorkState};
 
 /// How long an asker waits for a leader to take its request before it gives up (and answers
@@ -20,7 +20,11 @@ const POLL: Duration = Duration::from_millis(100);
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Finished {
-    Done,
+    /// What the sync brought (nothing for a disconnect).
+    Done {
+        #[serde(default)]
+        report: SyncReport,
+    },
     NotConnected,
     ReauthorizationRequired,
     BudgetExhausted {
@@ -39,9 +43,9 @@ pub enum Finished {
 }
 
 impl Finished {
-    pub fn of(outcome: &Result<(), SyncError>) -> Self {
+    pub fn of(outcome: &Result<SyncReport, SyncError>) -> Self {
         let e = match outcome {
-            Ok(()) => return Self::Done,
+            Ok(report) => return Self::Done { report: *report },
             Err(e) => e,
         };
         let detail = crate::error::chain(e);
@@ -63,9 +67,9 @@ impl Finished {
         }
     }
 
-    pub fn into_result(self) -> Result<(), SyncError> {
+    pub fn into_result(self) -> Result<SyncReport, SyncError> {
         match self {
-            Self::Done => Ok(()),
+            Self::Done { report } => Ok(report),
             Self::NotConnected => Err(SyncError::NotConnected),
             Self::ReauthorizationRequired => Err(SyncError::ReauthorizationRequired),
             Self::BudgetExhausted { wait_secs } => {
@@ -88,7 +92,11 @@ impl Finished {
 
 /// Asks the leader for `kind` and waits for its outcome, at most `within` in all; a request
 /// no leader took within [`NO_LEADER_WITHIN`] is withdrawn ([`SyncError::NoLeader`]).
-pub async fn ask_leader(pool: &Pool, kind: WorkKind, within: Duration) -> Result<(), SyncError> {
+pub async fn ask_leader(
+    pool: &Pool,
+    kind: WorkKind,
+    within: Duration,
+) -> Result<SyncReport, SyncError> {
     let id = queue::request_work(&mut pool.get().await?, kind).await?;
     let started = tokio::time::Instant::now();
     let mut taken = false;
@@ -134,7 +142,11 @@ mod tests {
     #[test]
     fn an_outcome_reads_back_as_the_error_it_was() {
         let cases = [
-            Ok(()),
+            Ok(SyncReport {
+                requests: 2,
+                activities_fetched: 3,
+                activities_stored: 1_132,
+            }),
             Err(SyncError::NotConnected),
             Err(SyncError::ReauthorizationRequired),
             Err(SyncError::BudgetExhausted(Duration::from_secs(42))),

@@ -20,6 +20,7 @@ mod private_pg;
 mod reads;
 mod refresh;
 mod setup;
+mod shutdown;
 mod stats;
 mod sync;
 mod telemetry;

@@ -523,6 +523,7 @@ pub fn settings_env(settings: &Settings) -> Vec<(&'static str, String)> {
             "MILEPOST_DATA_DIR",
             s.milepost_data_dir.display().to_string(),
         ),
+        ("SHUTDOWN_DRAIN_SECS", s.shutdown_drain_secs.to_string()),
     ];
     let secrets = [
         ("DATABASE_URL", &s.database_url),

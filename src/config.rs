@@ -192,6 +192,14 @@ pub struct Settings {
     #[serde(default, deserialize_with = "text")]
     pub trusted_proxies: Option<String>,
     pub milepost_data_dir: PathBuf,
+    /// Seconds a stopping server keeps serving with `/readyz` at 503 and `Connection: close` on
+    /// every answer, before it stops accepting (`SHUTDOWN_DRAIN_SECS`).
+    #[serde(default = "default_shutdown_drain_secs")]
+    pub shutdown_drain_secs: u64,
+}
+
+fn default_shutdown_drain_secs() -> u64 {
+    1
 }
 
 impl Default for Settings {

@@ -83,9 +83,11 @@ async fn serve_demo(mut settings: Settings) -> anyhow::Result<()> {
         settings.port
     ));
 
+    let drain_for = Duration::from_secs(settings.shutdown_drain_secs);
     let app = Application::build(settings).await?;
     let port = app.port();
     let handle = app.handle();
+    let drain = app.drain();
     let services = app.services().clone();
     let server = actix_web::rt::spawn(app.run_until_stopped());
 
@@ -100,7 +102,7 @@ async fn serve_demo(mut settings: Settings) -> anyhow::Result<()> {
     .await;
 
     println!("\nStopping …");
-    handle.stop(true).await;
+    drain.stop_server(&handle, drain_for).await;
     let _ = server.await;
     // Stop the actors and close our connections before the cluster goes away under them.
     services.shutdown().await;

@@ -2,6 +2,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
@@ -70,14 +71,15 @@ async fn run(command: Command) -> anyhow::Result<()> {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let drain_for = Duration::from_secs(settings.shutdown_drain_secs);
     let app = Application::build(settings).await?;
     tracing::info!(port = app.port(), "milepost listening");
     let handle = app.handle();
+    let drain = app.drain();
     let services = app.services().clone();
     actix_web::rt::spawn(async move {
         demo::shutdown_signal().await;
-        tracing::info!("shutting down: finishing in-flight requests");
-        handle.stop(true).await;
+        drain.stop_server(&handle, drain_for).await;
     });
     app.run_until_stopped().await?;
     services.shutdown().await;

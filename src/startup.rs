@@ -245,6 +245,7 @@ pub struct Application {
     port: u16,
     server: Server,
     services: Services,
+    drain: Arc<middleware::drain::Drain>,
 }
 
 impl Application {
@@ -288,6 +289,7 @@ impl Application {
         }
         let port = listener.local_addr()?.port();
 
+        let drain = Arc::new(middleware::drain::Drain::default());
         let state = web::Data::new(AppState {
             token: services.token.clone(),
             fetcher: services.fetcher.clone(),
@@ -301,12 +303,14 @@ impl Application {
             production: settings.is_production(),
             cache_max_age_secs: settings.cache_max_age_secs,
             ready: services.ready.clone(),
+            drain: drain.clone(),
             openapi: bytes::Bytes::from(http::openapi::document().to_string()),
         });
         let production = settings.is_production();
         let access_log = settings.access_log;
         let cors = web::Data::new(middleware::cors::Cors::new(settings.allowed_origins()));
         let metrics = web::Data::from(services.metrics.clone());
+        let drain_data = web::Data::from(drain.clone());
         let (trusted_proxies, not_addresses) = settings.trusted_proxies();
         for entry in not_addresses {
             tracing::warn!(entry, "TRUSTED_PROXIES: not an IP address; ignored");
@@ -318,7 +322,9 @@ impl Application {
         let server = HttpServer::new(move || {
             // Each `wrap` goes around everything before it, so the list runs from the innermost
             // out. Read bottom up, a request meets:
-            // - NormalizePath first, so the router, the request span's route, the metrics and
+            // - the drain counter first, so a shutdown waits for every request it counts, and
+            //   once draining every answer closes its connection;
+            // - NormalizePath, so the router, the request span's route, the metrics and
             //   the log all see `/strava/health` for `/strava/health/` (as the old service
             //   redirected);
             // - the request span, opened before anything else runs, so every line logged below
@@ -340,6 +346,7 @@ impl Application {
                 .app_data(cors.clone())
                 .app_data(metrics.clone())
                 .app_data(oauth_limit.clone())
+                .app_data(drain_data.clone())
                 .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
                 .wrap(from_fn(middleware::limits::enforce))
                 .wrap(from_fn(middleware::cors::cors))
@@ -352,6 +359,7 @@ impl Application {
                 .wrap(from_fn(middleware::request_span::request_id_header))
                 .wrap(TracingLogger::<middleware::request_span::RequestSpan>::new())
                 .wrap(NormalizePath::trim())
+                .wrap(from_fn(middleware::drain::track))
                 .configure(http::routes)
                 .default_service(web::to(http::not_found))
         })
@@ -362,6 +370,7 @@ impl Application {
         Ok(Self {
             port,
             server,
+            drain,
             services,
         })
     }
@@ -377,6 +386,12 @@ impl Application {
     /// Stops the server gracefully: stop accepting, finish in-flight requests.
     pub fn handle(&self) -> ServerHandle {
         self.server.handle()
+    }
+
+    /// The server's drain state: [`Drain::stop_server`](middleware::drain::Drain::stop_server)
+    /// shuts down without losing an accepted request.
+    pub fn drain(&self) -> Arc<middleware::drain::Drain> {
+        self.drain.clone()
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {

@@ -62,7 +62,13 @@ pub async fn livez() -> HttpResponse {
 }
 
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    if state.ready.load(Ordering::Acquire) {
+    if state.drain.is_draining() {
+        Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::NotReady,
+            "Not ready: shutting down",
+        ))
+    } else if state.ready.load(Ordering::Acquire) {
         Ok(HttpResponse::Ok().json(json!({"status": "ready"})))
     } else {
         Err(ApiError::new(

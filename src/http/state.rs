@@ -7,6 +7,7 @@ use secrecy::SecretString;
 
 use crate::actors::Mailbox;
 use crate::actors::{CacheActor, FetcherActor, TokenActor};
+use crate::http::middleware::drain::Drain;
 use crate::metrics::Metrics;
 
 /// What every handler can reach: actor mailboxes and a few settings.
@@ -24,6 +25,8 @@ pub struct AppState {
     pub production: bool,
     pub cache_max_age_secs: u32,
     pub ready: Arc<AtomicBool>,
+    /// Set once shutdown begins: `/readyz` answers 503 and connections close after each answer.
+    pub drain: Arc<Drain>,
     /// The OpenAPI document, serialized once.
     pub openapi: bytes::Bytes,
 }

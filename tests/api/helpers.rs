@@ -541,6 +541,7 @@ pub fn settings_env(settings: &Settings) -> Vec<(&'static str, String)> {
             "MILEPOST_DATA_DIR",
             s.milepost_data_dir.display().to_string(),
         ),
+        ("SHUTDOWN_DRAIN_SECS", s.shutdown_drain_secs.to_string()),
     ];
     let secrets = [
         ("DATABASE_URL", &s.database_url),
@@ -833,4 +834,113 @@ pub async fn webhook_events(app: &TestApp, outcome: &str) -> u64 {
     text.lines()
         .find_map(|l| l.strip_prefix(&line))
         .map_or(0, |v| v.trim().parse().unwrap())
+}
+
+/// The real `milepost serve` binary as another replica of a [`TestApp`] (its database, its
+/// simulator, its settings), in a working directory of its own. Dropping it kills the child
+/// and removes the directory.
+pub struct BinaryReplica {
+    pub address: String,
+    process: Process,
+    dir: std::path::PathBuf,
+}
+
+impl TestApp {
+    /// Starts the binary on this app's database and simulator, on a port of its own, and
+    /// returns once it is ready.
+    pub async fn binary_replica(&self) -> BinaryReplica {
+        let mut settings = self.settings.clone();
+        // Its own empty working directory: no `.env` or `config/` of the checkout is read.
+        let dir =
+            std::env::temp_dir().join(format!("milepost-replica-{:016x}", rand::random::<u64>()));
+        std::fs::create_dir_all(&dir).expect("a working directory for the binary");
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            // As in `spawn_binary`: the port is picked free and let go; if someone takes it in
+            // between, the child fails to bind and starts again on another.
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("a free port")
+                .port();
+            let address = format!("http://127.0.0.1:{port}");
+            settings.port = port;
+            settings.strava_redirect_uri = Some(format!("{address}/strava/callback"));
+            let mut process = Process::start(&settings_env(&settings), &dir);
+            match process.wait_ready(&address).await {
+                Ok(()) => {
+                    return BinaryReplica {
+                        address,
+                        process,
+                        dir,
+                    };
+                }
+                Err(why) if attempt < 3 && why.contains("cannot listen") => continue,
+                Err(why) => {
+                    drop(process);
+                    let _ = std::fs::remove_dir_all(&dir);
+                    panic!("the milepost binary did not start as a replica: {why}");
+                }
+            }
+        }
+    }
+}
+
+impl BinaryReplica {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.process.child.id()
+    }
+
+    /// Sends SIGTERM (what a container runtime sends to stop it).
+    pub fn terminate(&self) {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .expect("running kill");
+        assert!(status.success(), "kill -TERM {}: {status}", self.pid());
+    }
+
+    /// Sends SIGKILL.
+    pub fn kill(&mut self) {
+        let _ = self.process.child.kill();
+    }
+
+    /// Waits up to `within` for the child to exit; its exit status, or `None` if it still runs.
+    pub async fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            if let Ok(Some(status)) = self.process.child.try_wait() {
+                // Give the reader threads a moment to take the last lines.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                return Some(status);
+            }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Every line the binary wrote to stdout so far.
+    pub fn stdout(&self) -> Vec<String> {
+        self.process.stdout.lock().unwrap().clone()
+    }
+
+    /// Every line the binary wrote to stderr so far.
+    pub fn stderr(&self) -> Vec<String> {
+        self.process.stderr.lock().unwrap().clone()
+    }
+}
+
+impl Drop for BinaryReplica {
+    fn drop(&mut self) {
+        let _ = self.process.child.kill();
+        let _ = self.process.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }

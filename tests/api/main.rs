@@ -21,6 +21,7 @@ mod reads;
 mod refresh;
 mod replicas;
 mod setup;
+mod shutdown;
 mod stats;
 mod sync;
 mod telemetry;

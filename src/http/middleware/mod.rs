@@ -3,6 +3,7 @@
 
 pub mod access_log;
 pub mod cors;
+pub mod drain;
 pub mod headers;
 pub mod limits;
 pub mod metrics;

@@ -620,6 +620,32 @@ fn collect_lines(from: impl std::io::Read + Send + 'static, into: Arc<Mutex<Vec<
 }
 
 impl Process {
+    /// Sends SIGTERM (what a container runtime sends to stop it).
+    fn terminate(&self) {
+        let pid = self.child.id();
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("running kill");
+        assert!(status.success(), "kill -TERM {pid}: {status}");
+    }
+
+    /// Waits up to `within` for the child to exit; its exit status, or `None` if it still runs.
+    async fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                // Give the reader threads a moment to take the last lines.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                return Some(status);
+            }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
     /// `milepost serve` with exactly `env` (nothing of the test's environment) in `dir`.
     fn start(env: &[(&str, String)], dir: &std::path::Path) -> Self {
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_milepost"))
@@ -736,6 +762,16 @@ impl BinaryApp {
     pub fn kill(&mut self) {
         let _ = self.process.child.kill();
         let _ = self.process.child.wait();
+    }
+
+    /// Sends SIGTERM.
+    pub fn terminate(&self) {
+        self.process.terminate();
+    }
+
+    /// Waits up to `within` for the binary to exit; its exit status, or `None` if it still runs.
+    pub async fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        self.process.wait_exit(within).await
     }
 
     /// The whole OAuth flow, as [`TestApp::connect`]; returns the callback's response.
@@ -891,18 +927,9 @@ impl BinaryReplica {
         format!("{}{path}", self.address)
     }
 
-    /// The child's process id.
-    pub fn pid(&self) -> u32 {
-        self.process.child.id()
-    }
-
     /// Sends SIGTERM (what a container runtime sends to stop it).
     pub fn terminate(&self) {
-        let status = std::process::Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
-            .status()
-            .expect("running kill");
-        assert!(status.success(), "kill -TERM {}: {status}", self.pid());
+        self.process.terminate();
     }
 
     /// Sends SIGKILL.
@@ -912,18 +939,7 @@ impl BinaryReplica {
 
     /// Waits up to `within` for the child to exit; its exit status, or `None` if it still runs.
     pub async fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
-        let deadline = std::time::Instant::now() + within;
-        loop {
-            if let Ok(Some(status)) = self.process.child.try_wait() {
-                // Give the reader threads a moment to take the last lines.
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                return Some(status);
-            }
-            if std::time::Instant::now() >= deadline {
-                return None;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+        self.process.wait_exit(within).await
     }
 
     /// Every line the binary wrote to stdout so far.

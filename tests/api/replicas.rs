@@ -494,3 +494,26 @@ async fn an_event_acknowledged_by_a_replica_killed_right_after_is_still_applied(
     a.stop().await;
     b.stop().await;
 }
+
+#[actix_web::test]
+async fn a_leader_stopped_by_sigterm_exits_0_and_hands_over_at_once() {
+    let (mut binary, a, b) = binary_led().await;
+    binary.terminate();
+    let status = binary
+        .wait_exit(Duration::from_secs(15))
+        .await
+        .expect("the binary exits after SIGTERM");
+    assert!(status.success(), "{status}");
+    let exited = Instant::now();
+    // released with the connection: the next try takes it (a killed one waits for Postgres
+    // to notice the session gone)
+    assert!(
+        within(Duration::from_millis(1_500), async || leads(&a.services)
+            || leads(&b.services))
+        .await,
+        "no follower took over within 1.5 s of the exit"
+    );
+    eprintln!("taken over {:?} after the exit", exited.elapsed());
+    a.stop().await;
+    b.stop().await;
+}

@@ -52,15 +52,16 @@ BEGIN
 END
 $$;
 
-CREATE TRIGGER response_bodies_generation
-    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON response_bodies
-    FOR EACH STATEMENT EXECUTE FUNCTION milepost_next_generation();
-CREATE TRIGGER tokens_generation
-    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON tokens
-    FOR EACH STATEMENT EXECUTE FUNCTION milepost_next_generation();
-CREATE TRIGGER owner_generation
-    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON owner
-    FOR EACH STATEMENT EXECUTE FUNCTION milepost_next_generation();
-CREATE TRIGGER webhook_subscription_generation
-    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON webhook_subscription
-    FOR EACH STATEMENT EXECUTE FUNCTION milepost_next_generation();
+DO $$
+DECLARE
+    followed TEXT;
+BEGIN
+    FOREACH followed IN ARRAY ARRAY['response_bodies', 'tokens', 'owner', 'webhook_subscription']
+    LOOP
+        EXECUTE format(
+            'CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %I
+             FOR EACH STATEMENT EXECUTE FUNCTION milepost_next_generation()',
+            followed || '_generation', followed);
+    END LOOP;
+END
+$$;

@@ -708,14 +708,37 @@ pub async fn spawn_binary(
     let db_url = fresh_database().await;
     let mut settings = test_settings(&sim, &db_url);
     configure(&mut settings);
-    // Its own empty working directory: no `.env` or `config/` of the checkout is read.
-    let dir = std::env::temp_dir().join(format!("milepost-bin-{:016x}", rand::random::<u64>()));
+    let dir = working_dir("milepost-bin");
+    let (address, process) = start_binary(&mut settings, extra, &dir).await;
+    BinaryApp {
+        address,
+        sim,
+        http: browser(),
+        settings,
+        process,
+        dir,
+    }
+}
+
+/// A fresh, empty working directory for a binary: no `.env` or `config/` of the checkout is read.
+fn working_dir(prefix: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("{prefix}-{:016x}", rand::random::<u64>()));
     std::fs::create_dir_all(&dir).expect("a working directory for the binary");
+    dir
+}
+
+/// Starts `milepost serve` with `settings` (on a free port, which it sets, with its redirect
+/// URI) and `extra` environment variables in `dir`; its address once it is ready. The binary
+/// binds the port itself, so the port is picked free and let go first; if someone takes it in
+/// between, the child fails to bind and starts again on another.
+async fn start_binary(
+    settings: &mut Settings,
+    extra: &[(&str, &str)],
+    dir: &std::path::Path,
+) -> (String, Process) {
     let mut attempt = 0;
     loop {
         attempt += 1;
-        // The binary binds the port itself, so the port is picked free and let go first; if
-        // someone takes it in between, the child fails to bind and starts again on another.
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -723,20 +746,11 @@ pub async fn spawn_binary(
         let address = format!("http://127.0.0.1:{port}");
         settings.port = port;
         settings.strava_redirect_uri = Some(format!("{address}/strava/callback"));
-        let mut env = settings_env(&settings);
+        let mut env = settings_env(settings);
         env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
-        let mut process = Process::start(&env, &dir);
+        let mut process = Process::start(&env, dir);
         match process.wait_ready(&address).await {
-            Ok(()) => {
-                return BinaryApp {
-                    address,
-                    sim,
-                    http: browser(),
-                    settings,
-                    process,
-                    dir,
-                };
-            }
+            Ok(()) => return (address, process),
             Err(why) if attempt < 3 && why.contains("cannot listen") => continue,
             Err(why) => panic!("the milepost binary did not start: {why}"),
         }
@@ -886,38 +900,12 @@ impl TestApp {
     /// returns once it is ready.
     pub async fn binary_replica(&self) -> BinaryReplica {
         let mut settings = self.settings.clone();
-        // Its own empty working directory: no `.env` or `config/` of the checkout is read.
-        let dir =
-            std::env::temp_dir().join(format!("milepost-replica-{:016x}", rand::random::<u64>()));
-        std::fs::create_dir_all(&dir).expect("a working directory for the binary");
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            // As in `spawn_binary`: the port is picked free and let go; if someone takes it in
-            // between, the child fails to bind and starts again on another.
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .expect("a free port")
-                .port();
-            let address = format!("http://127.0.0.1:{port}");
-            settings.port = port;
-            settings.strava_redirect_uri = Some(format!("{address}/strava/callback"));
-            let mut process = Process::start(&settings_env(&settings), &dir);
-            match process.wait_ready(&address).await {
-                Ok(()) => {
-                    return BinaryReplica {
-                        address,
-                        process,
-                        dir,
-                    };
-                }
-                Err(why) if attempt < 3 && why.contains("cannot listen") => continue,
-                Err(why) => {
-                    drop(process);
-                    let _ = std::fs::remove_dir_all(&dir);
-                    panic!("the milepost binary did not start as a replica: {why}");
-                }
-            }
+        let dir = working_dir("milepost-replica");
+        let (address, process) = start_binary(&mut settings, &[], &dir).await;
+        BinaryReplica {
+            address,
+            process,
+            dir,
         }
     }
 }

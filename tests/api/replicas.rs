@@ -23,15 +23,16 @@ const ROUTES: [&str; 5] = [
     "/strava/activities?limit=200",
 ];
 
+async fn metrics(base: &str) -> String {
+    let r = reqwest::get(format!("{base}/metrics")).await.unwrap();
+    r.text().await.unwrap()
+}
+
 /// The Strava requests a replica made, as its own `/metrics` counts them.
 async fn strava_calls(base: &str) -> u64 {
-    let text = reqwest::get(format!("{base}/metrics"))
+    metrics(base)
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
+        .lines()
         .filter(|l| l.starts_with("milepost_strava_requests_total{"))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum::<f64>() as u64
@@ -64,6 +65,26 @@ async fn within(within: Duration, mut done: impl AsyncFnMut() -> bool) -> bool {
 fn a_run(app: &TestApp) -> SimActivity {
     let start = app.sim.now() - chrono::Duration::minutes(40);
     SimActivity::new("Run", start, 5_000.0, 1_500)
+}
+
+/// Whether `base` serves `text` at `path` within `within`.
+async fn serves(base: &str, path: &str, text: &str, within_: Duration) -> bool {
+    within(within_, async || {
+        let r = reqwest::get(format!("{base}{path}")).await.unwrap();
+        r.text().await.unwrap().contains(text)
+    })
+    .await
+}
+
+/// Posts a webhook event to `base`, as Strava would, and checks it was acknowledged.
+async fn post_event(base: &str, event: &Value) {
+    let r = reqwest::Client::new()
+        .post(format!("{base}/strava/webhook"))
+        .json(event)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "the event was not acknowledged");
 }
 
 fn leads(services: &Services) -> bool {
@@ -170,17 +191,8 @@ async fn refresh_data_on_a_follower_is_one_sync_by_the_leader() {
     assert_eq!(strava_calls(&a.address).await, follower_calls);
     // answered once the leader's sync is done: every replica serves it within a second
     for base in [&app.address, &a.address, &b.address] {
-        assert!(
-            within(Duration::from_secs(1), async || {
-                let r = reqwest::get(format!("{base}/strava/activities?limit=5")).await;
-                r.unwrap()
-                    .text()
-                    .await
-                    .unwrap()
-                    .contains(&added.to_string())
-            })
-            .await
-        );
+        let path = "/strava/activities?limit=5";
+        assert!(serves(base, path, &added.to_string(), Duration::from_secs(1)).await);
     }
     assert_eq!(
         app.rows("work_requests").await,
@@ -213,25 +225,12 @@ async fn a_webhook_event_posted_to_a_follower_is_confirmed_once_and_served_by_al
     let event = app
         .sim
         .activity_event("update", newest, json!({"title": "Renamed on Strava"}));
-    let r = reqwest::Client::new()
-        .post(b.url("/strava/webhook"))
-        .json(&event)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200);
+    post_event(&b.address, &event).await;
     let acknowledged = Instant::now();
     for base in [&app.address, &a.address, &b.address] {
+        let path = "/strava/activities?limit=1";
         assert!(
-            within(Duration::from_secs(2), async || {
-                let r = reqwest::get(format!("{base}/strava/activities?limit=1")).await;
-                r.unwrap()
-                    .text()
-                    .await
-                    .unwrap()
-                    .contains("Renamed on Strava")
-            })
-            .await,
+            serves(base, path, "Renamed on Strava", Duration::from_secs(2)).await,
             "{base} does not serve the change {:?} after the acknowledgement",
             acknowledged.elapsed()
         );
@@ -314,12 +313,7 @@ async fn with_the_budget_near_its_limit_the_replicas_together_send_no_429() {
     );
     assert!(answers.contains(&503), "the budget ran out: {answers:?}");
     for base in [&app.address, &a.address, &b.address] {
-        let text = reqwest::get(format!("{base}/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = metrics(base).await;
         assert!(!text.contains("status=\"429\""), "{base} saw a 429");
     }
     a.stop().await;
@@ -468,26 +462,13 @@ async fn an_event_acknowledged_by_a_replica_killed_right_after_is_still_applied(
         "subscription_id": SUBSCRIPTION,
         "event_time": 1_700_000_000,
     });
-    let r = reqwest::Client::new()
-        .post(binary.url("/strava/webhook"))
-        .json(&event)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200);
+    post_event(&binary.address, &event).await;
     binary.kill();
     binary.sim.set_fault(None);
     for replica in [&a, &b] {
+        let (path, name) = ("/strava/activities?limit=1", "Renamed before the crash");
         assert!(
-            within(Duration::from_secs(15), async || {
-                let r = reqwest::get(replica.url("/strava/activities?limit=1")).await;
-                r.unwrap()
-                    .text()
-                    .await
-                    .unwrap()
-                    .contains("Renamed before the crash")
-            })
-            .await,
+            serves(&replica.address, path, name, Duration::from_secs(15)).await,
             "the acknowledged event was lost"
         );
     }

@@ -34,8 +34,7 @@ CREATE TABLE leader (
 );
 
 -- Moves on with every committed change to what replicas serve or report (bodies, tokens, the
--- owner) or screen events with (the push subscription); each change NOTIFYs
--- `milepost_generation` with the new value at commit.
+-- owner); each change NOTIFYs `milepost_generation` with the new value at commit.
 CREATE TABLE generation (
     singleton BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (singleton),
     value     BIGINT NOT NULL
@@ -56,7 +55,7 @@ DO $$
 DECLARE
     followed TEXT;
 BEGIN
-    FOREACH followed IN ARRAY ARRAY['response_bodies', 'tokens', 'owner', 'webhook_subscription']
+    FOREACH followed IN ARRAY ARRAY['response_bodies', 'tokens', 'owner']
     LOOP
         EXECUTE format(
             'CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %I
@@ -65,3 +64,15 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- A new push subscription (`milepost webhook subscribe`, after whichever replica answered
+-- Strava's check): every replica reads it before it screens the next events.
+CREATE FUNCTION milepost_subscription_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('milepost_work', 'subscription');
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER webhook_subscription_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON webhook_subscription
+    FOR EACH STATEMENT EXECUTE FUNCTION milepost_subscription_changed();

@@ -9,6 +9,8 @@ use deadpool_postgres::GenericClient;
 
 /// The channel that wakes the leader for new work.
 pub const WORK_CHANNEL: &str = "milepost_work";
+/// The payload on [`WORK_CHANNEL`] when the push subscription changed (a trigger sends it).
+pub const SUBSCRIPTION_CHANGED: &str = "subscription";
 /// The channel each committed change is announced on (see `sql/V3__replicas.sql`).
 pub const GENERATION_CHANNEL: &str = "milepost_generation";
 /// Pending event rows at most; past that, new targets are not stored (a reconciliation

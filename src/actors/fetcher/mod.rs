@@ -59,7 +59,7 @@ use crate::clock::Clock;
 use crate::metrics::EventLabels;
 use crate::store;
 use crate::store::coordination::{Heard, Replica, Role};
-use crate::store::queue::{GENERATION_CHANNEL, PendingEvent, WORK_CHANNEL, WorkKind};
+use crate::store::queue::{PendingEvent, SUBSCRIPTION_CHANGED, WORK_CHANNEL, WorkKind};
 use crate::strava::StravaClient;
 use crate::strava::budget::{Priority, RequestKind};
 
@@ -899,16 +899,17 @@ impl StreamHandler<Role> for FetcherActor {
 }
 
 impl StreamHandler<Heard> for FetcherActor {
-    /// Work was stored (or may have been, unheard): the leader takes it. Something was
-    /// committed: it may be a new push subscription (`milepost webhook subscribe` after
-    /// another replica answered Strava's check), so the next events read it again.
+    /// Work was stored (or may have been, unheard): the leader takes it. A push subscription
+    /// was stored (`milepost webhook subscribe` after another replica answered Strava's
+    /// check): the next events read it again.
     fn handle(&mut self, heard: Heard, ctx: &mut Self::Context) {
         match heard {
-            Heard::Notification(n) if n.channel == GENERATION_CHANNEL => {
+            Heard::Notification(n) if n.payload == SUBSCRIPTION_CHANGED => {
                 self.subscription.checked()
             }
-            Heard::Notification(_) => self.take_queue(ctx),
-            Heard::Missed => {
+            Heard::Notification(n) if !n.payload.is_empty() => self.take_queue(ctx),
+            // (re)connected, or fell behind: either may have been missed
+            Heard::Notification(_) | Heard::Missed => {
                 self.subscription.checked();
                 self.take_queue(ctx);
             }
@@ -926,7 +927,6 @@ impl Actor for FetcherActor {
         self.me = Some(Mailbox::new(ctx.address(), self.deps.gate.metrics.clone()));
         ctx.add_stream(self.replica.roles());
         ctx.add_stream(self.replica.heard(WORK_CHANNEL));
-        ctx.add_stream(self.replica.heard(GENERATION_CHANNEL));
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {

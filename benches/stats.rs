@@ -35,10 +35,33 @@ fn history(n: usize) -> Vec<Activity> {
 }
 
 fn derive(c: &mut Criterion) {
-    let activities = history(5_000);
     let now = Utc::now();
-    c.bench_function("derive every body from 5000 activities", |b| {
-        b.iter(|| stats::activity_bodies(&activities, PublicVisibility::Everyone, now, now))
+    for n in [1_132, 10_000] {
+        let activities = history(n);
+        c.bench_function(&format!("derive every body from {n} activities"), |b| {
+            b.iter(|| stats::activity_bodies(&activities, PublicVisibility::Everyone, now, now))
+        });
+    }
+    // What an ingest of one new activity does: every body again, from the whole history.
+    let mut activities = history(10_000);
+    let newest = history(10_001).pop().unwrap();
+    c.bench_function(
+        "derive every body again after one new activity (10000)",
+        |b| {
+            b.iter(|| {
+                activities.push(newest.clone());
+                let bodies =
+                    stats::activity_bodies(&activities, PublicVisibility::Everyone, now, now);
+                activities.pop();
+                bodies
+            })
+        },
+    );
+    c.bench_function("build the activity list of 10000 activities", |b| {
+        b.iter(|| {
+            let public = stats::public_newest_first(&activities, PublicVisibility::Everyone);
+            stats::ActivityList::new(&public)
+        })
     });
     let athlete_stats = ActivityStats::default();
     c.bench_function("serialize the ytd body", |b| {

@@ -7,7 +7,13 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
+
+use prometheus_client::encoding::{EncodeMetric, MetricEncoder, NoLabelSet};
+use prometheus_client::metrics::{MetricType, TypedMetric};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct MessageLabels {
@@ -56,8 +62,82 @@ pub struct CacheLabels {
     pub result: &'static str,
 }
 
-fn handling_time() -> Histogram {
-    Histogram::new(exponential_buckets(0.000_05, 4.0, 12))
+fn handling_time() -> TimeHistogram {
+    TimeHistogram::new(exponential_buckets(0.000_05, 4.0, 12))
+}
+
+/// A histogram of durations whose observations take no lock (prometheus-client's
+/// [`Histogram`] takes a write lock per observation, and every actor message is observed).
+#[derive(Debug, Clone)]
+pub struct TimeHistogram(std::sync::Arc<TimeBuckets>);
+
+#[derive(Debug)]
+struct TimeBuckets {
+    /// Upper bounds in seconds, the last `f64::MAX` (+Inf).
+    bounds: Vec<f64>,
+    /// Observations per bucket (each in the first bucket that holds it).
+    counts: Vec<AtomicU64>,
+    sum_nanos: AtomicU64,
+    count: AtomicU64,
+}
+
+impl TimeHistogram {
+    pub fn new(bounds: impl Iterator<Item = f64>) -> Self {
+        let bounds: Vec<f64> = bounds.chain(std::iter::once(f64::MAX)).collect();
+        let counts = bounds.iter().map(|_| AtomicU64::new(0)).collect();
+        Self(std::sync::Arc::new(TimeBuckets {
+            bounds,
+            counts,
+            sum_nanos: AtomicU64::new(0),
+            count: AtomicU64::new(0),
+        }))
+    }
+
+    pub fn observe(&self, took: Duration) {
+        let secs = took.as_secs_f64();
+        let b = &self.0;
+        let i = b
+            .bounds
+            .iter()
+            .position(|&upper| secs <= upper)
+            .unwrap_or(b.bounds.len() - 1);
+        b.counts[i].fetch_add(1, Ordering::Relaxed);
+        let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        b.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+        b.count.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl TypedMetric for TimeHistogram {
+    const TYPE: MetricType = MetricType::Histogram;
+}
+
+impl EncodeMetric for TimeHistogram {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        let b = &self.0;
+        let buckets: Vec<(f64, u64)> = b
+            .bounds
+            .iter()
+            .zip(&b.counts)
+            .map(|(&upper, n)| (upper, n.load(Ordering::Relaxed)))
+            .collect();
+        let sum = b.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
+        encoder.encode_histogram::<NoLabelSet>(sum, b.count.load(Ordering::Relaxed), &buckets, None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
+    }
+}
+
+/// One actor's running totals, for the admin view.
+#[derive(Debug, Default)]
+struct ActorTotals {
+    handled: AtomicU64,
+    errors: AtomicU64,
+    in_flight: AtomicI64,
+    /// Unix milliseconds; 0 before the first message.
+    last_handled_ms: AtomicI64,
 }
 
 /// Every figure milepost exports.
@@ -66,7 +146,7 @@ pub struct Metrics {
     pub messages_handled: Family<MessageLabels, Counter>,
     pub message_errors: Family<MessageLabels, Counter>,
     pub messages_in_flight: Family<MessageLabels, Gauge>,
-    pub message_seconds: Family<MessageLabels, Histogram, fn() -> Histogram>,
+    pub message_seconds: Family<MessageLabels, TimeHistogram, fn() -> TimeHistogram>,
     pub strava_requests: Family<StravaLabels, Counter>,
     pub cache_lookups: Family<CacheLabels, Counter>,
     pub cache_entries: Gauge,
@@ -92,7 +172,9 @@ pub struct Metrics {
     /// The generation of the data this replica serves (every replica's agrees within a second).
     pub generation: Gauge,
     /// Per actor, for the admin view (the registry cannot be read back).
-    actors: std::sync::Mutex<std::collections::BTreeMap<&'static str, ActorSummary>>,
+    actors: RwLock<BTreeMap<&'static str, Arc<ActorTotals>>>,
+    /// Each message type's figures, resolved once (see [`Metrics::actor_message`]).
+    messages: RwLock<HashMap<MessageLabels, Arc<MessageFigures>>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -108,7 +190,7 @@ impl Default for Metrics {
         let message_errors = Family::<MessageLabels, Counter>::default();
         let messages_in_flight = Family::<MessageLabels, Gauge>::default();
         let message_seconds =
-            Family::<MessageLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            Family::<MessageLabels, TimeHistogram, fn() -> TimeHistogram>::new_with_constructor(
                 handling_time,
             );
         let strava_requests = Family::<StravaLabels, Counter>::default();
@@ -271,6 +353,7 @@ impl Default for Metrics {
             leader_since,
             generation,
             actors: Default::default(),
+            messages: Default::default(),
         }
     }
 }
@@ -285,14 +368,24 @@ impl Metrics {
     }
 
     /// Every actor's message figures, by actor name.
-    pub fn actor_summaries(&self) -> std::collections::BTreeMap<&'static str, ActorSummary> {
-        self.actors.lock().map(|a| a.clone()).unwrap_or_default()
-    }
-
-    fn note_actor(&self, actor: &'static str, change: impl FnOnce(&mut ActorSummary)) {
-        if let Ok(mut actors) = self.actors.lock() {
-            change(actors.entry(actor).or_default());
-        }
+    pub fn actor_summaries(&self) -> BTreeMap<&'static str, ActorSummary> {
+        let actors = self.actors.read().map(|a| a.clone()).unwrap_or_default();
+        actors
+            .into_iter()
+            .map(|(actor, totals)| {
+                let last = totals.last_handled_ms.load(Ordering::Relaxed);
+                let summary = ActorSummary {
+                    handled: totals.handled.load(Ordering::Relaxed),
+                    errors: totals.errors.load(Ordering::Relaxed),
+                    in_flight: totals.in_flight.load(Ordering::Relaxed),
+                    last_handled_at: (last > 0)
+                        .then(|| chrono::DateTime::from_timestamp_millis(last))
+                        .flatten()
+                        .map(crate::stats::timestamp),
+                };
+                (actor, summary)
+            })
+            .collect()
     }
 
     /// The budget's figures as gauges: `((15 min, daily), (15 min, daily))` usage and limits.
@@ -313,12 +406,50 @@ impl Metrics {
         }
     }
 
-    /// The figures of one message type of one actor.
-    pub fn actor_message<'a>(&'a self, labels: &'a MessageLabels) -> MessageFigures<'a> {
-        MessageFigures {
-            metrics: self,
-            labels,
+    /// The figures of one message type of one actor, resolved once per thread: a message
+    /// then costs a few atomic operations, with no lock and no label lookup.
+    pub fn actor_message(&self, labels: &MessageLabels) -> Arc<MessageFigures> {
+        thread_local! {
+            static RESOLVED: std::cell::RefCell<HashMap<(usize, usize, usize), Arc<MessageFigures>>> =
+                std::cell::RefCell::default();
+        }
+        // The names are `&'static str`s of type names: their addresses tell them apart.
+        let key = (
+            std::ptr::from_ref(self) as usize,
+            labels.actor.as_ptr() as usize,
+            labels.message.as_ptr() as usize,
+        );
+        if let Some(found) = RESOLVED.with_borrow(|r| r.get(&key).cloned()) {
+            return found;
+        }
+        let figures = self.resolve(labels);
+        RESOLVED.with_borrow_mut(|r| r.insert(key, figures.clone()));
+        figures
+    }
+
+    fn resolve(&self, labels: &MessageLabels) -> Arc<MessageFigures> {
+        if let Some(found) = self
+            .messages
+            .read()
+            .ok()
+            .and_then(|m| m.get(labels).cloned())
+        {
+            return found;
+        }
+        let actor = match self.actors.write() {
+            Ok(mut actors) => actors.entry(labels.actor).or_default().clone(),
+            Err(_) => Arc::default(),
+        };
+        let figures = Arc::new(MessageFigures {
             in_flight: self.messages_in_flight.get_or_create(labels).clone(),
+            handled: self.messages_handled.get_or_create(labels).clone(),
+            errors: self.message_errors.get_or_create(labels).clone(),
+            seconds: self.message_seconds.get_or_create(labels).clone(),
+            actor,
+        });
+        match self.messages.write() {
+            Ok(mut messages) => messages.entry(labels.clone()).or_insert(figures).clone(),
+            Err(_) => figures,
         }
     }
 
@@ -332,40 +463,37 @@ impl Metrics {
     }
 }
 
-/// One message type's figures, looked up once per message by [`crate::actors::Mailbox`].
-pub struct MessageFigures<'a> {
-    metrics: &'a Metrics,
-    labels: &'a MessageLabels,
+/// One message type's figures, resolved once by [`Metrics::actor_message`].
+#[derive(Debug)]
+pub struct MessageFigures {
     in_flight: Gauge,
+    handled: Counter,
+    errors: Counter,
+    seconds: TimeHistogram,
+    actor: Arc<ActorTotals>,
 }
 
-impl MessageFigures<'_> {
+impl MessageFigures {
     /// The message was sent.
     pub fn started(&self) {
         self.in_flight.inc();
-        self.metrics
-            .note_actor(self.labels.actor, |a| a.in_flight += 1);
+        self.actor.in_flight.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Its answer came (or never will: `failed`) after `took`.
     pub fn finished(&self, took: Duration, failed: bool) {
         self.in_flight.dec();
-        self.metrics.note_actor(self.labels.actor, |a| {
-            a.in_flight -= 1;
-            a.handled += 1;
-            a.errors += u64::from(failed);
-            a.last_handled_at = Some(crate::stats::timestamp(chrono::Utc::now()));
-        });
-        self.metrics
-            .message_seconds
-            .get_or_create(self.labels)
-            .observe(took.as_secs_f64());
-        self.metrics
-            .messages_handled
-            .get_or_create(self.labels)
-            .inc();
+        self.seconds.observe(took);
+        self.handled.inc();
+        let actor = &self.actor;
+        actor.in_flight.fetch_sub(1, Ordering::Relaxed);
+        actor.handled.fetch_add(1, Ordering::Relaxed);
         if failed {
-            self.metrics.message_errors.get_or_create(self.labels).inc();
+            self.errors.inc();
+            actor.errors.fetch_add(1, Ordering::Relaxed);
         }
+        actor
+            .last_handled_ms
+            .store(chrono::Utc::now().timestamp_millis(), Ordering::Relaxed);
     }
 }

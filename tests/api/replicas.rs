@@ -154,7 +154,13 @@ async fn over_three_refresh_periods_only_the_leader_calls_strava() {
     let sent: u64 = app.sim.request_counts().values().sum();
     assert_eq!(after[1], before[1], "a follower called Strava");
     assert_eq!(after[2], before[2], "a follower called Strava");
-    assert_eq!(after[0] - before[0], sent, "Strava saw only the leader");
+    // Strava counts a request when it comes, the leader when its answer does: one in flight
+    // at either end of the window is counted by one side only.
+    let leader = after[0] - before[0];
+    assert!(
+        leader.abs_diff(sent) <= 1,
+        "Strava saw {sent} requests, the leader sent {leader}"
+    );
     // one instance's steady refresh: athlete stats and one page of activities per period
     assert!(
         (4..=8).contains(&sent),

@@ -68,6 +68,10 @@ const AFTER_WINDOW: Duration = Duration::from_secs(2);
 /// Events received and not yet screened at most; past that, events are dropped and one
 /// reconciliation is scheduled instead.
 const MAX_UNSCREENED: usize = PendingSet::CAPACITY;
+/// Batches of events screened and stored at the same time: each holds one Postgres connection
+/// at most, so a flood never takes the whole pool, and the acknowledgements wait for no more
+/// than a batch or two ahead of them.
+const BATCHES_AT_ONCE: usize = 3;
 /// Webhook confirmations sent to Strava at the same time.
 const CONFIRMATIONS_AT_ONCE: usize = 4;
 /// While the budget defers confirmations, how often the actor looks whether the window opened.
@@ -404,21 +408,29 @@ impl FetcherActor {
         }
     }
 
-    /// Screens the events that came meanwhile, one batch at a time (no Strava call; no
+    /// Screens the events that came meanwhile, a few batches at a time (no Strava call; no
     /// Postgres read but the stored subscription's, at most once a minute), stores those worth
     /// confirming in the durable queue and acknowledges the batch.
     fn screen_events(&mut self, ctx: &mut Context<Self>) {
-        if self.confirmations.screening || self.confirmations.unscreened.is_empty() {
+        let now = self.deps.clock.now();
+        let busy = self.confirmations.screening;
+        // A batch that reads the subscription runs alone: the ones beside it would screen
+        // with the id it is about to replace.
+        if busy >= BATCHES_AT_ONCE
+            || self.confirmations.rereading
+            || (busy > 0 && self.subscription.due(now))
+            || self.confirmations.unscreened.is_empty()
+        {
             return;
         }
-        self.confirmations.screening = true;
+        self.confirmations.screening += 1;
         let (batch, acks): (Vec<Event>, Vec<Ack>) =
             std::mem::take(&mut self.confirmations.unscreened)
                 .into_iter()
                 .unzip();
         let deps = self.deps.clone();
-        let now = self.deps.clock.now();
         let reread = self.subscription.begin_read(now);
+        self.confirmations.rereading = reread;
         let known = self.subscription.id();
         let term = self.term.as_ref().map(|t| t.id);
         ctx.spawn(
@@ -434,7 +446,10 @@ impl FetcherActor {
             .in_current_span()
             .into_actor(self)
             .map(move |(n, screened, stored), act, ctx| {
-                act.confirmations.screening = false;
+                act.confirmations.screening -= 1;
+                if reread {
+                    act.confirmations.rereading = false;
+                }
                 match screened.stored {
                     Some(Ok(stored)) => act.subscription.read(Some(stored), now),
                     Some(Err(e)) => {
@@ -683,7 +698,10 @@ struct Confirmations {
     /// Events not yet checked against the subscription and the connected athlete, with their
     /// acknowledgements.
     unscreened: Vec<(Event, Ack)>,
-    screening: bool,
+    /// Batches being screened and stored now.
+    screening: usize,
+    /// One of them reads the stored subscription first.
+    rereading: bool,
     /// The leader's confirmations to run.
     pending: PendingSet,
     /// The budget refused: nothing starts before this instant.

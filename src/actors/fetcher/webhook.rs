@@ -263,15 +263,18 @@ impl KnownSubscription {
     /// Whether the stored id is to be read before screening a batch at `now`; if so, a
     /// subscription check answered before this call is taken as read.
     pub fn begin_read(&mut self, now: DateTime<Utc>) -> bool {
-        if self.pinned.is_some() {
-            return false;
-        }
-        let stale = self.checked
-            || now - self.read_at >= SUBSCRIPTION_RECHECK
-            // the clock went back
-            || now < self.read_at;
+        let stale = self.due(now);
         self.checked = false;
         stale
+    }
+
+    /// Whether the next batch at `now` is to read the stored id first.
+    pub fn due(&self, now: DateTime<Utc>) -> bool {
+        self.pinned.is_none()
+            && (self.checked
+                || now - self.read_at >= SUBSCRIPTION_RECHECK
+                // the clock went back
+                || now < self.read_at)
     }
 
     /// What reading at `now` found. A failed read keeps the id known before, and is tried

@@ -196,6 +196,10 @@ pub struct Settings {
     /// every answer, before it stops accepting (`SHUTDOWN_DRAIN_SECS`).
     #[serde(default = "default_shutdown_drain_secs")]
     pub shutdown_drain_secs: u64,
+    /// About how many activities `milepost demo`'s generated athlete has
+    /// (`MILEPOST_DEMO_ACTIVITIES`; unset: seven years' worth, about 1,750), for benchmarks.
+    #[serde(default)]
+    pub milepost_demo_activities: Option<u32>,
 }
 
 fn default_shutdown_drain_secs() -> u64 {

@@ -64,7 +64,11 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
 }
 
 async fn serve_demo(mut settings: Settings) -> anyhow::Result<()> {
-    let sim_config = SimConfig::default();
+    let mut sim_config = SimConfig::default();
+    if let Some(activities) = settings.milepost_demo_activities {
+        // The generated athlete does about 250 a year.
+        sim_config.history_years = activities.div_ceil(250).max(1);
+    }
     let sim = Simulator::start(
         sim_config.clone(),
         SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),

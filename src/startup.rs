@@ -16,6 +16,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tracing_actix_web::TracingLogger;
 
 use crate::actors::Mailbox;
+use crate::actors::cache::{Attach, CacheReader};
 use crate::actors::fetcher::FetcherOptions;
 use crate::actors::token::OAuthSettings;
 use crate::actors::{CacheActor, FetcherActor, Shutdown, TokenActor};
@@ -270,7 +271,7 @@ impl Application {
         listener: TcpListener,
         clock: Clock,
     ) -> anyhow::Result<Self> {
-        let services = Services::start_with(&settings, clock).await?;
+        let services = Services::start_with(&settings, clock.clone()).await?;
         if let Some(link) = &services.setup_link
             && services.unowned_at_start
         {
@@ -301,7 +302,10 @@ impl Application {
             webhook_secret: settings.strava_webhook_secret.clone(),
             frontend_url: settings.frontend_url.clone(),
             production: settings.is_production(),
-            cache_max_age_secs: settings.cache_max_age_secs,
+            cache_control: actix_web::http::header::HeaderValue::from_str(&format!(
+                "public, max-age={}",
+                settings.cache_max_age_secs
+            ))?,
             ready: services.ready.clone(),
             drain: drain.clone(),
             openapi: bytes::Bytes::from(http::openapi::document().to_string()),
@@ -319,7 +323,17 @@ impl Application {
             settings.oauth_rate_limit_per_minute,
             trusted_proxies,
         ));
+        let owner = services.cache.clone();
+        let shared_metrics = services.metrics.clone();
         let server = HttpServer::new(move || {
+            // This worker's reader: its reads never leave its thread.
+            let reader = Mailbox::new(
+                CacheReader::new(clock.clone(), &shared_metrics).start(),
+                shared_metrics.clone(),
+            );
+            owner
+                .addr()
+                .do_send(Attach(reader.addr().clone().recipient()));
             // Each `wrap` goes around everything before it, so the list runs from the innermost
             // out. Read bottom up, a request meets:
             // - the drain counter first, so a shutdown waits for every request it counts, and
@@ -343,6 +357,7 @@ impl Application {
             //   just those two handlers with it).
             App::new()
                 .app_data(state.clone())
+                .app_data(web::Data::new(reader))
                 .app_data(cors.clone())
                 .app_data(metrics.clone())
                 .app_data(oauth_limit.clone())

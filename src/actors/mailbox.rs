@@ -115,6 +115,11 @@ impl<A: Actor> Mailbox<A> {
         &self.metrics
     }
 
+    /// The address, for what is told rather than asked (no answer, so nothing to count).
+    pub fn addr(&self) -> &Addr<A> {
+        &self.addr
+    }
+
     /// Sends `msg` and waits for the answer (at most `M::TIMEOUT`), counting and timing it.
     pub async fn ask<M>(&self, msg: M) -> Result<M::Result, MailboxError>
     where

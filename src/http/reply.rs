@@ -2,53 +2,76 @@
 //! that did not answer.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{
-    self, CacheControl, CacheDirective, ETag, EntityTag, HeaderValue, IfNoneMatch,
-};
-use actix_web::{HttpMessage, HttpRequest, HttpResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse};
 
 use super::state::AppState;
 use crate::actors::cache::CachedBody;
 use crate::error::ApiError;
 
-/// Does the client already hold this entity? `If-None-Match` compares weakly (RFC 9110
-/// §13.1.2: `W/"x"` matches `"x"`), `*` matches any, and every `If-None-Match` line counts.
-fn etag_matches(req: &HttpRequest, etag: &EntityTag) -> bool {
-    match req.get_header::<IfNoneMatch>() {
-        Some(IfNoneMatch::Any) => true,
-        Some(IfNoneMatch::Items(tags)) => tags.iter().any(|tag| tag.weak_eq(etag)),
-        None => false,
-    }
+/// Does the client already hold this representation? `If-None-Match` compares weakly (RFC
+/// 9110 §13.1.2: `W/"x"` matches `"x"`), `*` matches any, and every `If-None-Match` line
+/// counts. Compared as text: no parsing of our own tags per request.
+fn etag_matches(req: &HttpRequest, etag: &HeaderValue) -> bool {
+    let ours = etag.as_bytes();
+    req.headers()
+        .get_all(header::IF_NONE_MATCH)
+        .filter_map(|line| line.to_str().ok())
+        .flat_map(|line| line.split(','))
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag).as_bytes() == ours)
 }
 
-/// A pre-serialized read body with its ETag, or 304 (ETag and Cache-Control, no body) when
-/// the client has it.
+/// Whether the client takes gzip: `Accept-Encoding` names it (or `*`) with a q above 0.
+fn takes_gzip(req: &HttpRequest) -> bool {
+    req.headers()
+        .get_all(header::ACCEPT_ENCODING)
+        .filter_map(|line| line.to_str().ok())
+        .flat_map(|line| line.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';').map(str::trim);
+            let name = parts.next().unwrap_or_default();
+            let refused = parts.any(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+        })
+}
+
+/// A pre-serialized read body with its validators, gzipped when it has a gzip form and the
+/// client takes gzip (each form its own ETag, `Vary: Accept-Encoding` on both), or 304 (ETag,
+/// Cache-Control and Vary, no body) when the client holds the form it would get. Every header
+/// value is made once, with the body or the server.
 pub fn cached_json(req: &HttpRequest, state: &AppState, body: &CachedBody) -> HttpResponse {
-    // The cache's ETags are quoted hex digests, so this always parses; if one ever did not, the
-    // body would still be served, only never as a 304.
-    let etag = body.etag.parse::<EntityTag>().ok();
-    let not_modified = etag.as_ref().is_some_and(|etag| etag_matches(req, etag));
+    let gzipped = body.gzip.as_ref().filter(|_| takes_gzip(req));
+    let (etag, bytes) = match gzipped {
+        Some(g) => (&g.etag_header, &g.body),
+        None => (&body.etag_header, &body.body),
+    };
+    let not_modified = etag_matches(req, etag);
     let mut response = if not_modified {
         HttpResponse::build(StatusCode::NOT_MODIFIED)
     } else {
         HttpResponse::Ok()
     };
-    if let Some(etag) = etag {
-        response.insert_header(ETag(etag));
-    }
-    response.insert_header(CacheControl(vec![
-        CacheDirective::Public,
-        CacheDirective::MaxAge(state.cache_max_age_secs),
-    ]));
+    response
+        .insert_header((header::ETAG, etag.clone()))
+        .insert_header((header::CACHE_CONTROL, state.cache_control.clone()))
+        .insert_header((header::VARY, HeaderValue::from_static("accept-encoding")));
     if not_modified {
         return response.finish();
+    }
+    if gzipped.is_some() {
+        response.insert_header((header::CONTENT_ENCODING, HeaderValue::from_static("gzip")));
     }
     response
         .insert_header((
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         ))
-        .body(body.body.clone())
+        .body(bytes.clone())
 }
 
 /// Maps an actor that did not answer to 503.

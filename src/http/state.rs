@@ -23,7 +23,8 @@ pub struct AppState {
     pub metrics_token: Option<SecretString>,
     pub frontend_url: String,
     pub production: bool,
-    pub cache_max_age_secs: u32,
+    /// `Cache-Control` of every read body: `public, max-age=<CACHE_MAX_AGE_SECS>`.
+    pub cache_control: actix_web::http::header::HeaderValue,
     pub ready: Arc<AtomicBool>,
     /// Set once shutdown begins: `/readyz` answers 503 and connections close after each answer.
     pub drain: Arc<Drain>,

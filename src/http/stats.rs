@@ -1,4 +1,5 @@
-//! Read routes: every body is pre-serialized by the CacheActor; handlers only pick the key.
+//! Read routes: every body is pre-serialized by the CacheActor; handlers only pick the key and
+//! ask the [`CacheReader`] of their own worker (each worker's App holds its own).
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
@@ -7,9 +8,22 @@ use futures::future::LocalBoxFuture;
 use super::params::{self, Problems};
 use super::reply::{cached_json, mailbox};
 use super::state::AppState;
-use crate::actors::cache::{CachedBody, Family, Get, ListActivities, Lookup, Read};
+use crate::actors::Mailbox;
+use crate::actors::cache::{CacheReader, Family, Get, ListActivities, Lookup, Read};
 use crate::error::ApiError;
 use crate::stats::ListQuery;
+
+/// This worker's reader.
+fn reader(req: &HttpRequest) -> Result<&Mailbox<CacheReader>, ApiError> {
+    req.app_data::<web::Data<Mailbox<CacheReader>>>()
+        .map(|reader| reader.get_ref())
+        .ok_or_else(|| ApiError::internal(&NoReader))
+}
+
+/// A worker built without its reader (a wiring mistake; never in a running server).
+#[derive(Debug, thiserror::Error)]
+#[error("this worker has no cache reader")]
+struct NoReader;
 
 /// Answers the body `read` names, else 404 with `missing(year)` (the year the read was for).
 async fn serve(
@@ -18,7 +32,7 @@ async fn serve(
     read: Read,
     missing: impl FnOnce(Option<i32>) -> String,
 ) -> Result<HttpResponse, ApiError> {
-    match state.cache.ask(Get(read)).await.map_err(mailbox)? {
+    match reader(req)?.ask(Get(read)).await.map_err(mailbox)? {
         Lookup::Found(body) => Ok(cached_json(req, state, &body)),
         Lookup::Missing { year } => Err(ApiError::not_found(missing(year))),
         Lookup::AfterCurrentYear { current } => Err(ApiError::validation(&[params::too_large(
@@ -123,17 +137,9 @@ pub async fn activities(
         year: year.map(|y| y as i32),
         kind,
     };
-    let page = state
-        .cache
+    let page = reader(&req)?
         .ask(ListActivities(query))
         .await
         .map_err(mailbox)?;
-    Ok(cached_json(
-        &req,
-        &state,
-        &CachedBody {
-            body: page.body,
-            etag: page.etag,
-        },
-    ))
+    Ok(cached_json(&req, &state, &page.0))
 }

@@ -463,7 +463,7 @@ pub fn longest(public: &[&Activity], family: &[&str]) -> Vec<(i32, Bytes)> {
 }
 
 /// What `/strava/activities` may be asked for.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct ListQuery {
     pub limit: usize,
     pub offset: usize,

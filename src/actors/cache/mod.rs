@@ -24,23 +24,30 @@
 //! again, and one whose connection missed notifications reads the generation to catch up. Only
 //! the leader derives again for a new day or sweeps after start-up; the others follow.
 
+mod body;
+pub mod reader;
+
+use body::etag_of;
+pub use body::{CachedBody, Gzipped};
+pub use reader::{CacheReader, Family, Get, ListActivities, Lookup, Read, Serve, Served};
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use bytes::Bytes;
-use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use deadpool_postgres::Pool;
 use futures::FutureExt;
 use futures::future::{LocalBoxFuture, Shared};
-use sha2::{Digest, Sha256};
+
 use tracing::Instrument;
 
-use crate::actors::mailbox::{Ask, Mailbox, Reply, answers_traced};
+use crate::actors::mailbox::{Ask, Mailbox, answers_traced};
 use crate::actors::shutdown::{Shutdown, stops_on_shutdown};
 use crate::clock::Clock;
-use crate::metrics::{CacheLabels, Metrics};
+use crate::metrics::Metrics;
 use crate::stats::{self, PublicVisibility};
 use crate::store::coordination::{Heard, Replica};
 use crate::store::queue::GENERATION_CHANNEL;
@@ -69,27 +76,6 @@ const HEALTH_FRESH: Duration = Duration::from_secs(1);
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// An ingest waits its turn behind the ones before it, then writes one transaction.
 const INGEST_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// A response body exactly as served.
-#[derive(Debug)]
-pub struct CachedBody {
-    pub body: Bytes,
-    pub etag: String,
-}
-
-impl CachedBody {
-    pub fn new(body: Bytes) -> Self {
-        let etag = etag_of(&body);
-        Self { body, etag }
-    }
-}
-
-/// A strong ETag: the first 96 bits of the body's SHA-256, in hex and quotes.
-fn etag_of(body: &[u8]) -> String {
-    let digest = Sha256::digest(body);
-    let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
-    format!("\"{hex}\"")
-}
 
 /// Why the CacheActor could not do what it was asked.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -146,6 +132,8 @@ pub struct CacheActor {
     /// Bodies are being loaded for a newer generation; `again`: another came meanwhile.
     following: bool,
     follow_again: bool,
+    /// Every worker's [`CacheReader`].
+    readers: Vec<Recipient<Serve>>,
     me: Option<Mailbox<CacheActor>>,
 }
 
@@ -190,6 +178,7 @@ impl CacheActor {
             generation: -1,
             following: false,
             follow_again: false,
+            readers: Vec::new(),
             me: None,
         }
     }
@@ -330,6 +319,7 @@ impl CacheActor {
         self.replace(loaded.bodies);
         self.list = Arc::new(loaded.list);
         self.serving(loaded.generation);
+        self.publish();
     }
 
     /// Another replica committed a change (or this one may have missed some): loads the
@@ -404,13 +394,16 @@ impl CacheActor {
             self.cache.invalidate(&key);
         }
         for stored in bodies {
-            self.cache.insert(
-                stored.key,
-                Arc::new(CachedBody {
-                    body: Bytes::from(stored.body),
-                    etag: stored.etag,
-                }),
-            );
+            // Unchanged: keep it (and its gzip form) as it is.
+            if self
+                .cache
+                .get(&stored.key)
+                .is_some_and(|held| held.etag == stored.etag)
+            {
+                continue;
+            }
+            let body = CachedBody::with_etag(Bytes::from(stored.body), stored.etag);
+            self.cache.insert(stored.key, Arc::new(body));
         }
         self.cache.run_pending_tasks();
         self.metrics
@@ -418,14 +411,39 @@ impl CacheActor {
             .set(i64::try_from(self.cache.entry_count()).unwrap_or(i64::MAX));
     }
 
-    fn lookup(&self, key: &str) -> Option<Arc<CachedBody>> {
-        let found = self.cache.get(key);
-        let result = if found.is_some() { "hit" } else { "miss" };
-        self.metrics
-            .cache_lookups
-            .get_or_create(&CacheLabels { result })
-            .inc();
-        found
+    /// What is served now, as one snapshot for the readers.
+    fn snapshot(&self) -> Arc<Served> {
+        Arc::new(Served {
+            bodies: self
+                .cache
+                .iter()
+                .map(|(key, body)| ((*key).clone(), body))
+                .collect(),
+            list: self.list.clone(),
+            utc_offset: self.utc_offset,
+        })
+    }
+
+    /// Hands every worker's reader what is served now (after each change).
+    fn publish(&mut self) {
+        let served = self.snapshot();
+        // A reader whose worker has stopped is let go.
+        self.readers
+            .retain(|reader| reader.try_send(Serve(served.clone())).is_ok() || reader.connected());
+    }
+}
+
+/// A worker's reader, to be fed every snapshot from now on (the current one at once).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Attach(pub Recipient<Serve>);
+
+impl Handler<Attach> for CacheActor {
+    type Result = ();
+
+    fn handle(&mut self, Attach(reader): Attach, _: &mut Self::Context) {
+        let _ = reader.try_send(Serve(self.snapshot()));
+        self.readers.push(reader);
     }
 }
 
@@ -493,125 +511,7 @@ impl StreamHandler<Heard> for CacheActor {
 }
 
 stops_on_shutdown!(CacheActor);
-answers_traced!(CacheActor: Get, ListActivities, Ingest, ForgetActivities, Health, HealthChanged, Shutdown);
-
-/// Which body a read route serves.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Read {
-    /// A body without parameters (ytd, recent activities, totals, yearly).
-    Fixed(&'static str),
-    /// The twelve months ending with the athlete's current one, of one legacy type or all.
-    Monthly(Option<String>),
-    /// One local year by type; years after the athlete's current one are refused.
-    Summary(i32),
-    /// The longest activity of a family in a local year (default: the athlete's current one).
-    Longest { family: Family, year: Option<i32> },
-}
-
-/// The activity families of `longest-run` and `longest-ride`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Family {
-    Run,
-    Ride,
-}
-
-/// The answer to a [`Get`].
-#[derive(Debug, MessageResponse)]
-pub enum Lookup {
-    Found(Arc<CachedBody>),
-    /// Nothing to serve; `year` is the year the read was for, when it names one.
-    Missing {
-        year: Option<i32>,
-    },
-    /// The read named a year after the athlete's current local year.
-    AfterCurrentYear {
-        current: i32,
-    },
-}
-
-impl Reply for Lookup {
-    fn is_error(&self) -> bool {
-        false
-    }
-}
-
-/// The body a read route serves.
-#[derive(Message)]
-#[rtype(result = "Lookup")]
-pub struct Get(pub Read);
-
-impl Ask for Get {
-    const TIMEOUT: Duration = READ_TIMEOUT;
-}
-
-impl Handler<Get> for CacheActor {
-    type Result = Lookup;
-
-    fn handle(&mut self, Get(read): Get, _: &mut Self::Context) -> Self::Result {
-        let current = self.local_now().year();
-        let (found, year) = match read {
-            Read::Fixed(key) => (self.lookup(key), None),
-            Read::Monthly(None) => (self.lookup(stats::keys::MONTHLY), None),
-            // A type the athlete never did has twelve zero months, once any data is cached.
-            Read::Monthly(Some(kind)) => (
-                self.lookup(&stats::keys::monthly_of(&kind))
-                    .or_else(|| self.lookup(stats::keys::MONTHLY_NONE)),
-                None,
-            ),
-            Read::Summary(year) if year > current => {
-                return Lookup::AfterCurrentYear { current };
-            }
-            Read::Summary(year) => (self.lookup(&stats::keys::summary_of(year)), Some(year)),
-            Read::Longest { family, year } => {
-                let year = year.unwrap_or(current);
-                let key = match family {
-                    Family::Run => stats::keys::longest_run_of(year),
-                    Family::Ride => stats::keys::longest_ride_of(year),
-                };
-                (self.lookup(&key), Some(year))
-            }
-        };
-        match found {
-            Some(body) => Lookup::Found(body),
-            None => Lookup::Missing { year },
-        }
-    }
-}
-
-/// One page of `/strava/activities`.
-#[derive(Message)]
-#[rtype(result = "ActivityPage")]
-pub struct ListActivities(pub stats::ListQuery);
-
-impl Ask for ListActivities {
-    const TIMEOUT: Duration = READ_TIMEOUT;
-}
-
-/// A page's body and its ETag.
-#[derive(Debug, MessageResponse)]
-pub struct ActivityPage {
-    pub body: Bytes,
-    pub etag: String,
-}
-
-impl Reply for ActivityPage {
-    fn is_error(&self) -> bool {
-        false
-    }
-}
-
-impl Handler<ListActivities> for CacheActor {
-    type Result = ActivityPage;
-
-    fn handle(
-        &mut self,
-        ListActivities(query): ListActivities,
-        _: &mut Self::Context,
-    ) -> Self::Result {
-        let (body, etag) = self.list.page(&query);
-        ActivityPage { body, etag }
-    }
-}
+answers_traced!(CacheActor: Ingest, ForgetActivities, Health, HealthChanged, Shutdown);
 
 /// Store what a sync fetched (activities, and Strava's athlete stats if given), marked as
 /// confirmed now. With `publish`, every body is derived again from everything stored and
@@ -748,6 +648,7 @@ impl Handler<Ingest> for CacheActor {
                     act.replace(published.bodies);
                     act.list = Arc::new(published.list);
                     act.serving(published.generation);
+                    act.publish();
                     act.metrics
                         .activities_stored
                         .set(i64::try_from(published.stored).unwrap_or(i64::MAX));
@@ -796,6 +697,7 @@ impl Handler<ForgetActivities> for CacheActor {
                 act.serving(generation);
                 act.replace(Vec::new());
                 act.list = Arc::default();
+                act.publish();
                 act.derived_on = None;
                 act.reported_absurd.clear();
                 act.metrics.activities_stored.set(0);

@@ -1,0 +1,70 @@
+//! A body as served: its bytes, its ETag, and its gzip form, all made once.
+
+use actix_web::http::header::HeaderValue;
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+
+/// A response body exactly as served, with its ETag as a header value, and its gzip form when
+/// that pays (made once, when the body changes).
+#[derive(Debug)]
+pub struct CachedBody {
+    pub body: Bytes,
+    pub etag: String,
+    pub etag_header: HeaderValue,
+    pub gzip: Option<Gzipped>,
+}
+
+/// A body's gzip form: another representation, so another ETag (the identity one with `-gz`).
+#[derive(Debug)]
+pub struct Gzipped {
+    pub body: Bytes,
+    pub etag_header: HeaderValue,
+}
+
+/// Bodies shorter than this are served as they are: a few hundred bytes gain nothing.
+const GZIP_FROM: usize = 1_024;
+
+impl CachedBody {
+    pub fn new(body: Bytes) -> Self {
+        let etag = etag_of(&body);
+        Self::with_etag(body, etag)
+    }
+
+    pub fn with_etag(body: Bytes, etag: String) -> Self {
+        let gzip = (body.len() >= GZIP_FROM)
+            .then(|| gzip(&body))
+            .flatten()
+            // worth a header only when it saves a tenth
+            .filter(|g| g.len() * 10 < body.len() * 9)
+            .and_then(|g| {
+                let tag = format!("{}-gz\"", etag.trim_end_matches('"'));
+                Some(Gzipped {
+                    body: g.into(),
+                    etag_header: HeaderValue::from_str(&tag).ok()?,
+                })
+            });
+        // The cache's ETags are quoted hex digests: always a valid header value.
+        let etag_header =
+            HeaderValue::from_str(&etag).unwrap_or_else(|_| HeaderValue::from_static("\"0\""));
+        Self {
+            body,
+            etag,
+            etag_header,
+            gzip,
+        }
+    }
+}
+
+fn gzip(body: &[u8]) -> Option<Vec<u8>> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(body).ok()?;
+    encoder.finish().ok()
+}
+
+/// A strong ETag: the first 96 bits of the body's SHA-256, in hex and quotes.
+pub(super) fn etag_of(body: &[u8]) -> String {
+    let digest = Sha256::digest(body);
+    let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+    format!("\"{hex}\"")
+}

@@ -63,8 +63,12 @@ async fn main() -> std::io::Result<()> {
         eprintln!("usage: static_body DIR [PORT] [WORKERS]");
         std::process::exit(2);
     }));
-    let port: u16 = args.next().map_or(0, |p| p.parse().expect("PORT: a number"));
-    let workers: usize = args.next().map_or(2, |w| w.parse().expect("WORKERS: a number"));
+    let port: u16 = args
+        .next()
+        .map_or(0, |p| p.parse().expect("PORT: a number"));
+    let workers: usize = args
+        .next()
+        .map_or(2, |w| w.parse().expect("WORKERS: a number"));
 
     let mut bodies = Vec::new();
     collect(&dir, &dir, &mut bodies)?;

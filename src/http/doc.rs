@@ -23,6 +23,8 @@ pub enum Header {
     ETag,
     /// `public, max-age=N` on reads.
     CachePublic,
+    /// `accept-encoding` on reads: large bodies come gzipped to clients that take gzip.
+    VaryEncoding,
     Location,
     SetCookie,
     RetryAfter,

@@ -104,6 +104,12 @@ fn header(h: Header) -> (&'static str, Value) {
             "Reads may be cached for CACHE_MAX_AGE_SECS",
             json!({"type": "string", "pattern": "^public, max-age=[0-9]+$"}),
         ),
+        Header::VaryEncoding => (
+            "Vary",
+            "accept-encoding: bodies of 1 KiB and more come gzipped (Content-Encoding: gzip, \
+             their own ETag) to clients whose Accept-Encoding takes gzip",
+            json!({"type": "string", "enum": ["accept-encoding"]}),
+        ),
         Header::Location => (
             "Location",
             "Where the browser goes next",

@@ -95,7 +95,7 @@ const fn read(description: &'static str, schema: &'static str) -> Reply {
         status: 200,
         description,
         content: Content::Json(schema),
-        headers: &[Header::ETag, Header::CachePublic],
+        headers: &[Header::ETag, Header::CachePublic, Header::VaryEncoding],
     }
 }
 
@@ -103,7 +103,7 @@ const NOT_MODIFIED: Reply = Reply {
     status: 304,
     description: "The client's copy is current (If-None-Match)",
     content: Content::Empty,
-    headers: &[Header::ETag, Header::CachePublic],
+    headers: &[Header::ETag, Header::CachePublic, Header::VaryEncoding],
 };
 const NOT_CACHED: Reply = reply(
     404,

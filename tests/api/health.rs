@@ -106,7 +106,7 @@ async fn metrics_show_each_actors_message_counts() {
     app.connect_and_sync().await;
     let text = app.get("/metrics").await.text().await.unwrap();
     for (actor, message) in [
-        ("CacheActor", "Get"),
+        ("CacheReader", "Get"),
         ("CacheActor", "Ingest"),
         ("TokenActor", "BeginAuthorization"),
         ("TokenActor", "AccessToken"),

@@ -427,9 +427,12 @@ impl CacheActor {
     /// Hands every worker's reader what is served now (after each change).
     fn publish(&mut self) {
         let served = self.snapshot();
-        // A reader whose worker has stopped is let go.
-        self.readers
-            .retain(|reader| reader.try_send(Serve(served.clone())).is_ok() || reader.connected());
+        // A reader whose worker has stopped is let go. Sent past a full mailbox: a reader
+        // must never miss a snapshot, however many reads wait before it.
+        self.readers.retain(Recipient::connected);
+        for reader in &self.readers {
+            reader.do_send(Serve(served.clone()));
+        }
     }
 }
 
@@ -442,7 +445,7 @@ impl Handler<Attach> for CacheActor {
     type Result = ();
 
     fn handle(&mut self, Attach(reader): Attach, _: &mut Self::Context) {
-        let _ = reader.try_send(Serve(self.snapshot()));
+        reader.do_send(Serve(self.snapshot()));
         self.readers.push(reader);
     }
 }

@@ -142,11 +142,17 @@ impl Budget {
         (fold(self.usage), fold(self.read_usage))
     }
 
-    /// Takes the figures of a response received at `now`.
+    /// Takes the figures of a response received at `now`. Never below what was counted here:
+    /// with requests in flight, an earlier request's answer reports less than has been sent
+    /// since (counted by [`spend`](Self::spend)), and taking it would let more through than
+    /// the window holds.
     pub fn record(&mut self, headers: &RateHeaders, now: DateTime<Utc>) {
         let (usage, read_usage) = self.usage_at(now);
-        self.usage = headers.usage.unwrap_or(usage);
-        self.read_usage = headers.read_usage.unwrap_or(read_usage);
+        let at_least = |said: Option<(u32, u32)>, counted: (u32, u32)| {
+            said.map_or(counted, |s| (s.0.max(counted.0), s.1.max(counted.1)))
+        };
+        self.usage = at_least(headers.usage, usage);
+        self.read_usage = at_least(headers.read_usage, read_usage);
         if let Some(limit) = headers.limit {
             self.limits.overall = limit;
         }
@@ -339,21 +345,44 @@ mod tests {
     }
 
     #[test]
-    fn confirmations_never_use_the_reserve_of_any_window() {
+    fn an_earlier_answer_never_lowers_what_was_counted_since() {
         let mut b = Budget::default();
-        let check = |b: &Budget| b.check(RequestKind::Read, Priority::Confirmation, at(10, 2, 0));
+        b.record(&usage((40, 40), (40, 40)), at(10, 1, 0));
+        for _ in 0..10 {
+            b.spend(RequestKind::Read, at(10, 1, 1));
+        }
+        // the answer to the first of those ten, sent at 41
+        b.record(&usage((41, 41), (41, 41)), at(10, 1, 2));
+        assert_eq!(b.usage_at(at(10, 1, 2)), ((50, 50), (50, 50)));
+        // Strava counting more (another client of the app) is taken
+        b.record(&usage((70, 70), (60, 60)), at(10, 1, 3));
+        assert_eq!(b.usage_at(at(10, 1, 3)), ((70, 70), (60, 60)));
+        // a new window starts from what Strava says
+        b.record(&usage((1, 71), (1, 61)), at(10, 15, 1));
+        assert_eq!(b.usage_at(at(10, 15, 1)), ((1, 71), (1, 61)));
+    }
+
+    #[test]
+    fn confirmations_never_use_the_reserve_of_any_window() {
+        // each case as Strava reported it to a budget that counted nothing itself
+        let check = |overall, read| {
+            let mut b = Budget::default();
+            b.record(&usage(overall, read), at(10, 1, 0));
+            b.check(RequestKind::Read, Priority::Confirmation, at(10, 2, 0))
+        };
         // the overall quarter hour's reserve: 180 of 200 spent (writes), few reads
-        b.record(&usage((180, 180), (10, 10)), at(10, 1, 0));
-        assert_eq!(check(&b), Err(at(10, 15, 0)));
-        b.record(&usage((179, 179), (10, 10)), at(10, 1, 0));
-        assert!(check(&b).is_ok());
+        assert_eq!(check((180, 180), (10, 10)), Err(at(10, 15, 0)));
+        assert!(check((179, 179), (10, 10)).is_ok());
         // the daily reserves: reads, then everything
-        b.record(&usage((10, 500), (10, 900)), at(10, 1, 0));
-        assert_eq!(check(&b), Err(at(0, 0, 0) + Duration::days(1)));
-        b.record(&usage((10, 1800), (10, 10)), at(10, 1, 0));
-        assert_eq!(check(&b), Err(at(0, 0, 0) + Duration::days(1)));
-        b.record(&usage((10, 1799), (10, 899)), at(10, 1, 0));
-        assert!(check(&b).is_ok());
+        assert_eq!(
+            check((10, 500), (10, 900)),
+            Err(at(0, 0, 0) + Duration::days(1))
+        );
+        assert_eq!(
+            check((10, 1800), (10, 10)),
+            Err(at(0, 0, 0) + Duration::days(1))
+        );
+        assert!(check((10, 1799), (10, 899)).is_ok());
         // a tiny read window: half of it, never more than what the reserve leaves
         assert_eq!(
             allowance(3, Priority::Confirmation, Window::QuarterHour, true),

@@ -535,12 +535,15 @@ impl FetcherActor {
                 break;
             };
             let deps = self.deps.clone();
-            ctx.spawn(
+            let handle = ctx.spawn(
                 async move { confirm(&deps, confirmation).await }
                     .in_current_span()
                     .into_actor(self)
                     .map(move |outcome, act, ctx| act.confirmed(confirmation, outcome, ctx)),
             );
+            self.confirmations
+                .running
+                .insert(confirmation.target, handle);
         }
     }
 
@@ -550,11 +553,8 @@ impl FetcherActor {
         outcome: Result<EventOutcome, SyncError>,
         ctx: &mut Context<Self>,
     ) {
-        if self.term.is_none() {
-            // No longer leading: the next leader confirms what the queue holds.
-            return;
-        }
         let target = confirmation.target;
+        self.confirmations.running.remove(&target);
         match outcome {
             // Deferred, not dropped: confirmed when the window opens, or when a probe is due
             // (an inactive app is logged once, by the budget).
@@ -704,6 +704,8 @@ struct Confirmations {
     rereading: bool,
     /// The leader's confirmations to run.
     pending: PendingSet,
+    /// Those under way, cancelled when this replica stops leading.
+    running: HashMap<Target, SpawnHandle>,
     /// The budget refused: nothing starts before this instant.
     deferred_until: Option<DateTime<Utc>>,
     wake: Option<SpawnHandle>,
@@ -771,6 +773,10 @@ impl FetcherActor {
         .into_iter()
         .flatten()
         {
+            ctx.cancel_future(handle);
+        }
+        // Confirmations under way stop too: the next leader confirms what the queue holds.
+        for (_, handle) in self.confirmations.running.drain() {
             ctx.cancel_future(handle);
         }
         self.confirmations.pending.clear();

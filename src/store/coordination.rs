@@ -265,7 +265,12 @@ impl Session {
             };
             if self.role.borrow().is_leader() {
                 self.role.send_replace(Role::Follower);
-                tracing::warn!("no longer the leader: its Postgres connection ended");
+                match &ended {
+                    Ended::Stopped => tracing::info!("stopped leading: the lock is released"),
+                    Ended::Lost(_) => {
+                        tracing::warn!("no longer the leader: its Postgres connection ended")
+                    }
+                }
             }
             match ended {
                 Ended::Stopped => return,

@@ -30,9 +30,20 @@ impl CachedBody {
         Self::with_etag(body, etag)
     }
 
+    /// A body made once per data change: compressed as small as gzip goes.
     pub fn with_etag(body: Bytes, etag: String) -> Self {
+        Self::compressed(body, etag, flate2::Compression::best())
+    }
+
+    /// A body made on demand (a page of the activity list for a query not seen since the last
+    /// change): compressed fast, so a stream of new queries costs little more than the pages.
+    pub fn on_demand(body: Bytes, etag: String) -> Self {
+        Self::compressed(body, etag, flate2::Compression::fast())
+    }
+
+    fn compressed(body: Bytes, etag: String, level: flate2::Compression) -> Self {
         let gzip = (body.len() >= GZIP_FROM)
-            .then(|| gzip(&body))
+            .then(|| gzip(&body, level))
             .flatten()
             // worth a header only when it saves a tenth
             .filter(|g| g.len() * 10 < body.len() * 9)
@@ -55,9 +66,9 @@ impl CachedBody {
     }
 }
 
-fn gzip(body: &[u8]) -> Option<Vec<u8>> {
+fn gzip(body: &[u8], level: flate2::Compression) -> Option<Vec<u8>> {
     use std::io::Write;
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), level);
     encoder.write_all(body).ok()?;
     encoder.finish().ok()
 }

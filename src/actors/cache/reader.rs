@@ -199,7 +199,7 @@ impl Handler<ListActivities> for CacheReader {
         let list = &self.served.list;
         ActivityPage(self.pages.get_with_by_ref(&query, || {
             let (body, etag) = list.page(&query);
-            Arc::new(CachedBody::with_etag(body, etag))
+            Arc::new(CachedBody::on_demand(body, etag))
         }))
     }
 }

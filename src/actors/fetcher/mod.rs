@@ -650,8 +650,9 @@ async fn store_accepted(
     let new = rows.iter().filter(|r| !r.coalesced).count() as u64;
     let dropped = (keyed.len() - rows.len()) as u64;
     Ok(Stored {
-        // every event beyond one new row per target added nothing to confirm
-        coalesced: events - new - dropped.min(events - new),
+        // each target is one new row, one left out, or a row there already: every other
+        // event added nothing to confirm
+        coalesced: events.saturating_sub(new + dropped),
         rows,
         ignored,
         dropped,

@@ -13,13 +13,12 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use chrono::Datelike;
-use prometheus_client::metrics::counter::Counter;
 
 use super::body::CachedBody;
 use crate::actors::mailbox::{Ask, Reply, answers_traced};
 use crate::actors::shutdown::{Shutdown, stops_on_shutdown};
 use crate::clock::Clock;
-use crate::metrics::{CacheLabels, Metrics};
+use crate::metrics::{CacheLabels, HotCounter, Metrics};
 use crate::stats::{self, ListQuery};
 
 /// A read is answered from memory: waiting longer means the worker is stuck.
@@ -43,8 +42,8 @@ pub struct CacheReader {
     served: Arc<Served>,
     pages: moka::sync::Cache<ListQuery, Arc<CachedBody>>,
     clock: Clock,
-    hits: Counter,
-    misses: Counter,
+    hits: HotCounter,
+    misses: HotCounter,
 }
 
 impl CacheReader {

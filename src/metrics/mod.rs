@@ -15,6 +15,11 @@ use std::time::Duration;
 use prometheus_client::encoding::{EncodeMetric, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::{MetricType, TypedMetric};
 
+pub use sharded::{HotCounter, HotGauge};
+use sharded::{Padded, SHARDS, shard};
+
+mod sharded;
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct MessageLabels {
     pub actor: &'static str,
@@ -67,29 +72,40 @@ fn handling_time() -> TimeHistogram {
 }
 
 /// A histogram of durations whose observations take no lock (prometheus-client's
-/// [`Histogram`] takes a write lock per observation, and every actor message is observed).
+/// [`Histogram`] takes a write lock per observation, and every actor message is observed), and
+/// share no cache line between threads: each thread counts in its own shard.
 #[derive(Debug, Clone)]
 pub struct TimeHistogram(std::sync::Arc<TimeBuckets>);
+
+/// Buckets a [`TimeHistogram`] can have, `+Inf` included.
+const MAX_BUCKETS: usize = 16;
 
 #[derive(Debug)]
 struct TimeBuckets {
     /// Upper bounds in seconds, the last `f64::MAX` (+Inf).
     bounds: Vec<f64>,
+    shards: [Padded<TimeShard>; SHARDS],
+}
+
+/// One thread's observations.
+#[derive(Debug, Default)]
+struct TimeShard {
     /// Observations per bucket (each in the first bucket that holds it).
-    counts: Vec<AtomicU64>,
+    counts: [AtomicU64; MAX_BUCKETS],
     sum_nanos: AtomicU64,
     count: AtomicU64,
 }
 
 impl TimeHistogram {
+    /// A histogram with these upper bounds (at most `MAX_BUCKETS - 1`; more are dropped).
     pub fn new(bounds: impl Iterator<Item = f64>) -> Self {
-        let bounds: Vec<f64> = bounds.chain(std::iter::once(f64::MAX)).collect();
-        let counts = bounds.iter().map(|_| AtomicU64::new(0)).collect();
+        let bounds: Vec<f64> = bounds
+            .take(MAX_BUCKETS - 1)
+            .chain(std::iter::once(f64::MAX))
+            .collect();
         Self(std::sync::Arc::new(TimeBuckets {
             bounds,
-            counts,
-            sum_nanos: AtomicU64::new(0),
-            count: AtomicU64::new(0),
+            shards: Default::default(),
         }))
     }
 
@@ -101,10 +117,11 @@ impl TimeHistogram {
             .iter()
             .position(|&upper| secs <= upper)
             .unwrap_or(b.bounds.len() - 1);
-        b.counts[i].fetch_add(1, Ordering::Relaxed);
+        let shard = &b.shards[shard()].0;
+        shard.counts[i].fetch_add(1, Ordering::Relaxed);
         let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
-        b.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
-        b.count.fetch_add(1, Ordering::Relaxed);
+        shard.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+        shard.count.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -115,14 +132,20 @@ impl TypedMetric for TimeHistogram {
 impl EncodeMetric for TimeHistogram {
     fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
         let b = &self.0;
+        let total = |f: &dyn Fn(&TimeShard) -> &AtomicU64| -> u64 {
+            b.shards
+                .iter()
+                .map(|s| f(&s.0).load(Ordering::Relaxed))
+                .sum()
+        };
         let buckets: Vec<(f64, u64)> = b
             .bounds
             .iter()
-            .zip(&b.counts)
-            .map(|(&upper, n)| (upper, n.load(Ordering::Relaxed)))
+            .enumerate()
+            .map(|(i, &upper)| (upper, total(&|s| &s.counts[i])))
             .collect();
-        let sum = b.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
-        encoder.encode_histogram::<NoLabelSet>(sum, b.count.load(Ordering::Relaxed), &buckets, None)
+        let sum = total(&|s| &s.sum_nanos) as f64 / 1e9;
+        encoder.encode_histogram::<NoLabelSet>(sum, total(&|s| &s.count), &buckets, None)
     }
 
     fn metric_type(&self) -> MetricType {
@@ -130,9 +153,12 @@ impl EncodeMetric for TimeHistogram {
     }
 }
 
-/// One actor's running totals, for the admin view.
+/// One actor's running totals, for the admin view: one shard per thread, summed when read.
 #[derive(Debug, Default)]
-struct ActorTotals {
+struct ActorTotals([Padded<ActorShard>; SHARDS]);
+
+#[derive(Debug, Default)]
+struct ActorShard {
     handled: AtomicU64,
     errors: AtomicU64,
     in_flight: AtomicI64,
@@ -140,21 +166,44 @@ struct ActorTotals {
     last_handled_ms: AtomicI64,
 }
 
+impl ActorTotals {
+    fn mine(&self) -> &ActorShard {
+        &self.0[shard()].0
+    }
+
+    fn summary(&self) -> ActorSummary {
+        let shards = || self.0.iter().map(|s| &s.0);
+        let last = shards()
+            .map(|s| s.last_handled_ms.load(Ordering::Relaxed))
+            .max()
+            .unwrap_or(0);
+        ActorSummary {
+            handled: shards().map(|s| s.handled.load(Ordering::Relaxed)).sum(),
+            errors: shards().map(|s| s.errors.load(Ordering::Relaxed)).sum(),
+            in_flight: shards().map(|s| s.in_flight.load(Ordering::Relaxed)).sum(),
+            last_handled_at: (last > 0)
+                .then(|| chrono::DateTime::from_timestamp_millis(last))
+                .flatten()
+                .map(crate::stats::timestamp),
+        }
+    }
+}
+
 /// Every figure milepost exports.
 pub struct Metrics {
     registry: Registry,
-    pub messages_handled: Family<MessageLabels, Counter>,
-    pub message_errors: Family<MessageLabels, Counter>,
-    pub messages_in_flight: Family<MessageLabels, Gauge>,
+    pub messages_handled: Family<MessageLabels, HotCounter>,
+    pub message_errors: Family<MessageLabels, HotCounter>,
+    pub messages_in_flight: Family<MessageLabels, HotGauge>,
     pub message_seconds: Family<MessageLabels, TimeHistogram, fn() -> TimeHistogram>,
     pub strava_requests: Family<StravaLabels, Counter>,
-    pub cache_lookups: Family<CacheLabels, Counter>,
+    pub cache_lookups: Family<CacheLabels, HotCounter>,
     pub cache_entries: Gauge,
     pub token_refreshes: Counter,
     pub token_refresh_failures: Counter,
     pub activities_stored: Gauge,
     pub last_sync_success: Gauge,
-    pub http_requests: Family<HttpLabels, Counter>,
+    pub http_requests: Family<HttpLabels, HotCounter>,
     pub budget_usage: Family<BudgetLabels, Gauge>,
     pub budget_limit: Family<BudgetLabels, Gauge>,
     pub sync_seconds: Histogram,
@@ -186,21 +235,21 @@ impl std::fmt::Debug for Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("milepost");
-        let messages_handled = Family::<MessageLabels, Counter>::default();
-        let message_errors = Family::<MessageLabels, Counter>::default();
-        let messages_in_flight = Family::<MessageLabels, Gauge>::default();
+        let messages_handled = Family::<MessageLabels, HotCounter>::default();
+        let message_errors = Family::<MessageLabels, HotCounter>::default();
+        let messages_in_flight = Family::<MessageLabels, HotGauge>::default();
         let message_seconds =
             Family::<MessageLabels, TimeHistogram, fn() -> TimeHistogram>::new_with_constructor(
                 handling_time,
             );
         let strava_requests = Family::<StravaLabels, Counter>::default();
-        let cache_lookups = Family::<CacheLabels, Counter>::default();
+        let cache_lookups = Family::<CacheLabels, HotCounter>::default();
         let cache_entries = Gauge::default();
         let token_refreshes = Counter::default();
         let token_refresh_failures = Counter::default();
         let activities_stored = Gauge::default();
         let last_sync_success = Gauge::default();
-        let http_requests = Family::<HttpLabels, Counter>::default();
+        let http_requests = Family::<HttpLabels, HotCounter>::default();
         let budget_usage = Family::<BudgetLabels, Gauge>::default();
         let budget_limit = Family::<BudgetLabels, Gauge>::default();
         let sync_seconds = Histogram::new(exponential_buckets(0.05, 2.0, 12));
@@ -372,19 +421,7 @@ impl Metrics {
         let actors = self.actors.read().map(|a| a.clone()).unwrap_or_default();
         actors
             .into_iter()
-            .map(|(actor, totals)| {
-                let last = totals.last_handled_ms.load(Ordering::Relaxed);
-                let summary = ActorSummary {
-                    handled: totals.handled.load(Ordering::Relaxed),
-                    errors: totals.errors.load(Ordering::Relaxed),
-                    in_flight: totals.in_flight.load(Ordering::Relaxed),
-                    last_handled_at: (last > 0)
-                        .then(|| chrono::DateTime::from_timestamp_millis(last))
-                        .flatten()
-                        .map(crate::stats::timestamp),
-                };
-                (actor, summary)
-            })
+            .map(|(actor, totals)| (actor, totals.summary()))
             .collect()
     }
 
@@ -466,9 +503,9 @@ impl Metrics {
 /// One message type's figures, resolved once by [`Metrics::actor_message`].
 #[derive(Debug)]
 pub struct MessageFigures {
-    in_flight: Gauge,
-    handled: Counter,
-    errors: Counter,
+    in_flight: HotGauge,
+    handled: HotCounter,
+    errors: HotCounter,
     seconds: TimeHistogram,
     actor: Arc<ActorTotals>,
 }
@@ -477,7 +514,7 @@ impl MessageFigures {
     /// The message was sent.
     pub fn started(&self) {
         self.in_flight.inc();
-        self.actor.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.actor.mine().in_flight.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Its answer came (or never will: `failed`) after `took`.
@@ -485,7 +522,7 @@ impl MessageFigures {
         self.in_flight.dec();
         self.seconds.observe(took);
         self.handled.inc();
-        let actor = &self.actor;
+        let actor = self.actor.mine();
         actor.in_flight.fetch_sub(1, Ordering::Relaxed);
         actor.handled.fetch_add(1, Ordering::Relaxed);
         if failed {

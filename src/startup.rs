@@ -9,11 +9,9 @@ use std::time::Duration;
 
 use actix::Actor;
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::{Condition, NormalizePath, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
-use tracing_actix_web::TracingLogger;
 
 use crate::actors::Mailbox;
 use crate::actors::cache::{Attach, CacheReader};
@@ -23,6 +21,11 @@ use crate::actors::{CacheActor, FetcherActor, Shutdown, TokenActor};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::crypto::{StateSigner, TokenCipher};
+use crate::http::middleware::cors::Cors;
+use crate::http::middleware::edge::{Edge, EdgeConfig};
+use crate::http::middleware::headers::SecurityHeaders;
+use crate::http::middleware::metrics::RequestCounter;
+use crate::http::middleware::route::Routes;
 use crate::http::{self, AppState, middleware};
 use crate::metrics::Metrics;
 use crate::store;
@@ -310,11 +313,22 @@ impl Application {
             drain: drain.clone(),
             openapi: bytes::Bytes::from(http::openapi::document().to_string()),
         });
-        let production = settings.is_production();
-        let access_log = settings.access_log;
-        let cors = web::Data::new(middleware::cors::Cors::new(settings.allowed_origins()));
+        let routes = Arc::new(Routes::new(
+            http::routes::patterns(),
+            &http::routes::cached_reads(),
+        ));
+        let edge = Arc::new(EdgeConfig {
+            counter: Arc::new(RequestCounter::new(
+                services.metrics.http_requests.clone(),
+                &routes,
+            )),
+            routes,
+            cors: Cors::new(settings.allowed_origins()),
+            security: SecurityHeaders::new(settings.is_production()),
+            drain: drain.clone(),
+            access_log: settings.access_log,
+        });
         let metrics = web::Data::from(services.metrics.clone());
-        let drain_data = web::Data::from(drain.clone());
         let (trusted_proxies, not_addresses) = settings.trusted_proxies();
         for entry in not_addresses {
             tracing::warn!(entry, "TRUSTED_PROXIES: not an IP address; ignored");
@@ -334,47 +348,13 @@ impl Application {
             owner
                 .addr()
                 .do_send(Attach(reader.addr().clone().recipient()));
-            // Each `wrap` goes around everything before it, so the list runs from the innermost
-            // out. Read bottom up, a request meets:
-            // - the drain counter first, so a shutdown waits for every request it counts, and
-            //   once draining every answer closes its connection;
-            // - NormalizePath, so the router, the request span's route, the metrics and
-            //   the log all see `/strava/health` for `/strava/health/` (as the old service
-            //   redirected);
-            // - the request span, opened before anything else runs, so every line logged below
-            //   (a refusal, a handler, its error id) carries the request id;
-            // - the `X-Request-Id` header, on every answer;
-            // - the access log (ACCESS_LOG), timing everything below it;
-            // - the security headers, outside every piece that answers by itself, so preflights,
-            //   refusals and errors carry them too;
-            // - the metrics, outside CORS and the limits, so their answers are counted as well;
-            // - CORS, which answers a preflight at once (whatever its size: the real request
-            //   still meets the limits) and gives every answer, refusals included, its CORS
-            //   headers so the frontend can read them;
-            // - the limits, the last thing before the router: nothing oversized reaches a
-            //   handler;
-            // - past the router, the OAuth routes' per-address rate limit (`routes.rs` wraps
-            //   just those two handlers with it).
             App::new()
                 .app_data(state.clone())
                 .app_data(web::Data::new(reader))
-                .app_data(cors.clone())
                 .app_data(metrics.clone())
                 .app_data(oauth_limit.clone())
-                .app_data(drain_data.clone())
                 .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
-                .wrap(from_fn(middleware::limits::enforce))
-                .wrap(from_fn(middleware::cors::cors))
-                .wrap(from_fn(middleware::metrics::count))
-                .wrap(middleware::headers::security_headers(production))
-                .wrap(Condition::new(
-                    access_log,
-                    from_fn(middleware::access_log::log),
-                ))
-                .wrap(from_fn(middleware::request_span::request_id_header))
-                .wrap(TracingLogger::<middleware::request_span::RequestSpan>::new())
-                .wrap(NormalizePath::trim())
-                .wrap(from_fn(middleware::drain::track))
+                .wrap(Edge::new(edge.clone()))
                 .configure(http::routes)
                 .default_service(web::to(http::not_found))
         })

@@ -7,7 +7,10 @@
 //! beside the event's own fields at the top level. Pretty lines name the spans before the
 //! message and append their fields after the event's.
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{EnvFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{Layer, Registry};
 
 use crate::config::LogFormat;
 
@@ -15,24 +18,66 @@ use crate::config::LogFormat;
 /// (whose info lines print whole migration files).
 const DEFAULT_FILTER: &str = "info,refinery_core=warn";
 
+/// A filter layer over the registry.
+type Filter = Box<dyn Layer<Registry> + Send + Sync>;
+
+/// The filter `RUST_LOG` asks for (the default when it is unset, empty or invalid). Directives
+/// by target and level make a [`Targets`] filter, which decides once per call site and keeps
+/// nothing per span; only directives on spans or fields (`[request{route=…}]=debug`) need an
+/// [`EnvFilter`], which records every span and looks it up, behind a lock every worker shares,
+/// each time a span is entered or left: the request path would pay that on every request.
+fn filter() -> Filter {
+    let wanted = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty());
+    let directives = wanted.as_deref().unwrap_or(DEFAULT_FILTER);
+    if !directives.contains(['[', '{'])
+        && let Ok(targets) = directives.parse::<Targets>()
+    {
+        return targets.boxed();
+    }
+    match EnvFilter::try_new(directives) {
+        Ok(filter) => filter.boxed(),
+        Err(_) => EnvFilter::new(DEFAULT_FILTER).boxed(),
+    }
+}
+
 /// Installs the global subscriber once; later calls do nothing (tests call it per test).
 pub fn init(format: LogFormat) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     // Colours only for a terminal: not in files, pipes or a container's log.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let lines = tracing_subscriber::fmt::layer()
         .with_target(false)
         .with_ansi(ansi);
-    let _ = match format {
+    let lines = match format {
         // The span list alone: the current span would repeat its last entry on every line.
-        LogFormat::Json => builder
+        LogFormat::Json => lines
             .json()
             .flatten_event(true)
             .with_span_list(true)
             .with_current_span(false)
-            .try_init(),
-        LogFormat::Pretty => builder.compact().try_init(),
+            .boxed(),
+        LogFormat::Pretty => lines.compact().boxed(),
     };
+    let _ = tracing_subscriber::registry()
+        .with(filter())
+        .with(lines)
+        .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracing::Level;
+    use tracing_subscriber::filter::LevelFilter;
+
+    #[test]
+    fn the_default_filter_is_a_targets_filter_with_the_migration_runner_quieter() {
+        let targets: Targets = DEFAULT_FILTER.parse().unwrap();
+        assert!(targets.would_enable("milepost::http", &Level::INFO));
+        assert!(!targets.would_enable("milepost::http", &Level::DEBUG));
+        assert!(!targets.would_enable("refinery_core::traits", &Level::INFO));
+        assert!(targets.would_enable("refinery_core::traits", &Level::WARN));
+        assert_eq!(targets.default_level(), Some(LevelFilter::INFO));
+    }
 }

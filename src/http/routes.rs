@@ -33,6 +33,12 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
+    /// A read answered from memory: a GET whose document promises a 304 (its body carries an
+    /// ETag). Its handler logs nothing and awaits only its worker's CacheReader.
+    pub fn is_cached_read(&self) -> bool {
+        self.method == Method::GET && self.doc.replies.iter().any(|r| r.status == 304)
+    }
+
     /// The full paths this route is served at.
     pub fn paths(&self) -> impl Iterator<Item = String> + '_ {
         self.prefixes
@@ -41,17 +47,31 @@ impl Endpoint {
     }
 }
 
-/// Registers every route of [`endpoints`]. A path answers the methods listed for it; any other
-/// method gets the JSON 405 with `Allow`.
-pub fn register(cfg: &mut web::ServiceConfig) {
-    let endpoints = endpoints();
+/// Every path pattern served, each once, in the order they are registered.
+pub fn patterns() -> Vec<String> {
     let mut paths: Vec<String> = Vec::new();
-    for path in endpoints.iter().flat_map(Endpoint::paths) {
+    for path in endpoints().iter().flat_map(Endpoint::paths) {
         if !paths.contains(&path) {
             paths.push(path);
         }
     }
-    for path in paths {
+    paths
+}
+
+/// The path patterns of the reads served from memory ([`Endpoint::is_cached_read`]).
+pub fn cached_reads() -> Vec<String> {
+    endpoints()
+        .iter()
+        .filter(|e| e.is_cached_read())
+        .flat_map(Endpoint::paths)
+        .collect()
+}
+
+/// Registers every route of [`endpoints`]. A path answers the methods listed for it; any other
+/// method gets the JSON 405 with `Allow`.
+pub fn register(cfg: &mut web::ServiceConfig) {
+    let endpoints = endpoints();
+    for path in patterns() {
         let served: Vec<&Endpoint> = endpoints
             .iter()
             .filter(|e| e.paths().any(|p| p == path))

@@ -1,5 +1,6 @@
 //! Read routes: every body is pre-serialized by the CacheActor; handlers only pick the key and
-//! ask the [`CacheReader`] of their own worker (each worker's App holds its own).
+//! ask the [`CacheReader`] of their own worker (each worker's App holds its own). They open no
+//! span of their own: the request's span already names the route, and they log nothing.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
@@ -54,7 +55,6 @@ pub fn cached(
     }
 }
 
-#[tracing::instrument(name = "GET stats/monthly", skip_all)]
 pub async fn monthly(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -64,7 +64,6 @@ pub async fn monthly(
     serve(&req, &state, Read::Monthly(kind), |_| MISSING.into()).await
 }
 
-#[tracing::instrument(name = "GET stats/summary", skip_all)]
 pub async fn summary(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -103,7 +102,6 @@ async fn longest(
     .await
 }
 
-#[tracing::instrument(name = "GET stats/longest-run", skip_all)]
 pub async fn longest_run(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -111,7 +109,6 @@ pub async fn longest_run(
     longest(req, state, Family::Run).await
 }
 
-#[tracing::instrument(name = "GET stats/longest-ride", skip_all)]
 pub async fn longest_ride(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -119,7 +116,6 @@ pub async fn longest_ride(
     longest(req, state, Family::Ride).await
 }
 
-#[tracing::instrument(name = "GET activities", skip_all)]
 pub async fn activities(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -15,12 +15,9 @@
 //!   answers the first with the fixed header list (the browser decides) and routes the second
 //!   like any request (a JSON 405).
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::HttpResponse;
 use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::http::{Method, StatusCode};
-use actix_web::middleware::Next;
-use actix_web::{Error, HttpResponse, web};
 
 use crate::error::{ApiError, ErrorCode};
 
@@ -29,27 +26,10 @@ const ALLOWED_HEADERS: &str = "Content-Type, X-API-Key, If-None-Match, Authoriza
 /// How long a browser may reuse a preflight answer.
 const MAX_AGE_SECS: &str = "600";
 
-/// The allowed origins, compared exactly. The middleware finds it in the app data.
+/// The allowed origins, compared exactly.
 #[derive(Debug, Clone)]
 pub struct Cors {
     origins: Vec<String>,
-}
-
-/// The middleware: answers preflights; every answer, preflights and refusals included, gets
-/// [`Cors::decorate`]d.
-pub async fn cors(
-    policy: web::Data<Cors>,
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let origin = policy.allowed(req.headers()).cloned();
-    if let Some(mut answer) = policy.preflight(req.method(), req.headers()) {
-        Cors::decorate(origin, answer.headers_mut());
-        return Ok(req.into_response(answer).map_into_right_body());
-    }
-    let mut response = next.call(req).await?;
-    Cors::decorate(origin, response.headers_mut());
-    Ok(response.map_into_left_body())
 }
 
 impl Cors {

@@ -9,13 +9,11 @@
 //! kernel: milepost never accepted them.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServerHandle, ServiceRequest, ServiceResponse};
+use actix_web::dev::{ServerHandle, ServiceResponse};
 use actix_web::http::ConnectionType;
-use actix_web::middleware::Next;
-use actix_web::{Error, web};
 
 /// How long no request may be in flight after the listener is paused before the server stops:
 /// long enough for a connection accepted just before the pause to have its request read.
@@ -29,15 +27,29 @@ const POLL: Duration = Duration::from_millis(10);
 #[derive(Debug, Default)]
 pub struct Drain {
     draining: AtomicBool,
-    in_flight: AtomicUsize,
+    /// One count per HTTP worker: a request is counted on its own worker's line.
+    workers: Mutex<Vec<Arc<AtomicUsize>>>,
 }
 
+/// One worker's count of the requests it is handling.
+#[derive(Debug, Clone)]
+pub struct WorkerCount(Arc<AtomicUsize>);
+
 /// Counts one request while it is handled.
-struct InFlight(web::Data<Drain>);
+#[derive(Debug)]
+pub struct InFlight(Arc<AtomicUsize>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl WorkerCount {
+    /// Counts a request until the guard is dropped.
+    pub fn enter(&self) -> InFlight {
+        self.0.fetch_add(1, Ordering::AcqRel);
+        InFlight(self.0.clone())
     }
 }
 
@@ -46,9 +58,30 @@ impl Drain {
         self.draining.load(Ordering::Acquire)
     }
 
+    /// A new worker's count.
+    pub fn worker(&self) -> WorkerCount {
+        let count = Arc::new(AtomicUsize::new(0));
+        if let Ok(mut workers) = self.workers.lock() {
+            workers.push(count.clone());
+        }
+        WorkerCount(count)
+    }
+
     /// Requests being handled now.
     pub fn in_flight(&self) -> usize {
-        self.in_flight.load(Ordering::Acquire)
+        self.workers.lock().map_or(0, |workers| {
+            workers.iter().map(|w| w.load(Ordering::Acquire)).sum()
+        })
+    }
+
+    /// Once draining, `response` closes its connection after it is sent.
+    pub fn close_if_draining<B>(&self, response: &mut ServiceResponse<B>) {
+        if self.is_draining() {
+            response
+                .response_mut()
+                .head_mut()
+                .set_connection_type(ConnectionType::Close);
+        }
     }
 
     /// Drains for `period`, stops accepting, waits until no request is in flight (for
@@ -77,24 +110,4 @@ impl Drain {
         );
         server.stop(true).await;
     }
-}
-
-/// The middleware: counts the request while it runs and, once draining, closes its connection
-/// after the answer. (An error passed up instead of an answer keeps its connection until the
-/// server stops; the request is never cloned here, as the router below needs it unshared.)
-pub async fn track(
-    drain: web::Data<Drain>,
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    drain.in_flight.fetch_add(1, Ordering::AcqRel);
-    let _counted = InFlight(drain.clone());
-    let mut response = next.call(req).await?;
-    if drain.is_draining() {
-        response
-            .response_mut()
-            .head_mut()
-            .set_connection_type(ConnectionType::Close);
-    }
-    Ok(response)
 }

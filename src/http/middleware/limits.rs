@@ -1,11 +1,9 @@
 //! Limits on what a request may carry, answered in JSON before any handler runs. (The server's
 //! own, larger limits still apply beneath these.)
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::ServiceRequest;
 use actix_web::http::StatusCode;
-use actix_web::middleware::Next;
-use actix_web::{Error, HttpResponse, ResponseError};
+use actix_web::{HttpResponse, ResponseError};
 
 use crate::error::{ApiError, ErrorCode};
 
@@ -13,19 +11,6 @@ use crate::error::{ApiError, ErrorCode};
 pub const MAX_QUERY_BYTES: usize = 4 * 1024;
 /// Browsers send a few KB of headers; more is not a frontend.
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
-
-/// The middleware: a request over a limit gets its JSON 414 or 431 and goes no further.
-pub async fn enforce(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    if let Some(refusal) = refuse(&req) {
-        return Ok(req.into_response(refusal).map_into_right_body());
-    }
-    next.call(req)
-        .await
-        .map(ServiceResponse::map_into_left_body)
-}
 
 /// The JSON refusal of a request over a limit, if it is.
 pub fn refuse(req: &ServiceRequest) -> Option<HttpResponse> {

@@ -1,11 +1,14 @@
-//! What every request passes on its way to a handler, one concern a file. Each is a real
-//! middleware (`from_fn` or a `Transform`); `startup.rs` wires them and says why in that order.
+//! What every request passes on its way to a handler, one concern a file. [`edge`] is the one
+//! middleware that runs them, and says in which order; the OAuth routes' [`rate_limit`] wraps
+//! just those two handlers.
 
 pub mod access_log;
 pub mod cors;
 pub mod drain;
+pub mod edge;
 pub mod headers;
 pub mod limits;
 pub mod metrics;
 pub mod rate_limit;
 pub mod request_span;
+pub mod route;

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use actix::Actor;
 use actix_web::dev::{Server, ServerHandle};
+use actix_web::http::header::HeaderValue;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
@@ -32,6 +33,16 @@ use crate::store;
 use crate::store::coordination::{Coordination, Replica};
 use crate::store::queue::{GENERATION_CHANNEL, WORK_CHANNEL};
 use crate::strava::{StravaClient, StravaConfig};
+
+/// The reads' `Cache-Control`, made once for the process: a static value is copied into each
+/// answer as a pointer, where a shared one would have its reference count moved between the
+/// workers' cores by every read.
+fn read_cache_control(max_age_secs: u32) -> anyhow::Result<HeaderValue> {
+    let text: &'static str = Box::leak(format!("public, max-age={max_age_secs}").into_boxed_str());
+    Ok(HeaderValue::from_maybe_shared(bytes::Bytes::from_static(
+        text.as_bytes(),
+    ))?)
+}
 
 /// Largest request body accepted anywhere (webhook events are tiny).
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -305,10 +316,7 @@ impl Application {
             webhook_secret: settings.strava_webhook_secret.clone(),
             frontend_url: settings.frontend_url.clone(),
             production: settings.is_production(),
-            cache_control: actix_web::http::header::HeaderValue::from_str(&format!(
-                "public, max-age={}",
-                settings.cache_max_age_secs
-            ))?,
+            cache_control: read_cache_control(settings.cache_max_age_secs)?,
             ready: services.ready.clone(),
             drain: drain.clone(),
             openapi: bytes::Bytes::from(http::openapi::document().to_string()),

@@ -66,6 +66,27 @@ impl CachedBody {
     }
 }
 
+impl CachedBody {
+    /// The same body in memory of its own. Each worker serves its own copies: a body two
+    /// workers share has one reference count, and every answer's clone of it would move that
+    /// count's cache line between their cores.
+    pub fn local_copy(&self) -> Self {
+        Self {
+            body: Bytes::copy_from_slice(&self.body),
+            etag: self.etag.clone(),
+            etag_header: header_copy(&self.etag_header),
+            gzip: self.gzip.as_ref().map(|g| Gzipped {
+                body: Bytes::copy_from_slice(&g.body),
+                etag_header: header_copy(&g.etag_header),
+            }),
+        }
+    }
+}
+
+fn header_copy(value: &HeaderValue) -> HeaderValue {
+    HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone())
+}
+
 fn gzip(body: &[u8], level: flate2::Compression) -> Option<Vec<u8>> {
     use std::io::Write;
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), level);

@@ -21,8 +21,6 @@ use crate::clock::Clock;
 use crate::metrics::{CacheLabels, HotCounter, Metrics};
 use crate::stats::{self, ListQuery};
 
-/// A read is answered from memory: waiting longer means the worker is stuck.
-const READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// Reads come from one worker's connections; this is the backlog they may build up.
 const MAILBOX_CAPACITY: usize = 4096;
 /// Pages of the activity list kept per worker (each query its own page).
@@ -36,6 +34,22 @@ pub struct Served {
     pub list: Arc<stats::ActivityList>,
     /// The athlete's offset from UTC (seconds): their current local year.
     pub utc_offset: i64,
+}
+
+impl Served {
+    /// This worker's copy: every body in memory of its own ([`CachedBody::local_copy`]); the
+    /// activity list, read only to make pages (which are this worker's own), stays shared.
+    fn local_copy(&self) -> Self {
+        Self {
+            bodies: self
+                .bodies
+                .iter()
+                .map(|(key, body)| (key.clone(), Arc::new(body.local_copy())))
+                .collect(),
+            list: self.list.clone(),
+            utc_offset: self.utc_offset,
+        }
+    }
 }
 
 pub struct CacheReader {
@@ -130,7 +144,8 @@ impl Reply for Lookup {
 pub struct Get(pub Read);
 
 impl Ask for Get {
-    const TIMEOUT: Duration = READ_TIMEOUT;
+    /// Asked only by handlers on this reader's own worker thread.
+    const TIMEOUT: Option<Duration> = None;
 }
 
 impl Handler<Get> for CacheReader {
@@ -178,7 +193,8 @@ pub struct ListActivities(pub ListQuery);
 pub struct ActivityPage(pub Arc<CachedBody>);
 
 impl Ask for ListActivities {
-    const TIMEOUT: Duration = READ_TIMEOUT;
+    /// Asked only by handlers on this reader's own worker thread.
+    const TIMEOUT: Option<Duration> = None;
 }
 
 impl Reply for ActivityPage {
@@ -212,7 +228,7 @@ impl Handler<Serve> for CacheReader {
     type Result = ();
 
     fn handle(&mut self, Serve(served): Serve, _: &mut Self::Context) {
-        self.served = served;
+        self.served = Arc::new(served.local_copy());
         self.pages.invalidate_all();
     }
 }

@@ -1,5 +1,5 @@
 //! The one way to ask an actor something: [`Mailbox::ask`]. It waits at most the message's own
-//! [`Ask::TIMEOUT`], counts handled messages, errors and those in flight, times each one, and
+//! [`Ask::TIMEOUT`] (no timer for an actor on the asker's own thread), counts handled messages, errors and those in flight, times each one, and
 //! carries the caller's tracing span into the actor ([`Traced`]), so what an actor logs while
 //! handling a request's message carries that request's id.
 
@@ -14,7 +14,10 @@ use crate::metrics::{MessageLabels, Metrics};
 /// A message an actor answers, with how long a caller waits for the answer. Chosen per message:
 /// a read or a webhook acknowledgement must never wait as long as a sync.
 pub trait Ask: Message {
-    const TIMEOUT: Duration;
+    /// `None` for a message only ever asked of an actor on the asker's own thread (a worker's
+    /// CacheReader): an actor that does not answer there has stopped the thread, so no timer
+    /// could fire, and a timer per read would be paid for nothing.
+    const TIMEOUT: Option<Duration>;
 }
 
 /// Whether an actor's answer was an error, for the error counter.
@@ -129,20 +132,23 @@ impl<A: Actor> Mailbox<A> {
         M::Result: Send + Reply,
         <A as Handler<Traced<M>>>::Result: MessageResponse<A, Traced<M>>,
     {
-        let labels = MessageLabels {
+        let figures = self.metrics.actor_message::<A, M>(|| MessageLabels {
             actor: short_name::<A>(),
             message: short_name::<M>(),
-        };
-        let figures = self.metrics.actor_message(&labels);
+        });
         figures.started();
-        let started = Instant::now();
+        let sent = Instant::now();
         let traced = Traced {
             span: tracing::Span::current(),
             msg,
         };
-        let answer = self.addr.send(traced).timeout(M::TIMEOUT).await;
+        let request = self.addr.send(traced);
+        let answer = match M::TIMEOUT {
+            Some(timeout) => request.timeout(timeout).await,
+            None => request.await,
+        };
         let failed = answer.as_ref().map_or(true, Reply::is_error);
-        figures.finished(started.elapsed(), failed);
+        figures.finished(sent, failed);
         answer
     }
 }

@@ -13,7 +13,7 @@ use super::mailbox::Ask;
 pub struct Shutdown;
 
 impl Ask for Shutdown {
-    const TIMEOUT: Duration = Duration::from_secs(10);
+    const TIMEOUT: Option<Duration> = Some(Duration::from_secs(10));
 }
 
 /// Makes `$actor` stop on [`Shutdown`].

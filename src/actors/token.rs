@@ -267,7 +267,7 @@ pub struct AccessToken {
 }
 
 impl Ask for AccessToken {
-    const TIMEOUT: StdDuration = TOKEN_TIMEOUT;
+    const TIMEOUT: Option<StdDuration> = Some(TOKEN_TIMEOUT);
 }
 
 /// A token handed out (an access token, or for a revoke the refresh token), and whose it is.
@@ -366,7 +366,7 @@ impl Handler<AccessToken> for TokenActor {
 pub struct RefreshToken;
 
 impl Ask for RefreshToken {
-    const TIMEOUT: StdDuration = TOKEN_TIMEOUT;
+    const TIMEOUT: Option<StdDuration> = Some(TOKEN_TIMEOUT);
 }
 
 impl Handler<RefreshToken> for TokenActor {
@@ -599,7 +599,7 @@ impl TokenActor {
 pub struct ConnectedAthlete;
 
 impl Ask for ConnectedAthlete {
-    const TIMEOUT: StdDuration = LOOKUP_TIMEOUT;
+    const TIMEOUT: Option<StdDuration> = Some(LOOKUP_TIMEOUT);
 }
 
 impl Handler<ConnectedAthlete> for TokenActor {
@@ -629,7 +629,7 @@ pub struct ForgetTokens {
 }
 
 impl Ask for ForgetTokens {
-    const TIMEOUT: StdDuration = TOKEN_TIMEOUT;
+    const TIMEOUT: Option<StdDuration> = Some(TOKEN_TIMEOUT);
 }
 
 impl Handler<ForgetTokens> for TokenActor {
@@ -668,7 +668,7 @@ pub struct BeginAuthorization {
 }
 
 impl Ask for BeginAuthorization {
-    const TIMEOUT: StdDuration = LOOKUP_TIMEOUT;
+    const TIMEOUT: Option<StdDuration> = Some(LOOKUP_TIMEOUT);
 }
 
 pub struct Authorization {
@@ -727,7 +727,7 @@ pub struct CompleteAuthorization {
 }
 
 impl Ask for CompleteAuthorization {
-    const TIMEOUT: StdDuration = TOKEN_TIMEOUT;
+    const TIMEOUT: Option<StdDuration> = Some(TOKEN_TIMEOUT);
 }
 
 /// Scopes that let milepost read activities.

@@ -548,7 +548,7 @@ impl Ingest {
 }
 
 impl Ask for Ingest {
-    const TIMEOUT: Duration = INGEST_TIMEOUT;
+    const TIMEOUT: Option<Duration> = Some(INGEST_TIMEOUT);
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -672,7 +672,7 @@ pub struct ForgetActivities {
 }
 
 impl Ask for ForgetActivities {
-    const TIMEOUT: Duration = INGEST_TIMEOUT;
+    const TIMEOUT: Option<Duration> = Some(INGEST_TIMEOUT);
 }
 
 impl Handler<ForgetActivities> for CacheActor {
@@ -719,7 +719,7 @@ impl Handler<ForgetActivities> for CacheActor {
 pub struct Health;
 
 impl Ask for Health {
-    const TIMEOUT: Duration = READ_TIMEOUT;
+    const TIMEOUT: Option<Duration> = Some(READ_TIMEOUT);
 }
 
 impl Handler<Health> for CacheActor {
@@ -780,7 +780,7 @@ impl CacheActor {
 pub struct HealthChanged;
 
 impl Ask for HealthChanged {
-    const TIMEOUT: Duration = READ_TIMEOUT;
+    const TIMEOUT: Option<Duration> = Some(READ_TIMEOUT);
 }
 
 impl Handler<HealthChanged> for CacheActor {

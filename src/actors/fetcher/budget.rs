@@ -170,7 +170,7 @@ impl BudgetActor {
 pub struct Reload;
 
 impl Ask for Reload {
-    const TIMEOUT: Duration = Duration::from_secs(5);
+    const TIMEOUT: Option<Duration> = Some(Duration::from_secs(5));
 }
 
 impl Handler<Reload> for BudgetActor {
@@ -217,7 +217,7 @@ pub struct Spend {
 }
 
 impl Ask for Spend {
-    const TIMEOUT: Duration = PERMIT_TIMEOUT;
+    const TIMEOUT: Option<Duration> = Some(PERMIT_TIMEOUT);
 }
 
 impl Handler<Spend> for BudgetActor {
@@ -247,7 +247,7 @@ pub struct Open {
 }
 
 impl Ask for Open {
-    const TIMEOUT: Duration = PERMIT_TIMEOUT;
+    const TIMEOUT: Option<Duration> = Some(PERMIT_TIMEOUT);
 }
 
 impl Handler<Open> for BudgetActor {
@@ -285,7 +285,7 @@ pub struct Observe {
 }
 
 impl Ask for Observe {
-    const TIMEOUT: Duration = PERMIT_TIMEOUT;
+    const TIMEOUT: Option<Duration> = Some(PERMIT_TIMEOUT);
 }
 
 impl Handler<Observe> for BudgetActor {
@@ -328,7 +328,7 @@ impl Handler<Observe> for BudgetActor {
 pub struct Figures;
 
 impl Ask for Figures {
-    const TIMEOUT: Duration = PERMIT_TIMEOUT;
+    const TIMEOUT: Option<Duration> = Some(PERMIT_TIMEOUT);
 }
 
 /// The rate budget as the FetcherActor knows it.
@@ -363,7 +363,7 @@ impl Handler<Figures> for BudgetActor {
 pub struct AppStanding;
 
 impl Ask for AppStanding {
-    const TIMEOUT: Duration = PERMIT_TIMEOUT;
+    const TIMEOUT: Option<Duration> = Some(PERMIT_TIMEOUT);
 }
 
 /// The app's standing as the FetcherActor knows it: both `None` while it is active.

@@ -977,7 +977,7 @@ pub struct RunSync {
 }
 
 impl Ask for RunSync {
-    const TIMEOUT: Duration = SYNC_TIMEOUT;
+    const TIMEOUT: Option<Duration> = Some(SYNC_TIMEOUT);
 }
 
 impl Handler<RunSync> for FetcherActor {
@@ -1004,7 +1004,7 @@ impl Handler<RunSync> for FetcherActor {
 pub struct Connect(pub CompleteAuthorization);
 
 impl Ask for Connect {
-    const TIMEOUT: Duration = CONNECT_TIMEOUT;
+    const TIMEOUT: Option<Duration> = Some(CONNECT_TIMEOUT);
 }
 
 impl Handler<Connect> for FetcherActor {
@@ -1040,7 +1040,7 @@ impl Handler<Connect> for FetcherActor {
 pub struct Status;
 
 impl Ask for Status {
-    const TIMEOUT: Duration = STATUS_TIMEOUT;
+    const TIMEOUT: Option<Duration> = Some(STATUS_TIMEOUT);
 }
 
 #[derive(Debug, Clone, serde::Serialize, MessageResponse)]
@@ -1103,7 +1103,7 @@ impl Handler<AppStanding> for FetcherActor {
 pub struct WebhookEvent(pub Event);
 
 impl Ask for WebhookEvent {
-    const TIMEOUT: Duration = EVENT_TIMEOUT;
+    const TIMEOUT: Option<Duration> = Some(EVENT_TIMEOUT);
 }
 
 impl Handler<WebhookEvent> for FetcherActor {
@@ -1133,7 +1133,7 @@ impl Handler<WebhookEvent> for FetcherActor {
 pub struct SubscriptionChecked;
 
 impl Ask for SubscriptionChecked {
-    const TIMEOUT: Duration = CHECK_TIMEOUT;
+    const TIMEOUT: Option<Duration> = Some(CHECK_TIMEOUT);
 }
 
 impl Handler<SubscriptionChecked> for FetcherActor {
@@ -1151,7 +1151,7 @@ impl Handler<SubscriptionChecked> for FetcherActor {
 pub struct Disconnect;
 
 impl Ask for Disconnect {
-    const TIMEOUT: Duration = DISCONNECT_TIMEOUT;
+    const TIMEOUT: Option<Duration> = Some(DISCONNECT_TIMEOUT);
 }
 
 impl Handler<Disconnect> for FetcherActor {

@@ -362,6 +362,7 @@ impl Application {
                 .app_data(metrics.clone())
                 .app_data(oauth_limit.clone())
                 .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+                // Everything between the connection and the router, in the order edge.rs gives.
                 .wrap(Edge::new(edge.clone()))
                 .configure(http::routes)
                 .default_service(web::to(http::not_found))

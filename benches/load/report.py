@@ -52,7 +52,7 @@ def main(path, routes):
                 )
     print(
         "\nreq/s, p50, p99: median over the rounds; RSS: largest VmRSS sampled mid-run "
-        "(milepost: the demo process, simulator included; nginx: master + workers); "
+        "(milepost: the `milepost serve` under test; nginx: master + workers); "
         "vs nginx: req/s over nginx's req/s on the same route and connections; "
         "errors: wrk's socket errors + non-2xx/3xx answers, all rounds."
     )

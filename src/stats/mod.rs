@@ -37,7 +37,35 @@ impl PublicVisibility {
 /// The athlete's wall-clock start time (`start_date_local` ends in `Z` but is local).
 pub fn local_start(activity: &Activity) -> Option<NaiveDateTime> {
     let text = activity.start_date_local.get(..19)?;
-    NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S").ok()
+    canonical_date_time(text)
+        .or_else(|| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S").ok())
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` read by position: every body derives from each activity's local
+/// start, several times over, and chrono's format-driven parser took three quarters of a
+/// derivation. Anything else (or an impossible date) is left to chrono, which decides.
+fn canonical_date_time(text: &str) -> Option<NaiveDateTime> {
+    let b = text.as_bytes();
+    let shape = b.len() == 19
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
+        && b[16] == b':';
+    if !shape {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| -> Option<u32> {
+        b[range].iter().try_fold(0u32, |n, &d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    };
+    let date = chrono::NaiveDate::from_ymd_opt(
+        i32::try_from(number(0..4)?).ok()?,
+        number(5..7)?,
+        number(8..10)?,
+    )?;
+    date.and_hms_opt(number(11..13)?, number(14..16)?, number(17..19)?)
 }
 
 /// Real offsets from UTC lie within ±18 hours; anything beyond is not a time zone.
@@ -649,6 +677,29 @@ pub fn activity_bodies(
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn local_starts_read_by_position_agree_with_chrono() {
+        for text in [
+            "2025-10-05T07:30:00Z",
+            "2024-02-29T23:59:59Z",
+            "2023-02-29T10:00:00Z",
+            "2025-12-31T24:00:00Z",
+            "2025-06-30T12:00:60Z",
+            "0001-01-01T00:00:00Z",
+            "2025-1-05T07:30:00ZZ",
+            "2025-10-05 07:30:00Z",
+            "+2025-10-05T07:30:0Z",
+            "2025-10-05T07:30",
+            "",
+        ] {
+            let a = activity(1, "Run", text, 1.0);
+            let chrono = text
+                .get(..19)
+                .and_then(|t| NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S").ok());
+            assert_eq!(local_start(&a), chrono, "{text:?}");
+        }
+    }
     use serde_json::{Value, json};
 
     fn activity(id: i64, kind: &str, local: &str, distance: f64) -> Activity {

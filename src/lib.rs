@@ -9,6 +9,7 @@ pub mod error;
 pub mod http;
 pub mod metrics;
 pub mod pg;
+pub mod render;
 pub mod simulator;
 pub mod startup;
 pub mod stats;

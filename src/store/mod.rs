@@ -419,7 +419,8 @@ pub async fn replace_bodies(db: &impl GenericClient, bodies: &[StoredBody]) -> a
     db.execute(
         "INSERT INTO response_bodies (key, body, etag, updated_at)
          SELECT u.key, u.body, u.etag, now() FROM unnest($1::text[], $2::bytea[], $3::text[]) AS u(key, body, etag)
-         ON CONFLICT (key) DO UPDATE SET body = EXCLUDED.body, etag = EXCLUDED.etag, updated_at = now()",
+         ON CONFLICT (key) DO UPDATE SET body = EXCLUDED.body, etag = EXCLUDED.etag, updated_at = now()
+         WHERE response_bodies.etag IS DISTINCT FROM EXCLUDED.etag",
         &[&keys, &blobs, &etags],
     )
     .await?;

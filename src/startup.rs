@@ -319,6 +319,17 @@ impl Application {
             cache_control: read_cache_control(settings.cache_max_age_secs)?,
             ready: services.ready.clone(),
             drain: drain.clone(),
+            clock: clock.clone(),
+            refresh_interval: i64::try_from(settings.refresh_interval_secs)
+                .ok()
+                .and_then(chrono::Duration::try_seconds)
+                .unwrap_or(chrono::Duration::MAX),
+            public_origin: settings
+                .strava_redirect_uri
+                .as_deref()
+                .and_then(|uri| url::Url::parse(uri).ok())
+                .map(|uri| uri.origin().ascii_serialization())
+                .filter(|origin| origin != "null"),
             openapi: bytes::Bytes::from(http::openapi::document().to_string()),
         });
         let routes = Arc::new(Routes::new(

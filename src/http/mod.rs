@@ -2,12 +2,14 @@
 //! response: no SQL, no Strava calls, no JSON building per request for served data.
 
 mod auth;
+mod cards;
 mod doc;
 mod docs;
 pub mod middleware;
 mod oauth;
 pub mod openapi;
 mod ops;
+mod page;
 pub mod params;
 mod reply;
 pub mod routes;

@@ -290,6 +290,43 @@ fn schemas() -> Value {
             "type": "object", "additionalProperties": totals, "minProperties": 12, "maxProperties": 12,
             "description": "Keyed YYYY-MM, the current local month first",
         })),
+        "Weekly": envelope("weekly", json!({
+            "type": "object", "additionalProperties": totals,
+            "minProperties": crate::stats::WEEKS, "maxProperties": crate::stats::WEEKS,
+            "description": "Keyed by ISO week-year and week (YYYY-Www), the current local week first",
+        })),
+        "Calendar": object(&["type", "year", "data", "fetched_at"], json!({
+            "type": constant("calendar"),
+            "year": {"type": "integer", "format": "int32"},
+            "data": {"type": "object", "additionalProperties": totals,
+                "description": "Keyed by local date (YYYY-MM-DD), ascending: the days with activities"},
+            "fetched_at": {"$ref": "#/components/schemas/FetchedAt"},
+        })),
+        "Streaks": envelope("streaks", object(
+            &["current_days", "longest_days", "longest_days_start", "longest_days_end",
+              "current_weeks", "longest_weeks"],
+            json!({
+                "current_days": {"type": "integer", "minimum": 0,
+                    "description": "Consecutive active local days ending today or yesterday"},
+                "longest_days": {"type": "integer", "minimum": 0},
+                "longest_days_start": {"type": "string", "format": "date", "nullable": true},
+                "longest_days_end": {"type": "string", "format": "date", "nullable": true},
+                "current_weeks": {"type": "integer", "minimum": 0,
+                    "description": "Consecutive active ISO weeks ending this week or last week"},
+                "longest_weeks": {"type": "integer", "minimum": 0},
+            }),
+        )),
+        "Eddington": envelope("eddington", object(&["ride", "run"], json!({
+            "ride": {"$ref": "#/components/schemas/EddingtonNumbers"},
+            "run": {"$ref": "#/components/schemas/EddingtonNumbers"},
+        }))),
+        "EddingtonNumbers": object(&["km", "mi", "days_to_next_km", "days_to_next_mi"], json!({
+            "km": {"type": "integer", "minimum": 0,
+                "description": "The largest n with at least n local days of n km or more"},
+            "mi": {"type": "integer", "minimum": 0},
+            "days_to_next_km": {"type": "integer", "minimum": 0},
+            "days_to_next_mi": {"type": "integer", "minimum": 0},
+        })),
         "AllTimeTotals": envelope("all_time_totals", by_type.clone()),
         "Yearly": envelope("yearly_stats", json!({
             "type": "object", "additionalProperties": by_type.clone(),

@@ -26,7 +26,10 @@ use crate::strava::budget::Priority;
 /// The `strava` field of health and the operators' view: what the stored connection says, and
 /// for a working connection whether Strava says the application is inactive. A connection that
 /// needs re-authorization says so first: nothing can probe Strava until the owner reconnects.
-fn connection_state<'a>(connection: Option<&'a str>, app: &AppStandingStatus) -> &'a str {
+pub(super) fn connection_state<'a>(
+    connection: Option<&'a str>,
+    app: &AppStandingStatus,
+) -> &'a str {
     match connection {
         None => "not_connected",
         Some(CONNECTED) if app.is_inactive() => "app_inactive",

@@ -155,13 +155,49 @@ pub const ACTIVITY_TYPE: Text = Text {
     description: "Only activities of this legacy type (`Run`, `Ride`, …), exact",
 };
 
-/// `/stats/monthly?type=`.
-pub const MONTHLY_TYPE: Text = Text {
+/// `/stats/monthly?type=` and the other reads by legacy type.
+pub const TYPE: Text = Text {
     name: "type",
     place: Place::Query,
     required: false,
     one_of: &[],
     description: "Only activities of this legacy type (`Run`, `Ride`, …), exact",
+};
+
+/// `/stats/calendar?year=` and the calendar card.
+pub const CALENDAR_YEAR: Int = Int {
+    name: "year",
+    place: Place::Query,
+    required: false,
+    min: Bound::Fixed(2000),
+    max: Bound::AthleteYear,
+    default: None,
+    description: "Local year (default: the current year)",
+};
+
+/// The ytd card's one sport.
+pub const YTD_SPORT: Text = Text {
+    name: "type",
+    place: Place::Query,
+    required: false,
+    one_of: &["Run", "Ride", "Swim"],
+    description: "Only this sport's row (Strava's year-to-date totals have these three)",
+};
+
+pub const THEME: Text = Text {
+    name: "theme",
+    place: Place::Query,
+    required: false,
+    one_of: crate::render::format::Theme::NAMES,
+    description: "Colours of the card (default: light)",
+};
+
+pub const UNITS: Text = Text {
+    name: "units",
+    place: Place::Query,
+    required: false,
+    one_of: crate::render::format::Units::NAMES,
+    description: "Kilometres and metres, or miles and feet (default: metric)",
 };
 
 pub const FULL: Flag = Flag {

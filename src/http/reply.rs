@@ -6,7 +6,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse};
 
 use super::state::AppState;
-use crate::actors::cache::CachedBody;
+use crate::actors::cache::{CachedBody, Media};
 use crate::error::ApiError;
 
 /// Does the client already hold this representation? `If-None-Match` compares weakly (RFC
@@ -40,11 +40,14 @@ fn takes_gzip(req: &HttpRequest) -> bool {
         })
 }
 
-/// A pre-serialized read body with its validators, gzipped when it has a gzip form and the
+/// A card's policy: its own inline style, nothing else (SPEC §2).
+const SVG_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'";
+
+/// A pre-serialized read body (JSON, or a card's SVG) with its validators, gzipped when it has a gzip form and the
 /// client takes gzip (each form its own ETag, `Vary: Accept-Encoding` on both), or 304 (ETag,
 /// Cache-Control and Vary, no body) when the client holds the form it would get. Every header
 /// value is made once, with the body or the server.
-pub fn cached_json(req: &HttpRequest, state: &AppState, body: &CachedBody) -> HttpResponse {
+pub fn cached_body(req: &HttpRequest, state: &AppState, body: &CachedBody) -> HttpResponse {
     let gzipped = body.gzip.as_ref().filter(|_| takes_gzip(req));
     let (etag, bytes) = match gzipped {
         Some(g) => (&g.etag_header, &g.body),
@@ -66,11 +69,18 @@ pub fn cached_json(req: &HttpRequest, state: &AppState, body: &CachedBody) -> Ht
     if gzipped.is_some() {
         response.insert_header((header::CONTENT_ENCODING, HeaderValue::from_static("gzip")));
     }
+    let media = match body.media {
+        Media::Json => "application/json",
+        Media::Svg => {
+            response.insert_header((
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(SVG_CSP),
+            ));
+            "image/svg+xml"
+        }
+    };
     response
-        .insert_header((
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        ))
+        .insert_header((header::CONTENT_TYPE, HeaderValue::from_static(media)))
         .body(bytes.clone())
 }
 

@@ -10,7 +10,7 @@ use actix_web::{HttpResponse, Route, web};
 use super::doc::{Content, Doc, Header, Reply};
 use super::middleware::rate_limit;
 use super::params::{self, Param};
-use super::{docs, oauth, ops, stats, webhook};
+use super::{cards, docs, oauth, ops, page, stats, webhook};
 use crate::error::ErrorCode;
 use crate::stats::keys;
 
@@ -389,7 +389,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             route: || web::to(stats::monthly),
             doc: Doc {
                 summary: "12 local months, newest first, zero-filled",
-                params: vec![Param::Text(&params::MONTHLY_TYPE), CONDITIONAL],
+                params: vec![Param::Text(&params::TYPE), CONDITIONAL],
                 body: None,
                 replies: read_replies("Monthly totals", "Monthly"),
                 api_key: false,
@@ -453,6 +453,84 @@ pub fn endpoints() -> Vec<Endpoint> {
             || web::to(stats::longest_ride),
             "Longest ride-family activity of a local year",
             "No rides that year",
+        ),
+        typed_read(
+            "/stats/weekly",
+            || web::to(stats::weekly),
+            "12 local ISO weeks, newest first, zero-filled",
+            "Weekly",
+        ),
+        Endpoint {
+            method: Method::GET,
+            path: "/stats/calendar",
+            prefixes: STRAVA,
+            route: || web::to(stats::calendar),
+            doc: Doc {
+                summary: "The active local days of a year, ascending",
+                params: vec![
+                    Param::Int(&params::CALENDAR_YEAR),
+                    Param::Text(&params::TYPE),
+                    CONDITIONAL,
+                ],
+                body: None,
+                replies: vec![
+                    read(
+                        "One entry per active day (none for a year without activities)",
+                        "Calendar",
+                    ),
+                    NOT_MODIFIED,
+                    NOT_CACHED,
+                    INVALID,
+                    UNAVAILABLE,
+                ],
+                api_key: false,
+                metrics_token: false,
+            },
+        },
+        typed_read(
+            "/stats/streaks",
+            || web::to(stats::streaks),
+            "Current and longest streaks of active days and ISO weeks",
+            "Streaks",
+        ),
+        cached_read(
+            "/stats/eddington",
+            || {
+                web::to(stats::cached(
+                    keys::EDDINGTON,
+                    "Eddington numbers not cached yet. Try /strava/refresh-data",
+                ))
+            },
+            "Eddington numbers of the ride and run families, in km and miles",
+            "Eddington",
+        ),
+        card(
+            "/cards/ytd.svg",
+            || web::to(cards::ytd),
+            "Card: Strava's year-to-date totals",
+            Param::Text(&params::YTD_SPORT),
+            None,
+        ),
+        card(
+            "/cards/monthly.svg",
+            || web::to(cards::monthly),
+            "Card: the last 12 local months",
+            Param::Text(&params::TYPE),
+            None,
+        ),
+        card(
+            "/cards/calendar.svg",
+            || web::to(cards::calendar),
+            "Card: a year's active days as a grid, shaded by distance",
+            Param::Text(&params::TYPE),
+            Some(Param::Int(&params::CALENDAR_YEAR)),
+        ),
+        card(
+            "/cards/streaks.svg",
+            || web::to(cards::streaks),
+            "Card: current and longest streaks",
+            Param::Text(&params::TYPE),
+            None,
         ),
         Endpoint {
             method: Method::GET,
@@ -576,6 +654,16 @@ pub fn endpoints() -> Vec<Endpoint> {
             vec![reply(200, "CSS", Content::Text("text/css"))],
         ),
         plain(
+            "/",
+            ROOT,
+            || web::to(page::status),
+            "The status page: connection, sync, budget, this year's figures and the cards",
+            vec![
+                reply(200, "HTML page", Content::Text("text/html")),
+                UNAVAILABLE,
+            ],
+        ),
+        plain(
             "/livez",
             ROOT,
             || web::to(ops::livez),
@@ -618,6 +706,59 @@ pub fn endpoints() -> Vec<Endpoint> {
             },
         },
     ]
+}
+
+/// A cached read taking a legacy `type`.
+fn typed_read(
+    path: &'static str,
+    route: fn() -> Route,
+    summary: &'static str,
+    schema: &'static str,
+) -> Endpoint {
+    let mut endpoint = cached_read(path, route, summary, schema);
+    endpoint.doc.params.insert(0, Param::Text(&params::TYPE));
+    endpoint
+}
+
+/// An SVG card, always answered (before the first sync it says there is no data yet).
+fn card(
+    path: &'static str,
+    route: fn() -> Route,
+    summary: &'static str,
+    kind: Param,
+    year: Option<Param>,
+) -> Endpoint {
+    let mut params = vec![
+        Param::Text(&params::THEME),
+        Param::Text(&params::UNITS),
+        kind,
+    ];
+    params.extend(year);
+    params.push(CONDITIONAL);
+    Endpoint {
+        method: Method::GET,
+        path,
+        prefixes: STRAVA,
+        route,
+        doc: Doc {
+            summary,
+            params,
+            body: None,
+            replies: vec![
+                Reply {
+                    status: 200,
+                    description: "The card (self-contained SVG)",
+                    content: Content::Text("image/svg+xml"),
+                    headers: &[Header::ETag, Header::CachePublic, Header::VaryEncoding],
+                },
+                NOT_MODIFIED,
+                INVALID,
+                UNAVAILABLE,
+            ],
+            api_key: false,
+            metrics_token: false,
+        },
+    }
 }
 
 /// `/stats/longest-run` and `/stats/longest-ride`.

@@ -28,6 +28,12 @@ pub struct AppState {
     pub ready: Arc<AtomicBool>,
     /// Set once shutdown begins: `/readyz` answers 503 and connections close after each answer.
     pub drain: Arc<Drain>,
+    pub clock: crate::clock::Clock,
+    /// REFRESH_INTERVAL_SECS: the status page's next refresh is this long after the last sync.
+    pub refresh_interval: chrono::Duration,
+    /// Where the instance is reached from outside (the origin of STRAVA_REDIRECT_URI), for the
+    /// status page's embed snippets; `None`: the request's own host.
+    pub public_origin: Option<String>,
     /// The OpenAPI document, serialized once.
     pub openapi: bytes::Bytes,
 }

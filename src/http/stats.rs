@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use futures::future::LocalBoxFuture;
 
 use super::params::{self, Problems};
-use super::reply::{cached_json, mailbox};
+use super::reply::{cached_body, mailbox};
 use super::state::AppState;
 use crate::actors::Mailbox;
 use crate::actors::cache::{CacheReader, Family, Get, ListActivities, Lookup, Read};
@@ -15,7 +15,7 @@ use crate::error::ApiError;
 use crate::stats::ListQuery;
 
 /// This worker's reader.
-fn reader(req: &HttpRequest) -> Result<&Mailbox<CacheReader>, ApiError> {
+pub(super) fn reader(req: &HttpRequest) -> Result<&Mailbox<CacheReader>, ApiError> {
     req.app_data::<web::Data<Mailbox<CacheReader>>>()
         .map(|reader| reader.get_ref())
         .ok_or_else(|| ApiError::internal(&NoReader))
@@ -27,17 +27,21 @@ fn reader(req: &HttpRequest) -> Result<&Mailbox<CacheReader>, ApiError> {
 struct NoReader;
 
 /// Answers the body `read` names, else 404 with `missing(year)` (the year the read was for).
-async fn serve(
+pub(super) async fn serve(
     req: &HttpRequest,
     state: &AppState,
     read: Read,
     missing: impl FnOnce(Option<i32>) -> String,
 ) -> Result<HttpResponse, ApiError> {
+    let year = match read {
+        Read::Summary(_) => &params::SUMMARY_YEAR,
+        _ => &params::CALENDAR_YEAR,
+    };
     match reader(req)?.ask(Get(read)).await.map_err(mailbox)? {
-        Lookup::Found(body) => Ok(cached_json(req, state, &body)),
+        Lookup::Found(body) => Ok(cached_body(req, state, &body)),
         Lookup::Missing { year } => Err(ApiError::not_found(missing(year))),
         Lookup::AfterCurrentYear { current } => Err(ApiError::validation(&[params::too_large(
-            &params::SUMMARY_YEAR,
+            year,
             i64::from(current),
         )])),
     }
@@ -60,8 +64,43 @@ pub async fn monthly(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     const MISSING: &str = "Monthly stats not cached yet. Try /strava/refresh-data";
-    let kind = Problems::of(&req).text(&params::MONTHLY_TYPE);
+    let kind = Problems::of(&req).text(&params::TYPE);
     serve(&req, &state, Read::Monthly(kind), |_| MISSING.into()).await
+}
+
+pub async fn weekly(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    const MISSING: &str = "Weekly stats not cached yet. Try /strava/refresh-data";
+    let kind = Problems::of(&req).text(&params::TYPE);
+    serve(&req, &state, Read::Weekly(kind), |_| MISSING.into()).await
+}
+
+pub async fn calendar(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    const MISSING: &str = "Calendar not cached yet. Try /strava/refresh-data";
+    let mut problems = Problems::of(&req);
+    let year = problems.int(&params::CALENDAR_YEAR);
+    let kind = problems.text(&params::TYPE);
+    problems.finish()?;
+    // At least 2000 by its bounds; beyond i32 is beyond the athlete's current year too.
+    let year = year.map(|y| i32::try_from(y).unwrap_or(i32::MAX));
+    serve(&req, &state, Read::Calendar { year, kind }, |_| {
+        MISSING.into()
+    })
+    .await
+}
+
+pub async fn streaks(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    const MISSING: &str = "Streaks not cached yet. Try /strava/refresh-data";
+    let kind = Problems::of(&req).text(&params::TYPE);
+    serve(&req, &state, Read::Streaks(kind), |_| MISSING.into()).await
 }
 
 pub async fn summary(
@@ -137,5 +176,5 @@ pub async fn activities(
         .ask(ListActivities(query))
         .await
         .map_err(mailbox)?;
-    Ok(cached_json(&req, &state, &page.0))
+    Ok(cached_body(&req, &state, &page.0))
 }

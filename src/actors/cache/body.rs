@@ -1,4 +1,4 @@
-//! A body as served: its bytes, its ETag, and its gzip form, all made once.
+//! A body as served: its bytes, its media type, its ETag, and its gzip form, all made once.
 
 use actix_web::http::header::HeaderValue;
 use bytes::Bytes;
@@ -9,9 +9,17 @@ use sha2::{Digest, Sha256};
 #[derive(Debug)]
 pub struct CachedBody {
     pub body: Bytes,
+    pub media: Media,
     pub etag: String,
     pub etag_header: HeaderValue,
     pub gzip: Option<Gzipped>,
+}
+
+/// What a body is: the JSON of the stats routes, or a card's SVG.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Media {
+    Json,
+    Svg,
 }
 
 /// A body's gzip form: another representation, so another ETag (the identity one with `-gz`).
@@ -41,6 +49,15 @@ impl CachedBody {
         Self::compressed(body, etag, flate2::Compression::fast())
     }
 
+    /// A card made on demand, compressed fast.
+    pub fn svg(body: Bytes) -> Self {
+        let etag = etag_of(&body);
+        Self {
+            media: Media::Svg,
+            ..Self::compressed(body, etag, flate2::Compression::fast())
+        }
+    }
+
     fn compressed(body: Bytes, etag: String, level: flate2::Compression) -> Self {
         let gzip = (body.len() >= GZIP_FROM)
             .then(|| gzip(&body, level))
@@ -59,6 +76,7 @@ impl CachedBody {
             HeaderValue::from_str(&etag).unwrap_or_else(|_| HeaderValue::from_static("\"0\""));
         Self {
             body,
+            media: Media::Json,
             etag,
             etag_header,
             gzip,
@@ -73,6 +91,7 @@ impl CachedBody {
     pub fn local_copy(&self) -> Self {
         Self {
             body: Bytes::copy_from_slice(&self.body),
+            media: self.media,
             etag: self.etag.clone(),
             etag_header: header_copy(&self.etag_header),
             gzip: self.gzip.as_ref().map(|g| Gzipped {

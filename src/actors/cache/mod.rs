@@ -28,8 +28,10 @@ mod body;
 pub mod reader;
 
 use body::etag_of;
-pub use body::{CachedBody, Gzipped};
-pub use reader::{CacheReader, Family, Get, ListActivities, Lookup, Read, Serve, Served};
+pub use body::{CachedBody, Gzipped, Media};
+pub use reader::{
+    CacheReader, Card, CardKind, Family, Get, ListActivities, Lookup, Read, Serve, Served,
+};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -119,6 +121,8 @@ pub struct CacheActor {
     derived_on: Option<NaiveDate>,
     /// The athlete's offset from UTC (seconds), which decides when their day changes.
     utc_offset: i64,
+    /// When the served data was read from Strava (`None`: nothing served).
+    fetched_at: Option<DateTime<Utc>>,
     /// Activities already logged as absurd (see [`stats::absurdity`]): each is logged once.
     reported_absurd: std::collections::HashSet<i64>,
     /// When the next retention sweep is due (by the clock); `None` until warmed.
@@ -170,6 +174,7 @@ impl CacheActor {
             list: Arc::default(),
             derived_on: None,
             utc_offset: 0,
+            fetched_at: None,
             reported_absurd: Default::default(),
             next_sweep: None,
             ingest_turn: Arc::default(),
@@ -316,6 +321,7 @@ impl CacheActor {
             self.derived_on = Some(NaiveDate::MIN);
         }
         self.utc_offset = loaded.utc_offset;
+        self.fetched_at = loaded.fetched_at;
         self.replace(loaded.bodies);
         self.list = Arc::new(loaded.list);
         self.serving(loaded.generation);
@@ -421,6 +427,7 @@ impl CacheActor {
                 .collect(),
             list: self.list.clone(),
             utc_offset: self.utc_offset,
+            fetched_at: self.fetched_at,
         })
     }
 
@@ -457,6 +464,7 @@ struct Loaded {
     bodies: Vec<StoredBody>,
     list: stats::ActivityList,
     utc_offset: i64,
+    fetched_at: Option<DateTime<Utc>>,
     absurd: Vec<(i64, &'static str)>,
 }
 
@@ -464,7 +472,8 @@ async fn load(pool: Pool, visibility: PublicVisibility) -> Result<Loaded, CacheE
     let db = pool.get().await?;
     let generation = store::queue::generation(&db).await?;
     let bodies = store::bodies(&db).await?;
-    let activities = match store::last_publication(&db).await? {
+    let publication = store::last_publication(&db).await?;
+    let activities = match &publication {
         Some(publication) => store::activities(&db, publication.athlete_id).await?,
         None => Vec::new(),
     };
@@ -473,6 +482,7 @@ async fn load(pool: Pool, visibility: PublicVisibility) -> Result<Loaded, CacheE
         generation,
         bodies,
         utc_offset: stats::athlete_offset(public.first().copied()),
+        fetched_at: publication.map(|p| p.fetched_at),
         list: stats::ActivityList::new(&public),
         absurd: stats::absurd_activities(&activities),
     })
@@ -564,6 +574,7 @@ struct Published {
     bodies: Vec<StoredBody>,
     list: stats::ActivityList,
     utc_offset: i64,
+    fetched_at: DateTime<Utc>,
     /// Stored activities left out of the bodies, and why.
     absurd: Vec<(i64, &'static str)>,
     stored: usize,
@@ -627,6 +638,7 @@ impl Handler<Ingest> for CacheActor {
                         bodies,
                         list,
                         utc_offset,
+                        fetched_at,
                         absurd: stats::absurd_activities(&all),
                         stored: all.len(),
                         local_date,
@@ -647,6 +659,7 @@ impl Handler<Ingest> for CacheActor {
                     report.stored = published.stored;
                     act.report_absurd(published.absurd);
                     act.utc_offset = published.utc_offset;
+                    act.fetched_at = Some(published.fetched_at);
                     act.derived_on = Some(published.local_date);
                     act.replace(published.bodies);
                     act.list = Arc::new(published.list);
@@ -700,6 +713,7 @@ impl Handler<ForgetActivities> for CacheActor {
                 act.serving(generation);
                 act.replace(Vec::new());
                 act.list = Arc::default();
+                act.fetched_at = None;
                 act.publish();
                 act.derived_on = None;
                 act.reported_absurd.clear();

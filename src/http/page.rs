@@ -44,7 +44,7 @@ pub async fn status(
     let (ytd, monthly, recent) = (ytd?, monthly?, recent?);
     let (connection, last_sync) = match facts.map_err(mailbox)? {
         Ok(facts) => {
-            let app = fetcher.app.clone().unwrap_or_default();
+            let app = fetcher.app.unwrap_or_default();
             let connection = match connection_state(facts.connection.as_deref(), &app) {
                 "connected" => Connection::Connected,
                 "reauthorization_required" => Connection::ReauthorizationRequired,

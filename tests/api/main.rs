@@ -15,6 +15,7 @@ mod oauth_limits;
 mod openapi;
 mod owner;
 mod ownership;
+mod personal;
 mod pg_tls;
 mod private_pg;
 mod reads;

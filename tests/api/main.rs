@@ -3,6 +3,7 @@
 mod helpers;
 
 mod absurd;
+mod browser;
 mod clock;
 mod conditional;
 mod coordination;

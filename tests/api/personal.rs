@@ -373,3 +373,236 @@ async fn the_new_reads_and_the_cards_answer_304_to_the_etag_they_gave() {
         assert_eq!(again.headers()["etag"], etag.as_str(), "{path}");
     }
 }
+
+/// The name and type a hostile athlete (or visitor) might give.
+const HOSTILE: &str = r#"<script>alert(1)</script> & "x""#;
+
+fn encoded(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+/// Every card, in every look, and with the filters that mean something for it.
+fn card_paths() -> Vec<String> {
+    let mut paths = Vec::new();
+    for card in ["ytd", "monthly", "calendar", "streaks"] {
+        for theme in ["light", "dark"] {
+            for units in ["metric", "imperial"] {
+                paths.push(format!(
+                    "/strava/cards/{card}.svg?theme={theme}&units={units}"
+                ));
+            }
+        }
+    }
+    paths.extend(
+        [
+            "/strava/cards/ytd.svg?type=Ride",
+            "/strava/cards/monthly.svg?type=Run",
+            "/strava/cards/calendar.svg?type=Ride&theme=dark",
+            "/strava/cards/calendar.svg?year=2003",
+            "/v1/strava/cards/streaks.svg?type=Run&units=imperial",
+        ]
+        .map(str::to_owned),
+    );
+    paths
+}
+
+/// A card as served: an image/svg+xml answer under the cards' policy, an XML document with
+/// an `<svg>` root that references nothing outside itself and credits Strava. Its text.
+async fn card(app: &TestApp, path: &str) -> String {
+    let r = app.get(path).await;
+    assert_eq!(r.status().as_u16(), 200, "{path}");
+    assert_eq!(r.headers()["content-type"], "image/svg+xml", "{path}");
+    assert_eq!(
+        r.headers()["content-security-policy"],
+        "default-src 'none'; style-src 'unsafe-inline'",
+        "{path}"
+    );
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff", "{path}");
+    let svg = r.text().await.unwrap();
+    let doc = roxmltree::Document::parse(&svg).unwrap_or_else(|e| panic!("{path}: {e}\n{svg}"));
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "svg", "{path}");
+    assert_eq!(
+        root.tag_name().namespace(),
+        Some("http://www.w3.org/2000/svg"),
+        "{path}"
+    );
+    let text: String = doc
+        .descendants()
+        .filter(|n| n.is_text())
+        .filter_map(|n| n.text())
+        .collect();
+    assert!(text.contains("Powered by Strava"), "{path}: {text}");
+    for node in doc.descendants().filter(|n| n.is_element()) {
+        let name = node.tag_name().name();
+        assert!(
+            !["script", "image", "use", "foreignObject", "a", "iframe"].contains(&name),
+            "{path}: <{name}>"
+        );
+        for attribute in node.attributes() {
+            assert!(
+                !attribute.name().contains("href") && !attribute.name().starts_with("on"),
+                "{path}: {}",
+                attribute.name()
+            );
+        }
+    }
+    let outside = svg.replace("http://www.w3.org/2000/svg", "");
+    for reference in ["http:", "https:", "//", "@import", "<script"] {
+        assert!(!outside.contains(reference), "{path}: {reference}\n{svg}");
+    }
+    assert!(
+        outside.match_indices("url(").all(|(at, _)| outside[at..].starts_with("url(#")),
+        "{path}: a url() outside the card"
+    );
+    svg
+}
+
+#[actix_web::test]
+async fn every_card_is_a_self_contained_svg_before_and_after_the_first_sync() {
+    let app = spawn_app().await;
+    let mut before = Vec::new();
+    for path in card_paths() {
+        before.push(card(&app, &path).await);
+    }
+    assert!(
+        before.iter().all(|svg| svg.contains("No activities synced yet")),
+        "before the first sync each card says so"
+    );
+    app.connect_and_sync().await;
+    for (path, earlier) in card_paths().iter().zip(&before) {
+        let svg = card(&app, path).await;
+        if !path.contains("year=2003") {
+            assert_ne!(&svg, earlier, "{path} shows the figures now");
+            assert!(!svg.contains("No activities synced yet"), "{path}");
+        }
+    }
+    // The monthly card shows the twelve months' total distance the JSON route gives.
+    let monthly = json(app.get("/strava/stats/monthly").await).await;
+    let metres: f64 = monthly["data"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|m| m["distance"].as_f64().unwrap())
+        .sum();
+    let shown = milepost::render::format::Units::Metric.distance(metres);
+    let svg = card(&app, "/strava/cards/monthly.svg").await;
+    assert!(svg.contains(&shown), "{shown} in {svg}");
+}
+
+#[actix_web::test]
+async fn the_status_page_says_how_to_connect_until_an_athlete_is_connected() {
+    let app = spawn_app().await;
+    let page = async |app: &TestApp| {
+        let r = app.get("/").await;
+        assert_eq!(r.status().as_u16(), 200);
+        assert_eq!(r.headers()["content-type"], "text/html; charset=utf-8");
+        assert_eq!(
+            r.headers()["content-security-policy"],
+            milepost::render::page::content_security_policy()
+        );
+        r.text().await.unwrap()
+    };
+    let before = page(&app).await;
+    assert!(before.contains("Connect with Strava"), "{before}");
+    assert!(before.contains("href=\"/strava/authorize\""));
+    assert!(before.contains("data-connection=\"not_connected\""));
+    app.connect_and_sync().await;
+    let after = page(&app).await;
+    assert!(!after.contains("Connect with Strava"), "{after}");
+    assert!(after.contains("data-connection=\"connected\""));
+    for link in ["/strava/docs", "/metrics", "/strava/cards/calendar.svg"] {
+        assert!(after.contains(&format!("\"{link}")), "{link}");
+    }
+    assert!(!after.contains("<script"));
+    let newest = json(app.get("/strava/stats/activities").await).await;
+    let name = newest["data"][0]["name"].as_str().unwrap();
+    assert!(after.contains(&milepost::render::format::escape(name)));
+}
+
+#[actix_web::test]
+async fn a_hostile_name_or_type_appears_escaped_in_the_page_and_every_card() {
+    let app = spawn_app().await;
+    app.connect_and_sync().await;
+    let start = app.sim.now() - Duration::minutes(40);
+    let mut run = milepost::simulator::SimActivity::new("Run", start, 7_000.0, 2_100);
+    run.name = HOSTILE.to_owned();
+    app.sim.add_activity(run);
+    assert_eq!(app.refresh(Some(crate::helpers::API_KEY)).await.status().as_u16(), 200);
+
+    let page = app.get("/").await.text().await.unwrap();
+    let escaped = "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;x&quot;";
+    assert!(page.contains(escaped), "the name, escaped: {page}");
+    assert!(!page.contains("<script"), "{page}");
+    for path in card_paths() {
+        let svg = card(&app, &path).await;
+        assert!(!svg.contains("<script"), "{path}");
+    }
+    for name in ["monthly", "calendar", "streaks"] {
+        let path = format!("/strava/cards/{name}.svg?type={}", encoded(HOSTILE));
+        let svg = card(&app, &path).await;
+        let doc = roxmltree::Document::parse(&svg).unwrap();
+        let text: String = doc.descendants().filter_map(|n| n.text()).collect();
+        assert!(text.contains(HOSTILE), "{path}: the type, as text: {text}");
+    }
+}
+
+#[actix_web::test]
+async fn followers_only_and_only_me_activities_change_nothing_on_the_new_routes() {
+    use milepost::simulator::{SimActivity, Visibility};
+    let app = spawn_app().await;
+    app.connect_and_sync().await;
+    let year = today(&app, &public(&app)).year();
+    let json_paths = [
+        "/strava/stats/weekly".to_owned(),
+        "/strava/stats/weekly?type=Ride".to_owned(),
+        "/strava/stats/calendar".to_owned(),
+        format!("/strava/stats/calendar?year={year}&type=Run"),
+        "/strava/stats/streaks".to_owned(),
+        "/strava/stats/streaks?type=Ride".to_owned(),
+        "/strava/stats/eddington".to_owned(),
+    ];
+    let data = async |app: &TestApp| {
+        let mut all = Vec::new();
+        for path in &json_paths {
+            all.push(json(app.get(path).await).await["data"].clone());
+        }
+        all
+    };
+    let cards = async |app: &TestApp| {
+        let mut all = Vec::new();
+        for path in card_paths() {
+            all.push(card(app, &path).await);
+        }
+        all
+    };
+    let (data_before, cards_before) = (data(&app).await, cards(&app).await);
+
+    // Long, today and yesterday: they would move every figure, streak and number.
+    let mut secret = Vec::new();
+    for (i, (sport, visibility)) in [
+        ("Ride", Visibility::FollowersOnly),
+        ("Run", Visibility::OnlyMe),
+        ("Ride", Visibility::OnlyMe),
+        ("Run", Visibility::FollowersOnly),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let start = app.sim.now() - Duration::hours(2 + 20 * i as i64);
+        let mut a = SimActivity::new(sport, start, 250_000.0, 30_000);
+        a.visibility = visibility;
+        a.name = format!("Secret session {i} 7f3a");
+        secret.push(app.sim.add_activity(a));
+    }
+    assert_eq!(app.refresh(Some(crate::helpers::API_KEY)).await.status().as_u16(), 200);
+
+    assert_eq!(data(&app).await, data_before);
+    assert_eq!(cards(&app).await, cards_before);
+    let page = app.get("/").await.text().await.unwrap();
+    assert!(!page.contains("Secret session"), "{page}");
+    for id in secret {
+        let row = format!("data-activity-id=\"{id}\"");
+        assert!(!page.contains(&row), "activity {id} on the page");
+    }
+}

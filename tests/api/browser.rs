@@ -78,7 +78,9 @@ fn figures(dom: &str) -> Vec<(String, String, String)> {
         let name = attribute(tag, "data-figure").unwrap_or_default();
         let value = attribute(tag, "data-value").unwrap_or_default();
         let inner = &rest[close + 1..];
-        let text = inner[..inner.find('<').unwrap_or(inner.len())].trim().to_owned();
+        let text = inner[..inner.find('<').unwrap_or(inner.len())]
+            .trim()
+            .to_owned();
         found.push((name, value, text));
         rest = &rest[close..];
     }
@@ -95,7 +97,7 @@ fn json_figure(path: &str, ytd: &Value, monthly: &Value, recent: &Value) -> Opti
         ["activity", id, field] => recent["data"]
             .as_array()?
             .iter()
-            .find(|a| a["id"].to_string() == *id)
+            .find(|a| id.parse::<i64>().ok() == a["id"].as_i64())
             .and_then(|a| a.get(*field).cloned()),
         _ => None,
     }
@@ -138,7 +140,12 @@ async fn the_status_page_in_a_browser_shows_the_json_routes_figures() {
         body(&app, "/strava/stats/activities").await,
     );
     let shown = figures(&dom);
-    let named = |prefix: &str| shown.iter().filter(|(n, _, _)| n.starts_with(prefix)).count();
+    let named = |prefix: &str| {
+        shown
+            .iter()
+            .filter(|(n, _, _)| n.starts_with(prefix))
+            .count()
+    };
     assert_eq!(named("ytd."), 12, "every ytd figure: {shown:?}");
     assert_eq!(named("monthly."), 12, "every month: {shown:?}");
     assert!(named("activity.") >= 30, "the recent activities: {shown:?}");
@@ -162,7 +169,10 @@ async fn the_status_page_in_a_browser_shows_the_json_routes_figures() {
     let window = |w: u32, h: u32| format!("--window-size={w},{h}");
     for (name, width, height) in [("page", 1280, 2600), ("page-phone", 390, 4000)] {
         let png = out.join(format!("{name}.png"));
-        let args = [format!("--screenshot={}", png.display()), window(width, height)];
+        let args = [
+            format!("--screenshot={}", png.display()),
+            window(width, height),
+        ];
         run_chromium(&binary, &profile, &args, &app.url("/")).await;
         assert!(is_png(&png), "{}", png.display());
     }

@@ -173,7 +173,7 @@ fn expected_eddington(acts: &[Value], family: &[&str]) -> Value {
         |n: u32, unit: f64| days.iter().filter(|&&d| d >= f64::from(n) * unit).count() as u32;
     let number = |unit: f64| {
         let mut n = 0;
-        while reaching(n + 1, unit) >= n + 1 {
+        while reaching(n + 1, unit) > n {
             n += 1;
         }
         (n, n + 1 - reaching(n + 1, unit))
@@ -452,7 +452,9 @@ async fn card(app: &TestApp, path: &str) -> String {
         assert!(!outside.contains(reference), "{path}: {reference}\n{svg}");
     }
     assert!(
-        outside.match_indices("url(").all(|(at, _)| outside[at..].starts_with("url(#")),
+        outside
+            .match_indices("url(")
+            .all(|(at, _)| outside[at..].starts_with("url(#")),
         "{path}: a url() outside the card"
     );
     svg
@@ -466,7 +468,9 @@ async fn every_card_is_a_self_contained_svg_before_and_after_the_first_sync() {
         before.push(card(&app, &path).await);
     }
     assert!(
-        before.iter().all(|svg| svg.contains("No activities synced yet")),
+        before
+            .iter()
+            .all(|svg| svg.contains("No activities synced yet")),
         "before the first sync each card says so"
     );
     app.connect_and_sync().await;
@@ -528,7 +532,13 @@ async fn a_hostile_name_or_type_appears_escaped_in_the_page_and_every_card() {
     let mut run = milepost::simulator::SimActivity::new("Run", start, 7_000.0, 2_100);
     run.name = HOSTILE.to_owned();
     app.sim.add_activity(run);
-    assert_eq!(app.refresh(Some(crate::helpers::API_KEY)).await.status().as_u16(), 200);
+    assert_eq!(
+        app.refresh(Some(crate::helpers::API_KEY))
+            .await
+            .status()
+            .as_u16(),
+        200
+    );
 
     let page = app.get("/").await.text().await.unwrap();
     let escaped = "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;x&quot;";
@@ -595,7 +605,13 @@ async fn followers_only_and_only_me_activities_change_nothing_on_the_new_routes(
         a.name = format!("Secret session {i} 7f3a");
         secret.push(app.sim.add_activity(a));
     }
-    assert_eq!(app.refresh(Some(crate::helpers::API_KEY)).await.status().as_u16(), 200);
+    assert_eq!(
+        app.refresh(Some(crate::helpers::API_KEY))
+            .await
+            .status()
+            .as_u16(),
+        200
+    );
 
     assert_eq!(data(&app).await, data_before);
     assert_eq!(cards(&app).await, cards_before);

@@ -177,6 +177,7 @@ fn print_urls(port: u16, sim: &Simulator) {
         "\nmilepost is running with a simulated Strava athlete ({}).\n",
         sim.base_url()
     );
+    println!("  open {base}/ (the status page) and {base}/strava/docs\n");
     for path in [
         "/strava/health",
         "/strava/stats/ytd",
@@ -186,6 +187,10 @@ fn print_urls(port: u16, sim: &Simulator) {
         "/strava/stats/totals",
         "/strava/stats/yearly",
         "/strava/stats/longest-run",
+        "/strava/stats/weekly",
+        "/strava/stats/streaks",
+        "/strava/stats/eddington",
+        "/strava/cards/calendar.svg?theme=dark",
         "/strava/activities?limit=5",
         "/metrics",
     ] {

@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 use chrono::{Datelike, NaiveDate};
 use serde::Deserialize;
 
+use super::bodies::{Totals, data, whole};
 use super::format::{Theme, Units, count, duration, escape, grouped};
 
 /// How a card looks.
@@ -142,24 +143,6 @@ impl Svg {
     }
 }
 
-/// T: the totals of a group of activities, as the JSON bodies carry them.
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
-struct Totals {
-    count: i64,
-    distance: f64,
-    moving_time: i64,
-    elevation_gain: f64,
-}
-
-#[derive(Deserialize)]
-struct Envelope<D> {
-    data: D,
-}
-
-fn parse<D: serde::de::DeserializeOwned>(body: Option<&[u8]>) -> Option<D> {
-    serde_json::from_slice(body?).ok()
-}
-
 /// `"Last 12 months"`, `"Last 12 months · Run"`.
 fn titled(title: &str, kind: Option<&str>) -> String {
     match kind {
@@ -187,12 +170,12 @@ pub fn ytd(body: Option<&[u8]>, only: Option<&str>, look: Look) -> String {
     let label = only.and_then(|o| SPORTS.iter().find(|(key, _)| *key == o).map(|s| s.1));
     let title = titled("Year to date", label);
     let height = 70 + 40 * sports.len() as u32 + 24;
-    let data: Option<Envelope<BTreeMap<String, Totals>>> = parse(body);
+    let data: Option<BTreeMap<String, Totals>> = data(body);
     let desc = match &data {
         Some(data) => sports
             .iter()
             .map(|(key, name)| {
-                let t = data.data.get(*key).copied().unwrap_or_default();
+                let t = data.get(*key).copied().unwrap_or_default();
                 format!(
                     "{name}: {}, {}",
                     look.units.distance(t.distance),
@@ -209,7 +192,7 @@ pub fn ytd(body: Option<&[u8]>, only: Option<&str>, look: Look) -> String {
         return svg.finish();
     };
     for (row, (key, name)) in sports.iter().enumerate() {
-        let t = data.data.get(*key).copied().unwrap_or_default();
+        let t = data.get(*key).copied().unwrap_or_default();
         let y = 72.0 + 40.0 * row as f64;
         svg.text(24.0, y, "value", "start", name);
         svg.text(24.0, y + 17.0, "label", "start", &activities(t.count));
@@ -252,9 +235,9 @@ fn month_name(key: &str) -> &'static str {
 pub fn monthly(body: Option<&[u8]>, kind: Option<&str>, look: Look) -> String {
     let title = titled("Last 12 months", kind);
     // Keys are YYYY-MM: in key order is in time order.
-    let data: Option<Envelope<BTreeMap<String, Totals>>> = parse(body);
+    let data: Option<BTreeMap<String, Totals>> = data(body);
     let total = data.as_ref().map(|d| {
-        d.data.values().fold(Totals::default(), |sum, t| Totals {
+        d.values().fold(Totals::default(), |sum, t| Totals {
             count: sum.count.saturating_add(t.count),
             distance: sum.distance + t.distance,
             moving_time: sum.moving_time.saturating_add(t.moving_time),
@@ -282,7 +265,7 @@ pub fn monthly(body: Option<&[u8]>, kind: Option<&str>, look: Look) -> String {
         &look.units.distance(total.distance),
     );
     svg.text(471.0, 52.0, "label", "end", &activities(total.count));
-    let months: Vec<(&String, &Totals)> = data.data.iter().collect();
+    let months: Vec<(&String, &Totals)> = data.iter().collect();
     let most = months
         .iter()
         .map(|(_, t)| t.distance)
@@ -337,7 +320,7 @@ pub fn calendar(
     look: Look,
 ) -> String {
     let title = titled(&year.to_string(), kind);
-    let body: Option<CalendarBody> = parse(body);
+    let body: Option<CalendarBody> = whole(body);
     let days: BTreeMap<NaiveDate, Totals> = body
         .as_ref()
         .map(|b| {
@@ -500,9 +483,9 @@ fn weeks(n: u32) -> String {
 /// dates), and of active ISO weeks.
 pub fn streaks(body: Option<&[u8]>, kind: Option<&str>, look: Look) -> String {
     let title = titled("Streaks", kind);
-    let data: Option<Envelope<Streaks>> = parse(body);
+    let data: Option<Streaks> = data(body);
     let desc = match &data {
-        Some(Envelope { data: s }) => format!(
+        Some(s) => format!(
             "Current streak {} {}, longest {} {} ({}); {} in a row now, longest {}",
             s.current_days,
             days(s.current_days),
@@ -518,7 +501,7 @@ pub fn streaks(body: Option<&[u8]>, kind: Option<&str>, look: Look) -> String {
         None => NO_DATA.to_owned(),
     };
     let mut svg = Svg::new(495, 185, look, &title, &desc);
-    let Some(Envelope { data: s }) = data else {
+    let Some(s) = data else {
         svg.no_data();
         return svg.finish();
     };

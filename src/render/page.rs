@@ -17,6 +17,7 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use super::bodies::{Totals, data};
 use super::format::{Units, count, duration, escape, grouped};
 
 /// The state of the Strava connection, in words on the page.
@@ -212,20 +213,6 @@ pub fn content_security_policy() -> &'static str {
     })
 }
 
-/// T in the API: the totals of a group of activities.
-#[derive(Debug, Clone, Copy, Deserialize)]
-struct Totals {
-    count: i64,
-    distance: f64,
-    moving_time: i64,
-    elevation_gain: f64,
-}
-
-#[derive(Deserialize)]
-struct Envelope<D> {
-    data: D,
-}
-
 #[derive(Deserialize)]
 struct Ytd {
     run: Totals,
@@ -242,13 +229,6 @@ struct Activity {
     distance: f64,
     moving_time: i64,
     start_date_local: String,
-}
-
-/// The `data` of a body, or None when there is no body or it is not the expected shape: the
-/// section then reads "not synced yet" rather than failing the page.
-fn data<D: serde::de::DeserializeOwned>(body: Option<&[u8]>) -> Option<D> {
-    let envelope: Envelope<D> = serde_json::from_slice(body?).ok()?;
-    Some(envelope.data)
 }
 
 /// The months of `/stats/monthly` in the body's order (newest first); serde_json keeps the

@@ -3,6 +3,8 @@
 
 mod days;
 mod figures;
+#[cfg(test)]
+mod fixture;
 
 use bytes::Bytes;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, Utc};
@@ -604,6 +606,7 @@ pub fn activity_bodies(
 
 #[cfg(test)]
 mod tests {
+    use super::fixture::activity;
     use super::*;
     use crate::strava::models::Totals;
     use chrono::TimeZone;
@@ -631,32 +634,6 @@ mod tests {
         }
     }
     use serde_json::{Value, json};
-
-    fn activity(id: i64, kind: &str, local: &str, distance: f64) -> Activity {
-        Activity {
-            id,
-            name: format!("Activity {id}"),
-            kind: kind.into(),
-            sport_type: kind.into(),
-            distance,
-            moving_time: 600,
-            elapsed_time: 700,
-            total_elevation_gain: 10.0,
-            start_date: local.into(),
-            start_date_local: local.into(),
-            timezone: "(GMT+00:00) UTC".into(),
-            utc_offset: 0.0,
-            private: false,
-            visibility: "everyone".into(),
-            average_speed: 2.5,
-            max_speed: 4.0,
-            has_heartrate: false,
-            average_heartrate: None,
-            max_heartrate: None,
-            heartrate_opt_out: false,
-            kudos_count: 0,
-        }
-    }
 
     fn json_of(bytes: &Bytes) -> Value {
         serde_json::from_slice(bytes).unwrap()

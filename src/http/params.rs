@@ -75,7 +75,8 @@ pub struct Flag {
     pub description: &'static str,
 }
 
-/// A text parameter. An empty value counts as absent.
+/// A text parameter. An empty value counts as absent, unless the parameter has a fixed set
+/// of values (`one_of`), which the empty value is not in.
 #[derive(Debug)]
 pub struct Text {
     pub name: &'static str,
@@ -379,8 +380,11 @@ impl<'r> Problems<'r> {
     }
 
     /// The parameter's value, `None` when absent or empty (recorded as missing when required).
+    /// A parameter with a fixed set of values takes nothing else, the empty value included.
     pub fn text(&mut self, p: &Text) -> Option<String> {
-        let value = self.raw(p.name, p.place).filter(|v| !v.is_empty());
+        let value = self
+            .raw(p.name, p.place)
+            .filter(|v| !v.is_empty() || !p.one_of.is_empty());
         match &value {
             None if p.required => self.found.push(Problem::missing(p.place, p.name)),
             Some(v) if !p.one_of.is_empty() && !p.one_of.contains(&v.as_str()) => {

@@ -95,6 +95,21 @@ struct Calendar<'a> {
     fetched_at: &'a str,
 }
 
+fn calendar_body(year: i32, days: BTreeMap<NaiveDate, Summary>, fetched_at: &str) -> Bytes {
+    let body = Calendar {
+        kind: "calendar",
+        year,
+        data: Ordered(
+            days.into_iter()
+                .map(|(day, sum)| (day.format("%Y-%m-%d").to_string(), sum))
+                .collect(),
+        ),
+        fetched_at,
+    };
+    // Serializing plain structs of numbers and strings cannot fail.
+    Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
+}
+
 /// `/stats/calendar?year=&type=`: totals per active local day of `year`, ascending (a year
 /// without activities has none); `kind` filters by legacy type.
 pub fn calendar(
@@ -105,44 +120,39 @@ pub fn calendar(
 ) -> Bytes {
     let days =
         daily(of_kind(public, kind).filter(|a| local_date(a).is_some_and(|d| d.year() == year)));
-    let body = Calendar {
-        kind: "calendar",
-        year,
-        data: Ordered(
-            days.into_iter()
-                .map(|(day, sum)| (day.format("%Y-%m-%d").to_string(), sum))
-                .collect(),
-        ),
-        fetched_at: &timestamp(fetched_at),
-    };
-    // Serializing plain structs of numbers and strings cannot fail.
-    Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
+    calendar_body(year, days, &timestamp(fetched_at))
 }
 
 /// Every calendar with activities in it: each local year with public activities, of all
-/// types (`None`) and of each legacy type done that year.
+/// types (`None`) and of each legacy type done that year. One pass over the activities, however
+/// many years and types.
 pub fn calendars(
     public: &[&Activity],
     fetched_at: DateTime<Utc>,
 ) -> Vec<(i32, Option<String>, Bytes)> {
-    let mut done: BTreeMap<i32, BTreeSet<&str>> = BTreeMap::new();
+    let mut grids: BTreeMap<(i32, Option<&str>), BTreeMap<NaiveDate, Summary>> = BTreeMap::new();
     for a in public {
-        if let Some(day) = local_date(a) {
-            done.entry(day.year()).or_default().insert(a.kind.as_str());
+        let Some(day) = local_date(a) else { continue };
+        let mut add = |kind| {
+            let days = grids.entry((day.year(), kind)).or_default();
+            days.entry(day).or_default().add(a);
+        };
+        add(None);
+        if !a.kind.is_empty() {
+            add(Some(a.kind.as_str()));
         }
     }
-    let mut bodies = Vec::new();
-    for (year, kinds) in done {
-        bodies.push((year, None, calendar(public, year, None, fetched_at)));
-        for kind in kinds.into_iter().filter(|k| !k.is_empty()) {
-            bodies.push((
+    let fetched_at = timestamp(fetched_at);
+    grids
+        .into_iter()
+        .map(|((year, kind), days)| {
+            (
                 year,
-                Some(kind.to_owned()),
-                calendar(public, year, Some(kind), fetched_at),
-            ));
-        }
-    }
-    bodies
+                kind.map(str::to_owned),
+                calendar_body(year, days, &fetched_at),
+            )
+        })
+        .collect()
 }
 
 /// A run of consecutive steps (days, or weeks by their Mondays).

@@ -63,6 +63,25 @@ fn derive(c: &mut Criterion) {
             stats::ActivityList::new(&public)
         })
     });
+    // The views by local day, each on its own (all types; the derivation adds one per type).
+    let public = stats::public_newest_first(&activities, PublicVisibility::Everyone);
+    let dated = stats::dated(&public);
+    let today = now.date_naive();
+    c.bench_function("date 10000 activities", |b| {
+        b.iter(|| stats::dated(&public))
+    });
+    c.bench_function("weekly of 10000 activities", |b| {
+        b.iter(|| stats::weekly(&dated, today, None, now))
+    });
+    c.bench_function("streaks of 10000 activities", |b| {
+        b.iter(|| stats::streaks(&dated, today, None, now))
+    });
+    c.bench_function("eddington of 10000 activities", |b| {
+        b.iter(|| stats::eddington(&dated, now))
+    });
+    c.bench_function("every calendar of 10000 activities", |b| {
+        b.iter(|| stats::calendars(&dated, now))
+    });
     let athlete_stats = ActivityStats::default();
     c.bench_function("serialize the ytd body", |b| {
         b.iter(|| stats::ytd(&athlete_stats, now))

@@ -3,7 +3,7 @@
 //! date of an activity's start (`start_date_local`), so a run at 23:30 in New York counts on
 //! the day its athlete lived it, whatever UTC says.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
@@ -17,20 +17,34 @@ pub const WEEKS: u64 = 12;
 /// Metres in a statute mile, the unit of the Eddington number in miles.
 const METRES_PER_MILE: f64 = 1609.344;
 
-/// The local date an activity started on.
-fn local_date(a: &Activity) -> Option<NaiveDate> {
-    local_start(a).map(|t| t.date())
+/// An activity with the local date it started on, read once per derivation (every view here
+/// goes by it, several times over).
+pub type Dated<'a> = (NaiveDate, &'a Activity);
+
+/// `public` with their local dates (an activity without a readable local start has none and
+/// is left out; [`super::absurdity`] keeps such activities out of `public` anyway).
+pub fn dated<'a>(public: &[&'a Activity]) -> Vec<Dated<'a>> {
+    public
+        .iter()
+        .filter_map(|a| Some((local_start(a)?.date(), *a)))
+        .collect()
 }
 
 /// The activities of legacy type `kind` (all of them without one).
 fn of_kind<'a>(
-    public: &'a [&'a Activity],
+    dated: &'a [Dated<'a>],
     kind: Option<&'a str>,
-) -> impl Iterator<Item = &'a Activity> + 'a {
-    public
+) -> impl Iterator<Item = Dated<'a>> + 'a {
+    dated
         .iter()
         .copied()
-        .filter(move |a| kind.is_none_or(|k| k == a.kind))
+        .filter(move |(_, a)| kind.is_none_or(|k| k == a.kind))
+}
+
+/// `2026-03-04`. By hand: chrono's formatter, driven by a format string, is several times
+/// slower, and a calendar writes a key per active day.
+fn day_key(day: NaiveDate) -> String {
+    format!("{:04}-{:02}-{:02}", day.year(), day.month(), day.day())
 }
 
 /// The Monday that starts the ISO week of `day`.
@@ -47,17 +61,14 @@ fn week_key(day: NaiveDate) -> String {
 /// `/stats/weekly[?type=]`: zero-filled totals of the `WEEKS` local ISO weeks ending with
 /// the one holding `today`, newest first; `kind` filters by legacy type.
 pub fn weekly(
-    public: &[&Activity],
+    dated: &[Dated],
     today: NaiveDate,
     kind: Option<&str>,
     fetched_at: DateTime<Utc>,
 ) -> Bytes {
     let this_week = monday(today);
     let mut sums = vec![Summary::default(); WEEKS as usize];
-    for activity in of_kind(public, kind) {
-        let Some(day) = local_date(activity) else {
-            continue;
-        };
+    for (day, activity) in of_kind(dated, kind) {
         let weeks_ago = (this_week - monday(day)).num_days() / 7;
         if let Some(sum) = usize::try_from(weeks_ago)
             .ok()
@@ -76,12 +87,10 @@ pub fn weekly(
 }
 
 /// Totals per local day of `activities`, in date order.
-fn daily<'a>(activities: impl IntoIterator<Item = &'a Activity>) -> BTreeMap<NaiveDate, Summary> {
+fn daily<'a>(activities: impl IntoIterator<Item = Dated<'a>>) -> BTreeMap<NaiveDate, Summary> {
     let mut days: BTreeMap<NaiveDate, Summary> = BTreeMap::new();
-    for a in activities {
-        if let Some(day) = local_date(a) {
-            days.entry(day).or_default().add(a);
-        }
+    for (day, a) in activities {
+        days.entry(day).or_default().add(a);
     }
     days
 }
@@ -91,17 +100,33 @@ struct Calendar<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
     year: i32,
-    data: Ordered<String, Summary>,
+    data: Ordered<DayKey, Summary>,
     fetched_at: &'a str,
 }
 
-fn calendar_body(year: i32, days: BTreeMap<NaiveDate, Summary>, fetched_at: &str) -> Bytes {
+/// A local date as a JSON key, written straight into the body (a calendar has a key per
+/// active day: a string for each would be most of a derivation's allocations).
+struct DayKey(NaiveDate);
+
+impl Serialize for DayKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let d = self.0;
+        s.collect_str(&format_args!(
+            "{:04}-{:02}-{:02}",
+            d.year(),
+            d.month(),
+            d.day()
+        ))
+    }
+}
+
+fn calendar_body(year: i32, days: Vec<(NaiveDate, Summary)>, fetched_at: &str) -> Bytes {
     let body = Calendar {
         kind: "calendar",
         year,
         data: Ordered(
             days.into_iter()
-                .map(|(day, sum)| (day.format("%Y-%m-%d").to_string(), sum))
+                .map(|(day, sum)| (DayKey(day), sum))
                 .collect(),
         ),
         fetched_at,
@@ -113,33 +138,51 @@ fn calendar_body(year: i32, days: BTreeMap<NaiveDate, Summary>, fetched_at: &str
 /// `/stats/calendar?year=&type=`: totals per active local day of `year`, ascending (a year
 /// without activities has none); `kind` filters by legacy type.
 pub fn calendar(
-    public: &[&Activity],
+    dated: &[Dated],
     year: i32,
     kind: Option<&str>,
     fetched_at: DateTime<Utc>,
 ) -> Bytes {
-    let days =
-        daily(of_kind(public, kind).filter(|a| local_date(a).is_some_and(|d| d.year() == year)));
-    calendar_body(year, days, &timestamp(fetched_at))
+    let days = daily(of_kind(dated, kind).filter(|(day, _)| day.year() == year));
+    calendar_body(year, days.into_iter().collect(), &timestamp(fetched_at))
+}
+
+/// Adds `a` to the totals of `day` in `days`, which is in date order: activities come oldest
+/// first, so a day is nearly always the last one or a new one after it.
+fn add_to_day(days: &mut Vec<(NaiveDate, Summary)>, day: NaiveDate, a: &Activity) {
+    match days.last_mut() {
+        Some((last, sum)) if *last == day => sum.add(a),
+        Some((last, _)) if *last > day => {
+            // Out of order (a time zone moved the local date back): find its place.
+            match days.binary_search_by_key(&day, |(d, _)| *d) {
+                Ok(i) => days[i].1.add(a),
+                Err(i) => {
+                    let mut sum = Summary::default();
+                    sum.add(a);
+                    days.insert(i, (day, sum));
+                }
+            }
+        }
+        _ => {
+            let mut sum = Summary::default();
+            sum.add(a);
+            days.push((day, sum));
+        }
+    }
 }
 
 /// Every calendar with activities in it: each local year with public activities, of all
 /// types (`None`) and of each legacy type done that year. One pass over the activities, however
 /// many years and types.
-pub fn calendars(
-    public: &[&Activity],
-    fetched_at: DateTime<Utc>,
-) -> Vec<(i32, Option<String>, Bytes)> {
-    let mut grids: BTreeMap<(i32, Option<&str>), BTreeMap<NaiveDate, Summary>> = BTreeMap::new();
-    for a in public {
-        let Some(day) = local_date(a) else { continue };
-        let mut add = |kind| {
-            let days = grids.entry((day.year(), kind)).or_default();
-            days.entry(day).or_default().add(a);
-        };
-        add(None);
+pub fn calendars(dated: &[Dated], fetched_at: DateTime<Utc>) -> Vec<(i32, Option<String>, Bytes)> {
+    type Days = Vec<(NaiveDate, Summary)>;
+    let mut grids: BTreeMap<(i32, Option<&str>), Days> = BTreeMap::new();
+    // `dated` comes newest first.
+    for &(day, a) in dated.iter().rev() {
+        add_to_day(grids.entry((day.year(), None)).or_default(), day, a);
         if !a.kind.is_empty() {
-            add(Some(a.kind.as_str()));
+            let kind = Some(a.kind.as_str());
+            add_to_day(grids.entry((day.year(), kind)).or_default(), day, a);
         }
     }
     let fetched_at = timestamp(fetched_at);
@@ -164,7 +207,7 @@ struct Run {
 }
 
 /// The runs of `dates` (ascending, distinct) whose neighbours lie `step` days apart.
-fn runs(dates: &BTreeSet<NaiveDate>, step: u64) -> Vec<Run> {
+fn runs(dates: &[NaiveDate], step: u64) -> Vec<Run> {
     let mut runs: Vec<Run> = Vec::new();
     for &date in dates {
         match runs.last_mut() {
@@ -215,16 +258,19 @@ struct Streaks {
 /// (of legacy type `kind`, when given). The current runs end today or yesterday, this week or
 /// last week: a day or week not over yet breaks nothing.
 pub fn streaks(
-    public: &[&Activity],
+    dated: &[Dated],
     today: NaiveDate,
     kind: Option<&str>,
     fetched_at: DateTime<Utc>,
 ) -> Bytes {
-    let days: BTreeSet<NaiveDate> = of_kind(public, kind).filter_map(local_date).collect();
-    let weeks: BTreeSet<NaiveDate> = days.iter().copied().map(monday).collect();
+    let mut days: Vec<NaiveDate> = of_kind(dated, kind).map(|(day, _)| day).collect();
+    days.sort_unstable();
+    days.dedup();
+    let mut weeks: Vec<NaiveDate> = days.iter().copied().map(monday).collect();
+    weeks.dedup();
     let (day_runs, week_runs) = (runs(&days, 1), runs(&weeks, 7));
     let longest_days = longest(&day_runs);
-    let day_text = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
+    let day_text = day_key;
     let data = Streaks {
         current_days: current(&day_runs, today, 1),
         longest_days: longest_days.map_or(0, |r| r.len),
@@ -268,12 +314,12 @@ struct Eddington {
 
 impl Eddington {
     /// The numbers of the activities of `family` (sport types), by local day.
-    fn of(public: &[&Activity], family: &[&str]) -> Self {
+    fn of(dated: &[Dated], family: &[&str]) -> Self {
         let distances: Vec<f64> = daily(
-            public
+            dated
                 .iter()
                 .copied()
-                .filter(|a| family.contains(&a.sport_type.as_str())),
+                .filter(|(_, a)| family.contains(&a.sport_type.as_str())),
         )
         .into_values()
         .map(|day| day.distance)
@@ -291,10 +337,10 @@ impl Eddington {
 
 /// `/stats/eddington`: the Eddington numbers of the ride and run families, in km and miles,
 /// over each local day's summed distance.
-pub fn eddington(public: &[&Activity], fetched_at: DateTime<Utc>) -> Bytes {
+pub fn eddington(dated: &[Dated], fetched_at: DateTime<Utc>) -> Bytes {
     let data = Ordered(vec![
-        ("ride", Eddington::of(public, &RIDE_FAMILY)),
-        ("run", Eddington::of(public, &RUN_FAMILY)),
+        ("ride", Eddington::of(dated, &RIDE_FAMILY)),
+        ("run", Eddington::of(dated, &RUN_FAMILY)),
     ]);
     envelope("eddington", data, fetched_at)
 }
@@ -339,7 +385,7 @@ mod tests {
             5.0,
         );
         let refs: Vec<&Activity> = acts.iter().collect();
-        let body = json_of(&weekly(&refs, day("2026-01-02"), None, at()));
+        let body = json_of(&weekly(&dated(&refs), day("2026-01-02"), None, at()));
         assert_eq!(body["type"], json!("weekly"));
         let keys = week_keys(&body);
         assert_eq!(keys.len(), 12);
@@ -359,9 +405,14 @@ mod tests {
             .sum();
         assert_eq!(counted, 3);
         // 2020 had 53 ISO weeks; 3 January 2021 still belongs to it.
-        let body = json_of(&weekly(&refs, day("2021-01-06"), None, at()));
+        let body = json_of(&weekly(&dated(&refs), day("2021-01-06"), None, at()));
         assert_eq!(&week_keys(&body)[..3], ["2021-W01", "2020-W53", "2020-W52"]);
-        let rides = json_of(&weekly(&refs, day("2026-01-02"), Some("Ride"), at()));
+        let rides = json_of(&weekly(
+            &dated(&refs),
+            day("2026-01-02"),
+            Some("Ride"),
+            at(),
+        ));
         assert_eq!(rides["data"]["2026-W01"]["count"], json!(0));
     }
 
@@ -378,7 +429,7 @@ mod tests {
         late.start_date = "2026-01-01T04:30:00Z".into();
         acts.push(late);
         let refs: Vec<&Activity> = acts.iter().collect();
-        let raw = calendar(&refs, 2025, None, at());
+        let raw = calendar(&dated(&refs), 2025, None, at());
         let text = std::str::from_utf8(&raw).unwrap();
         assert!(
             text.starts_with(r#"{"type":"calendar","year":2025,"data":{"2025-01-01":"#),
@@ -393,13 +444,22 @@ mod tests {
             body["data"]["2025-03-02"],
             json!({"count": 2, "distance": 5000.0, "moving_time": 1200, "elevation_gain": 20.0})
         );
-        let runs = json_of(&calendar(&refs, 2025, Some("Run"), at()));
+        let runs = json_of(&calendar(&dated(&refs), 2025, Some("Run"), at()));
         assert!(runs["data"].get("2025-02-10").is_none());
-        let empty = json_of(&calendar(&refs, 2019, None, at()));
+        let empty = json_of(&calendar(&dated(&refs), 2019, None, at()));
         assert_eq!(empty["data"], json!({}));
         assert_eq!(empty["year"], json!(2019));
 
-        let all = calendars(&refs, at());
+        // Each calendar made in the one pass is the one made on its own, out-of-order
+        // local dates (the New York evening) included.
+        for (year, kind, body) in calendars(&dated(&refs), at()) {
+            assert_eq!(
+                body,
+                calendar(&dated(&refs), year, kind.as_deref(), at()),
+                "{year} {kind:?}"
+            );
+        }
+        let all = calendars(&dated(&refs), at());
         let made: Vec<(i32, Option<&str>)> =
             all.iter().map(|(y, k, _)| (*y, k.as_deref())).collect();
         assert_eq!(
@@ -416,7 +476,7 @@ mod tests {
 
     fn streaks_of(acts: &[Activity], today: &str) -> Value {
         let refs: Vec<&Activity> = acts.iter().collect();
-        json_of(&streaks(&refs, day(today), None, at()))["data"].clone()
+        json_of(&streaks(&dated(&refs), day(today), None, at()))["data"].clone()
     }
 
     #[test]
@@ -495,7 +555,7 @@ mod tests {
         acts.extend(on_days("Run", &["2026-01-03"], 1.609_344));
         acts[3].id = 9;
         let refs: Vec<&Activity> = acts.iter().collect();
-        let raw = eddington(&refs, at());
+        let raw = eddington(&dated(&refs), at());
         let text = std::str::from_utf8(&raw).unwrap();
         assert!(
             text.starts_with(r#"{"type":"eddington","data":{"ride":"#),

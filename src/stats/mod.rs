@@ -11,7 +11,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, Utc};
 use serde::Serialize;
 
 use crate::strava::models::{Activity, ActivityStats};
-pub use days::{WEEKS, calendar, calendars, eddington, streaks, weekly};
+pub use days::{Dated, WEEKS, calendar, calendars, dated, eddington, streaks, weekly};
 use figures::{Ordered, envelope};
 pub use figures::{RIDE_FAMILY, RUN_FAMILY, Summary, local_start, timestamp};
 
@@ -552,9 +552,10 @@ pub fn activity_bodies(
             monthly(&public, today, Some(k), fetched_at),
         ));
     }
+    let dated = dated(&public);
     bodies.push((
         keys::WEEKLY.to_owned(),
-        weekly(&public, today, None, fetched_at),
+        weekly(&dated, today, None, fetched_at),
     ));
     bodies.push((
         keys::WEEKLY_NONE.to_owned(),
@@ -562,7 +563,7 @@ pub fn activity_bodies(
     ));
     bodies.push((
         keys::STREAKS.to_owned(),
-        streaks(&public, today, None, fetched_at),
+        streaks(&dated, today, None, fetched_at),
     ));
     bodies.push((
         keys::STREAKS_NONE.to_owned(),
@@ -571,16 +572,16 @@ pub fn activity_bodies(
     for &k in &kinds {
         bodies.push((
             keys::weekly_of(k),
-            weekly(&public, today, Some(k), fetched_at),
+            weekly(&dated, today, Some(k), fetched_at),
         ));
         bodies.push((
             keys::streaks_of(k),
-            streaks(&public, today, Some(k), fetched_at),
+            streaks(&dated, today, Some(k), fetched_at),
         ));
     }
-    bodies.push((keys::EDDINGTON.to_owned(), eddington(&public, fetched_at)));
+    bodies.push((keys::EDDINGTON.to_owned(), eddington(&dated, fetched_at)));
     bodies.extend(
-        calendars(&public, fetched_at)
+        calendars(&dated, fetched_at)
             .into_iter()
             .map(|(year, kind, body)| (keys::calendar_of(year, kind.as_deref()), body)),
     );

@@ -335,7 +335,10 @@ async fn bad_parameters_of_the_new_routes_get_422_naming_them() {
         ),
         ("/strava/cards/streaks.svg?theme=DARK".to_owned(), "theme"),
         ("/strava/cards/ytd.svg?units=".to_owned(), "units"),
-        ("/strava/cards/calendar.svg?theme=&type=Run".to_owned(), "theme"),
+        (
+            "/strava/cards/calendar.svg?theme=&type=Run".to_owned(),
+            "theme",
+        ),
     ] {
         let r = app.get(&path).await;
         assert_eq!(r.status().as_u16(), 422, "{path}");

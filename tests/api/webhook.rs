@@ -113,11 +113,15 @@ async fn a_created_activity_appears_and_a_forged_delete_changes_nothing() {
         )
         .with_name("Lunch run"),
     );
+    let before_create = webhook_events(&app, "changed").await;
     app.sim
         .deliver_event(app.sim.activity_event("create", id, json!({})))
         .await
         .unwrap();
     assert!(eventually(async || served_ids(&app).await.first() == Some(&id)).await);
+    // The create is counted once its handling ends, a moment after the activity is served:
+    // counted before the delete, it cannot pass for the delete's.
+    wait_for_events(&app, "changed", before_create, 1).await;
 
     // Strava still has it: a delete event for it is not believed.
     app.sim.reset_counts();

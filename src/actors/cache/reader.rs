@@ -25,8 +25,9 @@ use crate::stats::{self, ListQuery};
 
 /// Reads come from one worker's connections; this is the backlog they may build up.
 const MAILBOX_CAPACITY: usize = 4096;
-/// Bodies made on demand kept per worker (each page, calendar or card its own).
-const MADE: u64 = 512;
+/// Bytes of bodies made on demand kept per worker (each page, calendar or card its own): a
+/// stream of made-up queries or card types evicts older ones instead of growing memory.
+const MADE_BYTES: u64 = 8 * 1024 * 1024;
 
 /// Everything the read routes serve, as the CacheActor last published it.
 #[derive(Default)]
@@ -75,7 +76,13 @@ impl CacheReader {
         };
         Self {
             served: Arc::default(),
-            made: moka::sync::Cache::new(MADE),
+            made: moka::sync::Cache::builder()
+                .weigher(|_, body: &Arc<CachedBody>| {
+                    let gzip = body.gzip.as_ref().map_or(0, |g| g.body.len());
+                    u32::try_from(body.body.len() + gzip).unwrap_or(u32::MAX)
+                })
+                .max_capacity(MADE_BYTES)
+                .build(),
             clock,
             hits: lookups("hit"),
             misses: lookups("miss"),

@@ -2,7 +2,7 @@
 //! once per data change) and serializing the ytd body. Run with `cargo bench --bench stats`.
 
 use chrono::{Duration, TimeZone, Utc};
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use milepost::stats::{self, PublicVisibility};
 use milepost::strava::models::{Activity, ActivityStats};
 
@@ -39,22 +39,43 @@ fn derive(c: &mut Criterion) {
     for n in [1_132, 10_000] {
         let activities = history(n);
         c.bench_function(&format!("derive every body from {n} activities"), |b| {
-            b.iter(|| stats::activity_bodies(&activities, PublicVisibility::Everyone, now, now))
+            b.iter(|| {
+                let mut memo = stats::CalendarMemo::default();
+                stats::activity_bodies(&activities, PublicVisibility::Everyone, now, now, &mut memo)
+            })
         });
     }
-    // What an ingest of one new activity does: every body again, from the whole history.
+    // What an ingest of one new activity does: every body again, from the whole history, with
+    // what the derivation before it wrote.
     let mut activities = history(10_000);
     let newest = history(10_001).pop().unwrap();
+    let mut before = stats::CalendarMemo::default();
+    stats::activity_bodies(
+        &activities,
+        PublicVisibility::Everyone,
+        now,
+        now,
+        &mut before,
+    );
     c.bench_function(
         "derive every body again after one new activity (10000)",
         |b| {
-            b.iter(|| {
-                activities.push(newest.clone());
-                let bodies =
-                    stats::activity_bodies(&activities, PublicVisibility::Everyone, now, now);
-                activities.pop();
-                bodies
-            })
+            b.iter_batched(
+                || before.clone(),
+                |mut memo| {
+                    activities.push(newest.clone());
+                    let bodies = stats::activity_bodies(
+                        &activities,
+                        PublicVisibility::Everyone,
+                        now,
+                        now,
+                        &mut memo,
+                    );
+                    activities.pop();
+                    bodies
+                },
+                BatchSize::LargeInput,
+            )
         },
     );
     c.bench_function("build the activity list of 10000 activities", |b| {
@@ -80,7 +101,7 @@ fn derive(c: &mut Criterion) {
         b.iter(|| stats::eddington(&dated, now))
     });
     c.bench_function("every calendar of 10000 activities", |b| {
-        b.iter(|| stats::calendars(&dated, now))
+        b.iter(|| stats::calendars(&dated, now, &mut stats::CalendarMemo::default()))
     });
     let athlete_stats = ActivityStats::default();
     c.bench_function("serialize the ytd body", |b| {

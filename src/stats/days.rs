@@ -3,7 +3,7 @@
 //! date of an activity's start (`start_date_local`), so a run at 23:30 in New York counts on
 //! the day its athlete lived it, whatever UTC says.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use bytes::Bytes;
 use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
@@ -95,13 +95,16 @@ fn daily<'a>(activities: impl IntoIterator<Item = Dated<'a>>) -> BTreeMap<NaiveD
     days
 }
 
-#[derive(Serialize)]
-struct Calendar<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    year: i32,
-    data: Ordered<DayKey, Summary>,
-    fetched_at: &'a str,
+/// The totals per active day of one calendar, in date order.
+type DayTotals = Vec<(NaiveDate, Summary)>;
+
+/// A calendar's `data`: an object with a key per active day.
+struct DaysObject<'a>(&'a [(NaiveDate, Summary)]);
+
+impl Serialize for DaysObject<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(day, sum)| (DayKey(*day), sum)))
+    }
 }
 
 /// A local date as a JSON key, written straight into the body (a calendar has a key per
@@ -120,19 +123,38 @@ impl Serialize for DayKey {
     }
 }
 
-fn calendar_body(year: i32, days: Vec<(NaiveDate, Summary)>, fetched_at: &str) -> Bytes {
-    let body = Calendar {
-        kind: "calendar",
-        year,
-        data: Ordered(
-            days.into_iter()
-                .map(|(day, sum)| (DayKey(day), sum))
-                .collect(),
-        ),
-        fetched_at,
-    };
-    // Serializing plain structs of numbers and strings cannot fail.
-    Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
+/// What a calendar's `data` is written from: its days, or the object an earlier body holds.
+enum Data<'a> {
+    Days(&'a [(NaiveDate, Summary)]),
+    Written(&'a [u8]),
+}
+
+/// `{"type":"calendar","year":…,"data":{…},"fetched_at":"…"}`, and its `data` object (a view of
+/// the same bytes, which the next derivation may copy instead of writing the days again).
+fn calendar_body(year: i32, data: Data, fetched_at: &str) -> (Bytes, Bytes) {
+    const ROOM: usize = 96;
+    let mut body = Vec::with_capacity(match data {
+        // A day takes some 90 bytes.
+        Data::Days(days) => days.len() * 96 + ROOM,
+        Data::Written(object) => object.len() + ROOM,
+    });
+    body.extend_from_slice(br#"{"type":"calendar","year":"#);
+    body.extend_from_slice(year.to_string().as_bytes());
+    body.extend_from_slice(br#","data":"#);
+    let start = body.len();
+    // Writing dates, numbers and a timestamp into memory cannot fail.
+    match data {
+        Data::Days(days) => {
+            let _ = serde_json::to_writer(&mut body, &DaysObject(days));
+        }
+        Data::Written(object) => body.extend_from_slice(object),
+    }
+    let end = body.len();
+    body.extend_from_slice(br#","fetched_at":"#);
+    let _ = serde_json::to_writer(&mut body, fetched_at);
+    body.push(b'}');
+    let body = Bytes::from(body);
+    (body.clone(), body.slice(start..end))
 }
 
 /// `/stats/calendar?year=&type=`: totals per active local day of `year`, ascending (a year
@@ -143,13 +165,15 @@ pub fn calendar(
     kind: Option<&str>,
     fetched_at: DateTime<Utc>,
 ) -> Bytes {
-    let days = daily(of_kind(dated, kind).filter(|(day, _)| day.year() == year));
-    calendar_body(year, days.into_iter().collect(), &timestamp(fetched_at))
+    let days: DayTotals = daily(of_kind(dated, kind).filter(|(day, _)| day.year() == year))
+        .into_iter()
+        .collect();
+    calendar_body(year, Data::Days(&days), &timestamp(fetched_at)).0
 }
 
 /// Adds `a` to the totals of `day` in `days`, which is in date order: activities come oldest
 /// first, so a day is nearly always the last one or a new one after it.
-fn add_to_day(days: &mut Vec<(NaiveDate, Summary)>, day: NaiveDate, a: &Activity) {
+fn add_to_day(days: &mut DayTotals, day: NaiveDate, a: &Activity) {
     match days.last_mut() {
         Some((last, sum)) if *last == day => sum.add(a),
         Some((last, _)) if *last > day => {
@@ -171,12 +195,38 @@ fn add_to_day(days: &mut Vec<(NaiveDate, Summary)>, day: NaiveDate, a: &Activity
     }
 }
 
+/// The calendars one derivation wrote, kept for the next: a calendar whose days are the same
+/// again is not written again. One new activity changes the calendars of one year of the
+/// dozens there are, and writing every active day of every year was most of a derivation.
+#[derive(Debug, Clone, Default)]
+pub struct CalendarMemo {
+    written: HashMap<(i32, Option<String>), Written>,
+    fresh: usize,
+}
+
+#[derive(Debug, Clone)]
+struct Written {
+    days: DayTotals,
+    /// `days` as the body's `data` object.
+    data: Bytes,
+}
+
+impl CalendarMemo {
+    /// How many calendars the last derivation wrote afresh (the others it took from here).
+    pub fn last_written(&self) -> usize {
+        self.fresh
+    }
+}
+
 /// Every calendar with activities in it: each local year with public activities, of all
 /// types (`None`) and of each legacy type done that year. One pass over the activities, however
-/// many years and types.
-pub fn calendars(dated: &[Dated], fetched_at: DateTime<Utc>) -> Vec<(i32, Option<String>, Bytes)> {
-    type Days = Vec<(NaiveDate, Summary)>;
-    let mut grids: BTreeMap<(i32, Option<&str>), Days> = BTreeMap::new();
+/// many years and types; only calendars whose days differ from `memo`'s are written again.
+pub fn calendars(
+    dated: &[Dated],
+    fetched_at: DateTime<Utc>,
+    memo: &mut CalendarMemo,
+) -> Vec<(i32, Option<String>, Bytes)> {
+    let mut grids: BTreeMap<(i32, Option<&str>), DayTotals> = BTreeMap::new();
     // `dated` comes newest first.
     for &(day, a) in dated.iter().rev() {
         add_to_day(grids.entry((day.year(), None)).or_default(), day, a);
@@ -186,16 +236,28 @@ pub fn calendars(dated: &[Dated], fetched_at: DateTime<Utc>) -> Vec<(i32, Option
         }
     }
     let fetched_at = timestamp(fetched_at);
-    grids
+    let mut written = HashMap::with_capacity(grids.len());
+    let mut fresh = 0;
+    let bodies = grids
         .into_iter()
         .map(|((year, kind), days)| {
-            (
-                year,
-                kind.map(str::to_owned),
-                calendar_body(year, days, &fetched_at),
-            )
+            let key = (year, kind.map(str::to_owned));
+            let before = memo.written.remove(&key);
+            let data = match &before {
+                Some(before) if before.days == days => Data::Written(&before.data),
+                _ => {
+                    fresh += 1;
+                    Data::Days(&days)
+                }
+            };
+            let (body, data) = calendar_body(year, data, &fetched_at);
+            let kind = key.1.clone();
+            written.insert(key, Written { days, data });
+            (year, kind, body)
         })
-        .collect()
+        .collect();
+    *memo = CalendarMemo { written, fresh };
+    bodies
 }
 
 /// A run of consecutive steps (days, or weeks by their Mondays).
@@ -452,14 +514,14 @@ mod tests {
 
         // Each calendar made in the one pass is the one made on its own, out-of-order
         // local dates (the New York evening) included.
-        for (year, kind, body) in calendars(&dated(&refs), at()) {
+        for (year, kind, body) in calendars(&dated(&refs), at(), &mut CalendarMemo::default()) {
             assert_eq!(
                 body,
                 calendar(&dated(&refs), year, kind.as_deref(), at()),
                 "{year} {kind:?}"
             );
         }
-        let all = calendars(&dated(&refs), at());
+        let all = calendars(&dated(&refs), at(), &mut CalendarMemo::default());
         let made: Vec<(i32, Option<&str>)> =
             all.iter().map(|(y, k, _)| (*y, k.as_deref())).collect();
         assert_eq!(
@@ -472,6 +534,45 @@ mod tests {
                 (2025, Some("Run"))
             ]
         );
+    }
+
+    #[test]
+    fn calendars_write_again_only_the_years_whose_days_changed() {
+        let mut acts = on_days("Run", &["2023-05-01", "2024-05-01", "2025-05-01"], 5.0);
+        acts.push(activity(7, "Ride", "2024-06-01T08:00:00Z", 20_000.0));
+        let fresh = |acts: &[Activity], at: DateTime<Utc>| {
+            let refs: Vec<&Activity> = acts.iter().collect();
+            calendars(&dated(&refs), at, &mut CalendarMemo::default())
+        };
+        let mut memo = CalendarMemo::default();
+        let with_memo = |acts: &[Activity], memo: &mut CalendarMemo, at: DateTime<Utc>| {
+            let refs: Vec<&Activity> = acts.iter().collect();
+            calendars(&dated(&refs), at, memo)
+        };
+        assert_eq!(with_memo(&acts, &mut memo, at()), fresh(&acts, at()));
+        assert_eq!(memo.last_written(), 7);
+
+        // A new run in 2024, a sync later: its two calendars are written again, and every
+        // body carries the new fetched_at.
+        let later = at() + chrono::Duration::hours(1);
+        acts.push(activity(8, "Run", "2024-05-01T18:00:00Z", 1_000.0));
+        let bodies = with_memo(&acts, &mut memo, later);
+        assert_eq!(bodies, fresh(&acts, later));
+        assert_eq!(memo.last_written(), 2);
+        let may = json_of(&bodies[2].2);
+        assert_eq!((bodies[2].0, bodies[2].1.as_deref()), (2024, None));
+        assert_eq!(may["data"]["2024-05-01"]["count"], json!(2));
+        assert_eq!(may["fetched_at"], json!("2026-01-02T13:00:00+00:00"));
+
+        // The same days again write nothing; a year whose activities went is gone.
+        assert_eq!(with_memo(&acts, &mut memo, later), fresh(&acts, later));
+        assert_eq!(memo.last_written(), 0);
+        acts.retain(|a| !a.start_date.starts_with("2023"));
+        let bodies = with_memo(&acts, &mut memo, later);
+        assert_eq!(bodies, fresh(&acts, later));
+        assert!(bodies.iter().all(|(year, _, _)| *year != 2023));
+        assert_eq!(memo.last_written(), 0);
+        assert_eq!(memo.written.len(), 5);
     }
 
     fn streaks_of(acts: &[Activity], today: &str) -> Value {

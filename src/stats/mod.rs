@@ -11,7 +11,9 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, Utc};
 use serde::Serialize;
 
 use crate::strava::models::{Activity, ActivityStats};
-pub use days::{Dated, WEEKS, calendar, calendars, dated, eddington, streaks, weekly};
+pub use days::{
+    CalendarMemo, Dated, WEEKS, calendar, calendars, dated, eddington, streaks, weekly,
+};
 use figures::{Ordered, envelope};
 pub use figures::{RIDE_FAMILY, RUN_FAMILY, Summary, local_start, timestamp};
 
@@ -520,12 +522,14 @@ pub mod keys {
 }
 
 /// Every activity-derived body, keyed as the cache keeps them. `activities` may hold any
-/// visibility; only what `visibility` admits is used.
+/// visibility; only what `visibility` admits is used. `memo` holds the calendars the last
+/// derivation wrote, and the ones this one writes.
 pub fn activity_bodies(
     activities: &[Activity],
     visibility: PublicVisibility,
     now: DateTime<Utc>,
     fetched_at: DateTime<Utc>,
+    memo: &mut CalendarMemo,
 ) -> Vec<(String, Bytes)> {
     let public = public_newest_first(activities, visibility);
     let today = athlete_now(now, public.first().copied()).date();
@@ -581,7 +585,7 @@ pub fn activity_bodies(
     }
     bodies.push((keys::EDDINGTON.to_owned(), eddington(&dated, fetched_at)));
     bodies.extend(
-        calendars(&dated, fetched_at)
+        calendars(&dated, fetched_at, memo)
             .into_iter()
             .map(|(year, kind, body)| (keys::calendar_of(year, kind.as_deref()), body)),
     );
@@ -748,6 +752,7 @@ mod tests {
             PublicVisibility::Everyone,
             noon(2025, 10, 5),
             noon(2025, 10, 5),
+            &mut CalendarMemo::default(),
         );
         let recent = &bodies.iter().find(|(k, _)| k == keys::RECENT).unwrap().1;
         let body = json_of(recent);
@@ -767,6 +772,7 @@ mod tests {
             PublicVisibility::FollowersOnly,
             noon(2025, 10, 5),
             noon(2025, 10, 5),
+            &mut CalendarMemo::default(),
         );
         let recent = json_of(&widened.iter().find(|(k, _)| k == keys::RECENT).unwrap().1);
         assert_eq!(recent["data"].as_array().unwrap().len(), 3);
@@ -800,6 +806,7 @@ mod tests {
             PublicVisibility::Everyone,
             noon(2025, 10, 5),
             noon(2025, 10, 5),
+            &mut CalendarMemo::default(),
         );
         let names: Vec<&str> = bodies.iter().map(|(k, _)| k.as_str()).collect();
         assert!(names.contains(&"stats/monthly?type=Run"));
@@ -893,10 +900,16 @@ mod tests {
         acts: &[Activity],
         now: DateTime<Utc>,
     ) -> std::collections::HashMap<String, Value> {
-        activity_bodies(acts, PublicVisibility::Everyone, now, now)
-            .into_iter()
-            .map(|(k, b)| (k, json_of(&b)))
-            .collect()
+        activity_bodies(
+            acts,
+            PublicVisibility::Everyone,
+            now,
+            now,
+            &mut CalendarMemo::default(),
+        )
+        .into_iter()
+        .map(|(k, b)| (k, json_of(&b)))
+        .collect()
     }
 
     #[test]

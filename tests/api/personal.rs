@@ -563,6 +563,63 @@ async fn a_hostile_name_or_type_appears_escaped_in_the_page_and_every_card() {
 }
 
 #[actix_web::test]
+async fn a_new_activity_moves_its_years_calendars_and_every_calendar_carries_the_new_sync() {
+    use milepost::simulator::SimActivity;
+    let app = spawn_app().await;
+    app.connect_and_sync().await;
+    // A public run that ended a few minutes ago, in the local year it started in.
+    let run = SimActivity::new("Run", app.sim.now() - Duration::minutes(45), 7_500.0, 2_400);
+    let year = (run.start_date + Duration::seconds(i64::from(run.utc_offset))).year();
+    let calendars = [
+        (year, None),
+        (year, Some("Run")),
+        (year, Some("Ride")),
+        (year - 1, None),
+        (year - 1, Some("Run")),
+    ];
+    let read = async |app: &TestApp| {
+        let mut all = Vec::new();
+        for (year, kind) in calendars {
+            let path = match kind {
+                Some(kind) => format!("/strava/stats/calendar?year={year}&type={kind}"),
+                None => format!("/strava/stats/calendar?year={year}"),
+            };
+            all.push(json(app.get(&path).await).await);
+        }
+        all
+    };
+    let before = read(&app).await;
+
+    app.sim.add_activity(run);
+    app.sim.advance_clock(std::time::Duration::from_secs(60));
+    assert_eq!(
+        app.refresh(Some(crate::helpers::API_KEY))
+            .await
+            .status()
+            .as_u16(),
+        200
+    );
+    let after = read(&app).await;
+    let public = public(&app);
+    let fetched_at = json(app.get("/strava/stats/monthly").await).await["fetched_at"].clone();
+    for (((year, kind), before), after) in calendars.iter().zip(&before).zip(&after) {
+        assert_eq!(
+            after["data"],
+            expected_calendar(&public, *year, *kind),
+            "{year} {kind:?}"
+        );
+        assert_eq!(after["fetched_at"], fetched_at, "{year} {kind:?}");
+        assert_ne!(after["fetched_at"], before["fetched_at"], "{year} {kind:?}");
+    }
+    // This year's calendars of all types and of runs moved; the others kept their days.
+    assert_ne!(after[0]["data"], before[0]["data"]);
+    assert_ne!(after[1]["data"], before[1]["data"]);
+    for i in 2..5 {
+        assert_eq!(after[i]["data"], before[i]["data"], "{:?}", calendars[i]);
+    }
+}
+
+#[actix_web::test]
 async fn followers_only_and_only_me_activities_change_nothing_on_the_new_routes() {
     use milepost::simulator::{SimActivity, Visibility};
     let app = spawn_app().await;

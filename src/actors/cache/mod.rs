@@ -127,8 +127,9 @@ pub struct CacheActor {
     reported_absurd: std::collections::HashSet<i64>,
     /// When the next retention sweep is due (by the clock); `None` until warmed.
     next_sweep: Option<DateTime<Utc>>,
-    /// Held by the ingest writing now; the next one waits for it (see the module doc).
-    ingest_turn: Arc<tokio::sync::Mutex<()>>,
+    /// Held by the ingest writing now; the next one waits for it (see the module doc). It keeps
+    /// the calendars the last derivation wrote, for the next to reuse.
+    ingest_turn: Arc<tokio::sync::Mutex<stats::CalendarMemo>>,
     health: HealthCheck,
     replica: Replica,
     /// The generation of what is served (`-1` before warming).
@@ -595,7 +596,7 @@ impl Handler<Ingest> for CacheActor {
             async move {
                 // Held until the bodies are served (below): the next ingest derives from what
                 // this one committed, and publishes after it.
-                let turn = turn.lock_owned().await;
+                let mut turn = turn.lock_owned().await;
                 let now = clock.now();
                 let mut db = pool.get().await?;
                 let tx = db.transaction().await?;
@@ -618,7 +619,8 @@ impl Handler<Ingest> for CacheActor {
                     let public = stats::public_newest_first(&all, visibility);
                     let utc_offset = stats::athlete_offset(public.first().copied());
                     let list = stats::ActivityList::new(&public);
-                    let mut bodies = stats::activity_bodies(&all, visibility, now, fetched_at);
+                    let mut bodies =
+                        stats::activity_bodies(&all, visibility, now, fetched_at, &mut turn);
                     // What Strava last said, whether it came with this message or before.
                     if let Some(stats) = store::athlete_stats(&tx, msg.athlete_id).await? {
                         bodies.push((stats::keys::YTD.to_owned(), stats::ytd(&stats, fetched_at)));
@@ -698,7 +700,8 @@ impl Handler<ForgetActivities> for CacheActor {
         Box::pin(
             async move {
                 // In turn with ingests, so none publishes the forgotten data afterwards.
-                let turn = turn.lock_owned().await;
+                let mut turn = turn.lock_owned().await;
+                *turn = stats::CalendarMemo::default();
                 let mut db = pool.get().await?;
                 let tx = db.transaction().await?;
                 store::forget_activities(&tx, msg.athlete_id).await?;

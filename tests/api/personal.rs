@@ -182,6 +182,12 @@ fn expected_eddington(acts: &[Value], family: &[&str]) -> Value {
     json!({"km": km, "mi": mi, "days_to_next_km": next_km, "days_to_next_mi": next_mi})
 }
 
+/// Syncs again at once (the protected refresh), which must succeed.
+async fn sync_again(app: &TestApp) {
+    let refreshed = app.refresh(Some(crate::helpers::API_KEY)).await;
+    assert_eq!(refreshed.status().as_u16(), 200);
+}
+
 #[actix_web::test]
 async fn before_any_sync_the_new_routes_answer_not_cached() {
     let app = spawn_app().await;
@@ -537,13 +543,7 @@ async fn a_hostile_name_or_type_appears_escaped_in_the_page_and_every_card() {
     let mut run = milepost::simulator::SimActivity::new("Run", start, 7_000.0, 2_100);
     run.name = HOSTILE.to_owned();
     app.sim.add_activity(run);
-    assert_eq!(
-        app.refresh(Some(crate::helpers::API_KEY))
-            .await
-            .status()
-            .as_u16(),
-        200
-    );
+    sync_again(&app).await;
 
     let page = app.get("/").await.text().await.unwrap();
     let escaped = "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;x&quot;";
@@ -592,13 +592,7 @@ async fn a_new_activity_moves_its_years_calendars_and_every_calendar_carries_the
 
     app.sim.add_activity(run);
     app.sim.advance_clock(std::time::Duration::from_secs(60));
-    assert_eq!(
-        app.refresh(Some(crate::helpers::API_KEY))
-            .await
-            .status()
-            .as_u16(),
-        200
-    );
+    sync_again(&app).await;
     let after = read(&app).await;
     let public = public(&app);
     let fetched_at = json(app.get("/strava/stats/monthly").await).await["fetched_at"].clone();
@@ -667,13 +661,7 @@ async fn followers_only_and_only_me_activities_change_nothing_on_the_new_routes(
         a.name = format!("Secret session {i} 7f3a");
         secret.push(app.sim.add_activity(a));
     }
-    assert_eq!(
-        app.refresh(Some(crate::helpers::API_KEY))
-            .await
-            .status()
-            .as_u16(),
-        200
-    );
+    sync_again(&app).await;
 
     assert_eq!(data(&app).await, data_before);
     assert_eq!(cards(&app).await, cards_before);

@@ -132,6 +132,37 @@ pub fn ytd(stats: &ActivityStats, fetched_at: DateTime<Utc>) -> Bytes {
     envelope("ytd", data, fetched_at)
 }
 
+/// `/stats/ytd` summed from the activities themselves, in the same shape, for when Strava's own
+/// totals cannot count them all (imported activities the API does not know, or no API at all,
+/// SPEC §11): the public activities of the athlete's local year `today` falls in, `run` and
+/// `ride` by family (as `longest-run`/`longest-ride`), `swim` for `Swim`.
+pub fn ytd_from_activities(
+    public: &[&Activity],
+    today: NaiveDate,
+    fetched_at: DateTime<Utc>,
+) -> Bytes {
+    let (mut run, mut ride, mut swim) =
+        (Summary::default(), Summary::default(), Summary::default());
+    for a in public {
+        if local_start(a).is_none_or(|start| start.year() != today.year()) {
+            continue;
+        }
+        let sport = a.sport_type.as_str();
+        if RUN_FAMILY.contains(&sport) {
+            run.add(a);
+        } else if RIDE_FAMILY.contains(&sport) {
+            ride.add(a);
+        } else if sport == "Swim" {
+            swim.add(a);
+        }
+    }
+    envelope(
+        "ytd",
+        Ordered(vec![("run", run), ("ride", ride), ("swim", swim)]),
+        fetched_at,
+    )
+}
+
 #[derive(Serialize)]
 struct Recent<'a> {
     id: i64,

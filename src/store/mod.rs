@@ -11,6 +11,7 @@ use tokio_postgres::NoTls;
 use crate::strava::models::{Activity, ActivityStats};
 
 pub mod coordination;
+pub mod imports;
 pub mod queue;
 mod tls;
 
@@ -379,22 +380,30 @@ pub async fn athlete_stats(
 /// Whose data is served, and when it was fetched.
 #[derive(Debug, Clone, Copy)]
 pub struct Publication {
-    pub athlete_id: i64,
+    /// The athlete whose API data is served; `None` when only imported activities are.
+    pub athlete_id: Option<i64>,
     pub fetched_at: DateTime<Utc>,
 }
 
-/// The athlete whose data is served and when it was last fetched, if any sync succeeded.
+/// What is served, if anything: the athlete whose last sync succeeded (none after a disconnect)
+/// and imported activities, fetched when the newer of the sync and the last imported change was.
 pub async fn last_publication(db: &impl GenericClient) -> anyhow::Result<Option<Publication>> {
-    let row = db
+    let synced = db
         .query_opt(
             "SELECT athlete_id, last_success_at FROM sync_state
              WHERE last_success_at IS NOT NULL ORDER BY last_success_at DESC LIMIT 1",
             &[],
         )
         .await?;
-    Ok(row.map(|r| Publication {
-        athlete_id: r.get(0),
-        fetched_at: r.get(1),
+    let imported: Option<DateTime<Utc>> = db
+        .query_one("SELECT max(imported_at) FROM imported_activities", &[])
+        .await?
+        .get(0);
+    let athlete_id = synced.as_ref().map(|r| r.get::<_, i64>(0));
+    let synced_at = synced.map(|r| r.get::<_, DateTime<Utc>>(1));
+    Ok(synced_at.max(imported).map(|fetched_at| Publication {
+        athlete_id,
+        fetched_at,
     }))
 }
 
@@ -605,18 +614,20 @@ pub async fn purge_unconfirmed(
     Ok(activities + stats)
 }
 
-/// Removes activities Strava no longer has.
+/// Removes activities Strava no longer has, whatever their source.
 pub async fn delete_activities(
     db: &impl GenericClient,
     athlete_id: i64,
     ids: &[i64],
 ) -> anyhow::Result<u64> {
-    Ok(db
+    let api = db
         .execute(
             "DELETE FROM activities WHERE athlete_id = $1 AND id = ANY($2)",
             &[&athlete_id, &ids],
         )
-        .await?)
+        .await?;
+    // The athlete deleted them: an imported copy goes too (SPEC §11).
+    Ok(api + imports::delete_imported(db, ids).await?)
 }
 
 /// The rate budget as last stored (`None` before the first Strava response).
@@ -656,21 +667,31 @@ pub struct HealthFacts {
     /// The replica that last took the lead, and when.
     pub leader: Option<String>,
     pub leader_since: Option<DateTime<Utc>>,
+    /// When the last import that wrote finished ([`imports::last_import`]).
+    pub last_import: Option<DateTime<Utc>>,
+    /// How many imported activities are stored ([`imports::imported_count`]).
+    pub imported: i64,
 }
 
 pub async fn health_facts(db: &impl GenericClient) -> anyhow::Result<HealthFacts> {
-    let row = db
-        .query_one(
+    // One round trip for all of it: the page and health ask at most once a second, each time.
+    static QUERY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
             "SELECT (SELECT status FROM tokens ORDER BY updated_at DESC LIMIT 1),
                     (SELECT max(last_success_at) FROM sync_state),
-                    (SELECT replica FROM leader), (SELECT since FROM leader)",
-            &[],
+                    (SELECT replica FROM leader), (SELECT since FROM leader),
+                    ({}), ({})",
+            imports::LAST_IMPORT,
+            imports::IMPORTED_COUNT
         )
-        .await?;
+    });
+    let row = db.query_one(QUERY.as_str(), &[]).await?;
     Ok(HealthFacts {
         connection: row.try_get(0)?,
         last_sync: row.try_get(1)?,
         leader: row.try_get(2)?,
         leader_since: row.try_get(3)?,
+        last_import: row.try_get(4)?,
+        imported: row.try_get(5)?,
     })
 }

@@ -418,6 +418,33 @@ impl CacheActor {
             .set(i64::try_from(self.cache.entry_count()).unwrap_or(i64::MAX));
     }
 
+    /// Serves what a derivation committed.
+    fn serve(&mut self, published: Published) {
+        self.report_absurd(published.absurd);
+        self.utc_offset = published.utc_offset;
+        self.fetched_at = Some(published.fetched_at);
+        self.derived_on = Some(published.local_date);
+        self.replace(published.bodies);
+        self.list = Arc::new(published.list);
+        self.serving(published.generation);
+        self.publish();
+        self.metrics
+            .activities_stored
+            .set(i64::try_from(published.stored).unwrap_or(i64::MAX));
+    }
+
+    /// Serves nothing (everything was forgotten), as before the first sync.
+    fn serve_nothing(&mut self, generation: i64) {
+        self.serving(generation);
+        self.replace(Vec::new());
+        self.list = Arc::default();
+        self.fetched_at = None;
+        self.publish();
+        self.derived_on = None;
+        self.reported_absurd.clear();
+        self.metrics.activities_stored.set(0);
+    }
+
     /// What is served now, as one snapshot for the readers.
     fn snapshot(&self) -> Arc<Served> {
         Arc::new(Served {
@@ -475,7 +502,11 @@ async fn load(pool: Pool, visibility: PublicVisibility) -> Result<Loaded, CacheE
     let bodies = store::bodies(&db).await?;
     let publication = store::last_publication(&db).await?;
     let activities = match &publication {
-        Some(publication) => store::activities(&db, publication.athlete_id).await?,
+        Some(publication) => {
+            store::imports::served_activities(&db, publication.athlete_id)
+                .await?
+                .0
+        }
         None => Vec::new(),
     };
     let public = stats::public_newest_first(&activities, visibility);
@@ -494,8 +525,9 @@ async fn rederive(pool: &Pool, me: &Mailbox<CacheActor>) -> Result<(), CacheErro
     let last = store::last_publication(&pool.get().await?).await?;
     if let Some(publication) = last {
         me.ask(Ingest {
-            publish: Some(publication.fetched_at),
-            ..Ingest::activities(publication.athlete_id, Vec::new())
+            athlete_id: publication.athlete_id,
+            publish_if_changed: false,
+            ..Ingest::imported(Vec::new(), publication.fetched_at)
         })
         .await
         .map_err(|_| CacheError::TimedOut)??;
@@ -525,7 +557,7 @@ impl StreamHandler<Heard> for CacheActor {
 }
 
 stops_on_shutdown!(CacheActor);
-answers_traced!(CacheActor: Ingest, ForgetActivities, Health, HealthChanged, Shutdown);
+answers_traced!(CacheActor: Ingest, ForgetActivities, ForgetImported, Health, HealthChanged, Shutdown);
 
 /// Store what a sync fetched (activities, and Strava's athlete stats if given), marked as
 /// confirmed now. With `publish`, every body is derived again from everything stored and
@@ -533,8 +565,12 @@ answers_traced!(CacheActor: Ingest, ForgetActivities, Health, HealthChanged, Shu
 #[derive(Message)]
 #[rtype(result = "Result<IngestReport, CacheError>")]
 pub struct Ingest {
-    pub athlete_id: i64,
+    /// Whose API data `activities`, `removed` and `stats` are; `None` for a batch of imported
+    /// activities, which is served with the API data of the athlete the last sync published.
+    pub athlete_id: Option<i64>,
     pub activities: Vec<Activity>,
+    /// Activities read from the athlete's own export or files (SPEC §11).
+    pub imported: Vec<Activity>,
     /// Activities Strava no longer has.
     pub removed: Vec<i64>,
     pub stats: Option<ActivityStats>,
@@ -548,12 +584,28 @@ impl Ingest {
     /// Just these activities: nothing removed, no stats, nothing published.
     pub fn activities(athlete_id: i64, activities: Vec<Activity>) -> Self {
         Self {
-            athlete_id,
+            athlete_id: Some(athlete_id),
             activities,
+            imported: Vec::new(),
             removed: Vec::new(),
             stats: None,
             publish: None,
             publish_if_changed: false,
+        }
+    }
+}
+
+impl Ingest {
+    /// A batch of imported activities, published (fetched at `at`) only if it changed anything.
+    pub fn imported(imported: Vec<Activity>, at: DateTime<Utc>) -> Self {
+        Self {
+            athlete_id: None,
+            activities: Vec::new(),
+            imported,
+            removed: Vec::new(),
+            stats: None,
+            publish: Some(at),
+            publish_if_changed: true,
         }
     }
 }
@@ -583,6 +635,65 @@ struct Published {
     local_date: NaiveDate,
 }
 
+/// Derives every body from what is stored — the API data of `athlete` (none: imports only) and
+/// the imported activities the API does not hold — and writes them in `tx`; `None` when nothing
+/// is left to serve. `fetched_at`: when the data was read (`None`: the last imported change).
+async fn derive(
+    tx: &deadpool_postgres::Transaction<'_>,
+    athlete: Option<i64>,
+    visibility: PublicVisibility,
+    now: DateTime<Utc>,
+    fetched_at: Option<DateTime<Utc>>,
+    memo: &mut stats::CalendarMemo,
+) -> Result<Option<Published>, CacheError> {
+    let (all, imported_only) = store::imports::served_activities(tx, athlete).await?;
+    let strava_stats = match athlete {
+        Some(athlete) => store::athlete_stats(tx, athlete).await?,
+        None => None,
+    };
+    if all.is_empty() && strava_stats.is_none() {
+        return Ok(None);
+    }
+    let fetched_at = match fetched_at {
+        Some(at) => at,
+        None => match store::last_publication(tx).await? {
+            Some(publication) => publication.fetched_at,
+            None => now,
+        },
+    };
+    let public = stats::public_newest_first(&all, visibility);
+    let utc_offset = stats::athlete_offset(public.first().copied());
+    let list = stats::ActivityList::new(&public);
+    let mut bodies = stats::activity_bodies(&all, visibility, now, fetched_at, memo);
+    let local_date = stats::local_time(now, utc_offset).date();
+    // Strava's own totals count only what the API knows: with imported activities it does not
+    // know, or without the API, the year is summed from the activities (SPEC §11).
+    let ytd = match strava_stats {
+        Some(stats) if imported_only == 0 => stats::ytd(&stats, fetched_at),
+        _ => stats::ytd_from_activities(&public, local_date, fetched_at),
+    };
+    bodies.push((stats::keys::YTD.to_owned(), ytd));
+    let bodies: Vec<StoredBody> = bodies
+        .into_iter()
+        .map(|(key, body)| StoredBody {
+            etag: etag_of(&body),
+            key,
+            body: body.to_vec(),
+        })
+        .collect();
+    store::replace_bodies(tx, &bodies).await?;
+    Ok(Some(Published {
+        generation: store::queue::generation(tx).await?,
+        bodies,
+        list,
+        utc_offset,
+        fetched_at,
+        absurd: stats::absurd_activities(&all),
+        stored: all.len(),
+        local_date,
+    }))
+}
+
 impl Handler<Ingest> for CacheActor {
     type Result = ResponseActFuture<Self, Result<IngestReport, CacheError>>;
 
@@ -600,51 +711,35 @@ impl Handler<Ingest> for CacheActor {
                 let now = clock.now();
                 let mut db = pool.get().await?;
                 let tx = db.transaction().await?;
-                let upserted =
-                    store::upsert_activities(&tx, msg.athlete_id, &msg.activities, now).await?;
+                let mut upserted = 0;
                 let mut deleted = 0;
-                if !msg.removed.is_empty() {
-                    deleted = store::delete_activities(&tx, msg.athlete_id, &msg.removed).await?;
+                if let Some(athlete) = msg.athlete_id {
+                    upserted = store::upsert_activities(&tx, athlete, &msg.activities, now).await?;
+                    if !msg.removed.is_empty() {
+                        deleted = store::delete_activities(&tx, athlete, &msg.removed).await?;
+                    }
+                    if let Some(stats) = &msg.stats {
+                        store::upsert_athlete_stats(&tx, athlete, stats, now).await?;
+                    }
+                }
+                if !msg.imported.is_empty() {
+                    upserted += store::imports::upsert_imported(&tx, &msg.imported, now).await?;
                 }
                 let unchanged = upserted == 0 && deleted == 0 && msg.stats.is_none();
-                if let Some(stats) = &msg.stats {
-                    store::upsert_athlete_stats(&tx, msg.athlete_id, stats, now).await?;
-                }
                 let mut published = None;
                 if let Some(fetched_at) = msg
                     .publish
                     .filter(|_| !(msg.publish_if_changed && unchanged))
                 {
-                    let all = store::activities(&tx, msg.athlete_id).await?;
-                    let public = stats::public_newest_first(&all, visibility);
-                    let utc_offset = stats::athlete_offset(public.first().copied());
-                    let list = stats::ActivityList::new(&public);
-                    let mut bodies =
-                        stats::activity_bodies(&all, visibility, now, fetched_at, &mut turn);
-                    // What Strava last said, whether it came with this message or before.
-                    if let Some(stats) = store::athlete_stats(&tx, msg.athlete_id).await? {
-                        bodies.push((stats::keys::YTD.to_owned(), stats::ytd(&stats, fetched_at)));
-                    }
-                    let bodies: Vec<StoredBody> = bodies
-                        .into_iter()
-                        .map(|(key, body)| StoredBody {
-                            etag: etag_of(&body),
-                            key,
-                            body: body.to_vec(),
-                        })
-                        .collect();
-                    store::replace_bodies(&tx, &bodies).await?;
-                    let local_date = stats::local_time(now, utc_offset).date();
-                    published = Some(Published {
-                        generation: store::queue::generation(&tx).await?,
-                        bodies,
-                        list,
-                        utc_offset,
-                        fetched_at,
-                        absurd: stats::absurd_activities(&all),
-                        stored: all.len(),
-                        local_date,
-                    });
+                    let athlete = match msg.athlete_id {
+                        Some(athlete) => Some(athlete),
+                        None => store::last_publication(&tx)
+                            .await?
+                            .and_then(|p| p.athlete_id),
+                    };
+                    let fetched_at = Some(fetched_at);
+                    published =
+                        derive(&tx, athlete, visibility, now, fetched_at, &mut turn).await?;
                 }
                 tx.commit().await?;
                 Ok((upserted, published, turn))
@@ -659,17 +754,7 @@ impl Handler<Ingest> for CacheActor {
                 };
                 if let Some(published) = published {
                     report.stored = published.stored;
-                    act.report_absurd(published.absurd);
-                    act.utc_offset = published.utc_offset;
-                    act.fetched_at = Some(published.fetched_at);
-                    act.derived_on = Some(published.local_date);
-                    act.replace(published.bodies);
-                    act.list = Arc::new(published.list);
-                    act.serving(published.generation);
-                    act.publish();
-                    act.metrics
-                        .activities_stored
-                        .set(i64::try_from(published.stored).unwrap_or(i64::MAX));
+                    act.serve(published);
                 }
                 drop(turn);
                 Ok(report)
@@ -695,34 +780,94 @@ impl Handler<ForgetActivities> for CacheActor {
 
     #[tracing::instrument(name = "cache.forget", skip_all)]
     fn handle(&mut self, msg: ForgetActivities, _: &mut Self::Context) -> Self::Result {
+        let athlete = msg.athlete_id;
+        let forget = self.forget(move |tx| {
+            Box::pin(async move {
+                store::forget_activities(tx, athlete).await?;
+                // What the athlete imported stays, served alone (SPEC §11).
+                let imported_at = store::imports::last_imported_at(tx).await?;
+                Ok((0, None, imported_at))
+            })
+        });
+        Box::pin(forget.map(|result, _, _| result.map(|_| ())))
+    }
+}
+
+/// Delete every imported activity (`milepost import --forget`, `DELETE /strava/import`) and
+/// serve what the API gave alone, if anything; how many went.
+#[derive(Message)]
+#[rtype(result = "Result<u64, CacheError>")]
+pub struct ForgetImported;
+
+impl Ask for ForgetImported {
+    const TIMEOUT: Option<Duration> = Some(INGEST_TIMEOUT);
+}
+
+impl Handler<ForgetImported> for CacheActor {
+    type Result = ResponseActFuture<Self, Result<u64, CacheError>>;
+
+    #[tracing::instrument(name = "cache.forget_imported", skip_all)]
+    fn handle(&mut self, _: ForgetImported, _: &mut Self::Context) -> Self::Result {
+        Box::pin(self.forget(|tx| {
+            Box::pin(async move {
+                let deleted = store::imports::forget_imported(tx).await?;
+                let publication = store::last_publication(tx).await?;
+                Ok((
+                    deleted,
+                    publication.and_then(|p| p.athlete_id),
+                    publication.map(|p| p.fetched_at),
+                ))
+            })
+        }))
+    }
+}
+
+/// What a forget deleted (a count), whose API data is left to serve, and when what is left was
+/// fetched (`None`: nothing is left).
+type Forgot = (u64, Option<i64>, Option<DateTime<Utc>>);
+
+impl CacheActor {
+    /// Deletes in turn with ingests (so none publishes the forgotten data afterwards), then
+    /// derives every body from what is left in the same transaction, or serves nothing.
+    fn forget(
+        &mut self,
+        delete: impl for<'t> FnOnce(
+            &'t deadpool_postgres::Transaction<'_>,
+        ) -> LocalBoxFuture<'t, Result<Forgot, CacheError>>
+        + 'static,
+    ) -> ResponseActFuture<Self, Result<u64, CacheError>> {
         let pool = self.pool.clone();
         let turn = self.ingest_turn.clone();
+        let visibility = self.visibility;
+        let now = self.clock.now();
         Box::pin(
             async move {
-                // In turn with ingests, so none publishes the forgotten data afterwards.
                 let mut turn = turn.lock_owned().await;
                 *turn = stats::CalendarMemo::default();
                 let mut db = pool.get().await?;
                 let tx = db.transaction().await?;
-                store::forget_activities(&tx, msg.athlete_id).await?;
+                let (deleted, athlete, left_at) = delete(&tx).await?;
+                let published = match left_at {
+                    Some(at) => derive(&tx, athlete, visibility, now, Some(at), &mut turn).await?,
+                    None => None,
+                };
+                if published.is_none() {
+                    store::replace_bodies(&tx, &[]).await?;
+                }
                 let generation = store::queue::generation(&tx).await?;
                 tx.commit().await?;
-                Ok::<_, CacheError>((turn, generation))
+                Ok::<_, CacheError>((deleted, published, generation, turn))
             }
             .in_current_span()
             .into_actor(self)
             .map(|result, act, _| {
-                let (turn, generation) = result?;
-                act.serving(generation);
-                act.replace(Vec::new());
-                act.list = Arc::default();
-                act.fetched_at = None;
-                act.publish();
-                act.derived_on = None;
-                act.reported_absurd.clear();
-                act.metrics.activities_stored.set(0);
+                let (deleted, published, generation, turn) = result?;
+                match published {
+                    Some(published) => act.serve(published),
+                    None => act.serve_nothing(generation),
+                }
                 drop(turn);
-                Ok(())
+                Ok(deleted)
             }),
         )
     }

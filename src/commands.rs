@@ -1,4 +1,5 @@
-//! Commands that run once and exit: `refresh`, `keys rotate` and `webhook subscribe|list|delete`.
+//! Commands that run once and exit: `refresh`, `import`, `keys rotate` and `webhook
+//! subscribe|list|delete`.
 
 use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
@@ -23,6 +24,140 @@ pub async fn refresh(settings: &Settings, full: bool) -> anyhow::Result<String> 
         "refreshed: {} requests, {} activities fetched, {} stored",
         report.requests, report.activities_fetched, report.activities_stored
     ))
+}
+
+/// `milepost import`'s arguments.
+#[derive(Debug)]
+pub struct ImportArgs {
+    pub paths: Vec<std::path::PathBuf>,
+    pub dry_run: bool,
+    pub json: bool,
+    pub visibility: Option<crate::import::Visibility>,
+    pub forget: bool,
+}
+
+/// The exit statuses of `milepost import` (SPEC §11).
+const IMPORTED: u8 = 0;
+const SOME_REFUSED: u8 = 1;
+const NOTHING_READ: u8 = 2;
+
+/// `milepost import`: the same ImportActor the server runs, in this process, against the same
+/// database; a running server serves the result as soon as it hears of the new generation.
+/// Standard output holds the summary (one JSON object with `--json`); progress and logs go to
+/// standard error.
+pub async fn import(args: ImportArgs) -> std::process::ExitCode {
+    let code = match import_run(&args).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("milepost import: {e:#}");
+            NOTHING_READ
+        }
+    };
+    std::process::ExitCode::from(code)
+}
+
+async fn import_run(args: &ImportArgs) -> anyhow::Result<u8> {
+    use crate::actors::importer::{ForgetImports, StartImport};
+
+    let settings = Settings::load().context("reading configuration")?;
+    crate::telemetry::init_on_stderr(settings.log_format);
+    let settings = settings.finish()?;
+    let services = Services::start(&settings).await?;
+    if args.forget {
+        let deleted = services.importer.ask(ForgetImports).await??;
+        if args.json {
+            println!("{}", serde_json::json!({ "deleted": deleted }));
+        } else {
+            println!("deleted {deleted} imported activities");
+        }
+        services.shutdown().await;
+        return Ok(IMPORTED);
+    }
+    let inputs = args
+        .paths
+        .iter()
+        .map(|p| std::path::absolute(p).with_context(|| format!("{}", p.display())))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut job = services
+        .importer
+        .ask(StartImport {
+            inputs,
+            dry_run: args.dry_run,
+            visibility: args.visibility,
+            ..StartImport::default()
+        })
+        .await??;
+    let mut shown = ProgressShown::new();
+    let outcome = loop {
+        let progress = job.progress.borrow_and_update().clone();
+        if let Some(outcome) = progress.outcome {
+            shown.finish();
+            break outcome;
+        }
+        shown.show(progress.files_done, progress.files_total);
+        if job.progress.changed().await.is_err() {
+            break Err("the import stopped without an outcome".to_owned());
+        }
+    };
+    services.shutdown().await;
+    let summary = outcome.map_err(|e| anyhow::anyhow!(e))?;
+    if args.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        for line in summary.lines(args.dry_run) {
+            println!("{line}");
+        }
+    }
+    Ok(if summary.refused.is_empty() {
+        IMPORTED
+    } else {
+        SOME_REFUSED
+    })
+}
+
+/// Progress on standard error: a bar on a terminal, otherwise a line at each tenth.
+struct ProgressShown {
+    bar: Option<indicatif::ProgressBar>,
+    tenths: u64,
+}
+
+impl ProgressShown {
+    fn new() -> Self {
+        let bar = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| {
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {pos}/{len} files  {per_sec}  {eta} left",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar
+        });
+        Self { bar, tenths: 0 }
+    }
+
+    fn show(&mut self, done: u64, total: u64) {
+        match &self.bar {
+            Some(bar) => {
+                bar.set_length(total);
+                bar.set_position(done);
+            }
+            None if total > 0 => {
+                let tenths = done.saturating_mul(10) / total;
+                if tenths > self.tenths {
+                    self.tenths = tenths;
+                    eprintln!("import: {}% ({done}/{total} files)", tenths * 10);
+                }
+            }
+            None => {}
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 /// Re-encrypts every stored token under the current ENCRYPTION_KEY (the old key must be in

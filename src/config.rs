@@ -196,6 +196,21 @@ pub struct Settings {
     /// every answer, before it stops accepting (`SHUTDOWN_DRAIN_SECS`).
     #[serde(default = "default_shutdown_drain_secs")]
     pub shutdown_drain_secs: u64,
+    /// A folder the leader watches for activity files and exports to import (`IMPORT_DIR`).
+    #[serde(default, deserialize_with = "text")]
+    pub import_dir: Option<String>,
+    /// How often (seconds) the watched folder is looked at (`IMPORT_SCAN_SECS`); 0 counts as 1.
+    pub import_scan_secs: u64,
+    /// Who may see imported activities (`IMPORT_VISIBILITY`): the export has no visibility.
+    pub import_visibility: crate::import::Visibility,
+    /// The largest upload taken (`IMPORT_MAX_BYTES`, bytes).
+    pub import_max_bytes: u64,
+    /// The largest file inside an archive taken, uncompressed (`IMPORT_MAX_ENTRY_BYTES`, bytes).
+    pub import_max_entry_bytes: u64,
+    /// The athlete's IANA time zone (`ATHLETE_TIMEZONE`), for imported activities whose files
+    /// give no offset and no position.
+    #[serde(default, deserialize_with = "text")]
+    pub athlete_timezone: Option<String>,
     /// About how many activities `milepost demo`'s generated athlete has
     /// (`MILEPOST_DEMO_ACTIVITIES`; unset: seven years' worth, about 1,750), for benchmarks.
     #[serde(default)]
@@ -365,6 +380,13 @@ impl Settings {
                 "RECONCILE_INTERVAL_SECS ({}) must be shorter than RETENTION_DAYS ({} days): data is re-confirmed by the reconciliation",
                 self.reconcile_interval_secs,
                 self.retention_days
+            );
+        }
+        if let Some(zone) = &self.athlete_timezone
+            && crate::import::local_time::parse_zone(zone).is_none()
+        {
+            anyhow::bail!(
+                "ATHLETE_TIMEZONE ({zone:?}) is not an IANA time zone name such as Europe/Oslo"
             );
         }
         if self.is_production() {

@@ -17,8 +17,9 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::actors::Mailbox;
 use crate::actors::cache::{Attach, CacheReader};
 use crate::actors::fetcher::FetcherOptions;
+use crate::actors::importer::ImportSettings;
 use crate::actors::token::OAuthSettings;
-use crate::actors::{CacheActor, FetcherActor, Shutdown, TokenActor};
+use crate::actors::{CacheActor, FetcherActor, ImportActor, Shutdown, TokenActor};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::crypto::{StateSigner, TokenCipher};
@@ -44,8 +45,12 @@ fn read_cache_control(max_age_secs: u32) -> anyhow::Result<HeaderValue> {
     ))?)
 }
 
-/// Largest request body accepted anywhere (webhook events are tiny).
+/// Largest request body a handler reads into memory (webhook events are tiny). The import
+/// upload reads its body as a stream (`web::Payload`, which this does not bound) straight to a
+/// file, bounded by IMPORT_MAX_BYTES instead.
 const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Where uploads wait for their import, under MILEPOST_DATA_DIR.
+const UPLOADS_DIR: &str = "uploads";
 /// Time in-flight requests get to finish on shutdown.
 const SHUTDOWN_GRACE: u64 = 10;
 
@@ -55,6 +60,7 @@ pub struct Services {
     pub token: Mailbox<TokenActor>,
     pub fetcher: Mailbox<FetcherActor>,
     pub cache: Mailbox<CacheActor>,
+    pub importer: Mailbox<ImportActor>,
     pub metrics: Arc<Metrics>,
     pub ready: Arc<AtomicBool>,
     pub pool: deadpool_postgres::Pool,
@@ -83,6 +89,25 @@ pub fn strava_client(settings: &Settings) -> anyhow::Result<StravaClient> {
             .unwrap_or_else(|| SecretString::from(String::new())),
         timeout: Duration::from_secs(settings.strava_timeout_secs.max(1)),
     })
+}
+
+/// How imports behave, from the settings (SPEC §11). An `ATHLETE_TIMEZONE` that names no zone
+/// was refused at start-up (see [`Settings::problems`]).
+pub fn import_settings(settings: &Settings) -> ImportSettings {
+    ImportSettings {
+        visibility: settings.import_visibility,
+        public: settings.public_visibility,
+        limits: crate::import::archive::Limits {
+            max_entry_bytes: settings.import_max_entry_bytes,
+            ..Default::default()
+        },
+        athlete_timezone: settings
+            .athlete_timezone
+            .as_deref()
+            .and_then(crate::import::local_time::parse_zone),
+        import_dir: settings.import_dir.as_ref().map(std::path::PathBuf::from),
+        scan_every: Duration::from_secs(settings.import_scan_secs.max(1)),
+    }
 }
 
 fn required<'a>(value: &'a Option<SecretString>, name: &str) -> anyhow::Result<&'a SecretString> {
@@ -179,10 +204,22 @@ impl Services {
             .start(),
             metrics.clone(),
         );
+        let importer = Mailbox::new(
+            ImportActor::new(
+                pool.clone(),
+                cache.clone(),
+                clock.clone(),
+                import_settings(settings),
+                replica.clone(),
+            )
+            .start(),
+            metrics.clone(),
+        );
         Ok(Self {
             token,
             fetcher,
             cache,
+            importer,
             metrics,
             ready,
             pool,
@@ -243,6 +280,7 @@ impl Services {
     /// the dedicated connection: the lock goes with it, and a follower takes over at once.
     pub async fn shutdown(&self) {
         let _ = self.fetcher.ask(Shutdown).await;
+        let _ = self.importer.ask(Shutdown).await;
         let _ = self.token.ask(Shutdown).await;
         let _ = self.cache.ask(Shutdown).await;
         let coordination = self
@@ -309,6 +347,7 @@ impl Application {
             token: services.token.clone(),
             fetcher: services.fetcher.clone(),
             cache: services.cache.clone(),
+            importer: services.importer.clone(),
             metrics: services.metrics.clone(),
             api_key: required(&settings.internal_api_key, "INTERNAL_API_KEY")?.clone(),
             metrics_token: settings.metrics_token.clone(),
@@ -331,6 +370,8 @@ impl Application {
                 .map(|uri| uri.origin().ascii_serialization())
                 .filter(|origin| origin != "null"),
             openapi: bytes::Bytes::from(http::openapi::document().to_string()),
+            uploads: settings.milepost_data_dir.join(UPLOADS_DIR),
+            import_max_bytes: settings.import_max_bytes,
         });
         let routes = Arc::new(Routes::new(
             http::routes::patterns(),

@@ -8,6 +8,7 @@
 //! message and append their fields after the event's.
 
 use tracing_subscriber::filter::{EnvFilter, Targets};
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{Layer, Registry};
@@ -42,12 +43,25 @@ fn filter() -> Filter {
     }
 }
 
-/// Installs the global subscriber once; later calls do nothing (tests call it per test).
+/// Installs the global subscriber once, writing to standard output; later calls do nothing
+/// (tests call it per test).
 pub fn init(format: LogFormat) {
-    // Colours only for a terminal: not in files, pipes or a container's log.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    install(format, ansi, BoxMakeWriter::new(std::io::stdout));
+}
+
+/// Like [`init`], writing to standard error: for commands whose standard output is their
+/// answer (`milepost import --json`).
+pub fn init_on_stderr(format: LogFormat) {
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    install(format, ansi, BoxMakeWriter::new(std::io::stderr));
+}
+
+fn install(format: LogFormat, ansi: bool, writer: BoxMakeWriter) {
+    // Colours only for a terminal: not in files, pipes or a container's log.
     let lines = tracing_subscriber::fmt::layer()
         .with_target(false)
+        .with_writer(writer)
         .with_ansi(ansi);
     let lines = match format {
         // The span list alone: the current span would repeat its last entry on every line.

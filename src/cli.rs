@@ -25,6 +25,30 @@ pub enum Command {
         #[arg(long)]
         full: bool,
     },
+    /// Import a Strava account export, activity files, or folders of them, then exit.
+    ///
+    /// Exit status: 0 when every input was read, 1 when any file or row was refused (the rest
+    /// is imported), 2 on a usage error or when nothing could be read (no database, an
+    /// unreadable archive).
+    Import {
+        /// Export ZIPs, unzipped exports, folders of activity files (searched recursively), or
+        /// single .fit, .gpx and .tcx files, each also .gz.
+        #[arg(required_unless_present = "forget")]
+        paths: Vec<std::path::PathBuf>,
+        /// Report what would change and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the summary as one JSON object on standard output (progress and logs go to
+        /// standard error).
+        #[arg(long)]
+        json: bool,
+        /// Who may see the imported activities [default: IMPORT_VISIBILITY, else everyone].
+        #[arg(long, value_enum)]
+        visibility: Option<crate::import::Visibility>,
+        /// Delete every imported activity instead (what came from Strava's API stays).
+        #[arg(long, conflicts_with_all = ["paths", "dry_run", "visibility"])]
+        forget: bool,
+    },
     /// Apply database migrations, then exit.
     Migrate,
     /// Encryption keys.
@@ -37,11 +61,32 @@ pub enum Command {
         #[command(subcommand)]
         action: WebhookAction,
     },
-    /// Run the Strava simulator alone.
+    /// Run the Strava simulator alone, or write its athlete as a Strava account export.
+    #[command(args_conflicts_with_subcommands = true)]
     Sim {
         /// Port to listen on (127.0.0.1).
         #[arg(long, default_value_t = 5002)]
         port: u16,
+        #[command(subcommand)]
+        action: Option<SimAction>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SimAction {
+    /// Write the simulated athlete (the one `milepost sim` serves) as a Strava account export
+    /// ZIP: activities.csv in the real layout and FIT/GPX/TCX files.
+    Export {
+        /// The ZIP file to write.
+        #[arg(long)]
+        out: std::path::PathBuf,
+        /// Only Everyone activities (a real export holds private ones too).
+        #[arg(long)]
+        public_only: bool,
+        /// A history of about this many activities (the generated athlete does about 250 a
+        /// year) instead of the default, about 1,750; for benchmarks.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        activities: Option<u32>,
     },
 }
 

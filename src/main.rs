@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 
-use milepost::cli::{Cli, Command, KeysAction, WebhookAction};
+use milepost::cli::{Cli, Command, KeysAction, SimAction, WebhookAction};
 use milepost::config::Settings;
 use milepost::startup::Application;
 use milepost::{commands, demo, simulator, store, telemetry};
@@ -17,7 +17,25 @@ async fn main() -> ExitCode {
     // A `.env` beside the binary's working directory is honoured, as the old service's was.
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
-    match run(cli.command.unwrap_or(Command::Serve)).await {
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Import {
+        paths,
+        dry_run,
+        json,
+        visibility,
+        forget,
+    } = command
+    {
+        let args = commands::ImportArgs {
+            paths,
+            dry_run,
+            json,
+            visibility,
+            forget,
+        };
+        return commands::import(args).await;
+    }
+    match run(command).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("milepost: {e:#}");
@@ -53,6 +71,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             println!("{out}");
             Ok(())
         }
+        Command::Import { .. } => unreachable!("handled in main, for its exit statuses"),
         Command::Migrate => {
             let url = settings
                 .database_url()
@@ -61,11 +80,29 @@ async fn run(command: Command) -> anyhow::Result<()> {
             tracing::info!("migrations applied");
             Ok(())
         }
-        Command::Sim { port } => {
+        Command::Sim { port, action: None } => {
             let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
             simulator::run(simulator::SimConfig::default(), addr)
                 .await
                 .context("running the simulator")
+        }
+        Command::Sim {
+            action:
+                Some(SimAction::Export {
+                    out,
+                    public_only,
+                    activities,
+                }),
+            ..
+        } => {
+            let options = simulator::ExportOptions { public_only };
+            let mut config = simulator::SimConfig::default();
+            if let Some(activities) = activities {
+                // The generated athlete does about 250 a year, as in `milepost demo`.
+                config.history_years = activities.div_ceil(250).max(1);
+            }
+            println!("{}", simulator::run_export(&config, &out, &options)?);
+            Ok(())
         }
     }
 }

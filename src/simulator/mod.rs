@@ -19,10 +19,12 @@
 //! headers), [`render`] (wire shapes), [`stats`] (ActivityStats), [`state`] (what the simulated
 //! Strava remembers), [`routes`] (HTTP handlers). The calls Strava makes out (callback
 //! validation, event delivery) go through [`callback`]; what shapes an instance is [`config`].
+//! [`export`] writes the athlete as a Strava account export (`milepost sim export`).
 
 mod callback;
 mod clock;
 mod config;
+mod export;
 mod generator;
 mod ratelimit;
 mod render;
@@ -33,6 +35,7 @@ mod stats;
 mod tests;
 
 use std::collections::BTreeMap;
+use std::io::{Seek, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,6 +47,10 @@ use chrono::{DateTime, Utc};
 use url::Url;
 
 pub use config::{Fault, RateLimits, SimConfig};
+pub use export::{
+    ACTIVITIES_CSV_HEADER, ExportOptions, ExportSummary, display_name, write_export,
+    write_export_file,
+};
 pub use generator::{SimActivity, Visibility, legacy_type};
 
 use state::Shared;
@@ -206,6 +213,22 @@ impl Simulator {
         self.shared.activities_json()
     }
 
+    /// Writes the history as it stands now (with any activity tests added, changed or deleted)
+    /// as a Strava account export ZIP: see [`write_export`].
+    pub fn write_export<W: Write + Seek>(
+        &self,
+        out: W,
+        options: &ExportOptions,
+    ) -> std::io::Result<ExportSummary> {
+        let activities: Vec<SimActivity> = self
+            .activities()
+            .iter()
+            .filter_map(|json| json["id"].as_i64())
+            .filter_map(|id| self.activity(id))
+            .collect();
+        write_export(&activities, out, options)
+    }
+
     /// One stored activity.
     pub fn activity(&self, id: i64) -> Option<SimActivity> {
         self.shared.activity(id)
@@ -297,6 +320,38 @@ impl Simulator {
             tracing::warn!(error = %e, "Strava simulator server task ended abnormally");
         }
     }
+}
+
+/// The history a simulator started at `now` with `config` serves: the same seed, years and
+/// instant give the same activities, ids included.
+pub fn history(config: &SimConfig, now: DateTime<Utc>) -> Vec<SimActivity> {
+    generator::generate_history(config.seed, config.history_years, now)
+}
+
+/// `milepost sim export`: writes the athlete of a simulator started now with `config` to `out`
+/// and says what it wrote.
+pub fn run_export(
+    config: &SimConfig,
+    out: &std::path::Path,
+    options: &ExportOptions,
+) -> anyhow::Result<String> {
+    let now = Utc::now();
+    let activities = history(config, now);
+    let summary = write_export_file(out, &activities, options)?;
+    Ok(format!(
+        "wrote {}: {} activities ({}), {} activity files; athlete {}, seed {}, as of {}",
+        out.display(),
+        summary.activities,
+        if options.public_only {
+            "public only"
+        } else {
+            "every visibility"
+        },
+        summary.files,
+        config.athlete_id,
+        config.seed,
+        now.format("%Y-%m-%dT%H:%M:%SZ"),
+    ))
 }
 
 /// `milepost sim`: runs a simulator on `addr`, logs where it is, and stops on Ctrl-C.

@@ -61,7 +61,9 @@ async fn import_run(args: &ImportArgs) -> anyhow::Result<u8> {
 
     let settings = Settings::load().context("reading configuration")?;
     crate::telemetry::init_on_stderr(settings.log_format);
-    let settings = settings.finish()?;
+    let mut settings = settings.finish()?;
+    // The server watches IMPORT_DIR; this process imports what it was given, nothing more.
+    settings.import_dir = None;
     let services = Services::start(&settings).await?;
     if args.forget {
         let deleted = services.importer.ask(ForgetImports).await??;

@@ -402,6 +402,8 @@ struct Candidate {
     /// The id a file alone gets from its content (`None` for an export row: it has Strava's).
     file_id: Option<i64>,
     source: LocalTimeSource,
+    /// Neither the row nor the file names a sport known here: imported as `Workout`.
+    unknown_sport: bool,
 }
 
 /// How an activity of this job compares with what was known.
@@ -592,8 +594,10 @@ impl<'a> Run<'a> {
             mut activity,
             file_id,
             source,
+            unknown_sport,
         } = candidate;
         self.summary.local_time.count(source);
+        self.summary.unknown_sport += u64::from(unknown_sport);
         let (id, joined) = match file_id {
             None => (activity.id, self.api_public.contains_key(&activity.id)),
             Some(own) if self.index.contains(own) => (own, false),
@@ -730,11 +734,14 @@ fn parse(unit: Unit, inventory: &Inventory, local: &LocalTime, visibility: Visib
                 recording.as_ref().and_then(|r| r.first_position),
             );
             let activity = build::from_row(&row, recording.as_ref(), offset, visibility);
+            let unknown_sport = row.sport_type.is_none()
+                && recording.as_ref().is_none_or(|r| r.sport_type.is_none());
             Parsed {
                 candidate: Some(Candidate {
                     activity,
                     file_id: None,
                     source,
+                    unknown_sport,
                 }),
                 refused,
                 files,
@@ -752,6 +759,7 @@ fn parse(unit: Unit, inventory: &Inventory, local: &LocalTime, visibility: Visib
                         activity: build::from_file(&recording, offset, visibility),
                         file_id: Some(merge::file_id(&sha256)),
                         source,
+                        unknown_sport: recording.sport_type.is_none(),
                     }),
                     refused,
                     files: 1,

@@ -15,6 +15,10 @@ pub struct Summary {
     pub refused: Vec<Refused>,
     pub local_time: LocalTimeCounts,
     pub seconds: f64,
+    /// Activities whose sport neither the export nor the file names in a way known here: they
+    /// were imported as `Workout`. Told to a person, not part of the JSON object (SPEC §11).
+    #[serde(skip)]
+    pub unknown_sport: u64,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,6 +79,12 @@ impl Summary {
                 self.local_time.utc
             ),
         ];
+        if self.unknown_sport > 0 {
+            lines.push(format!(
+                "{} activities of a sport not known here were imported as Workout",
+                self.unknown_sport
+            ));
+        }
         if !self.refused.is_empty() {
             lines.push(format!("refused {}:", self.refused.len()));
             lines.extend(

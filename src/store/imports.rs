@@ -129,11 +129,20 @@ pub struct ImportJob {
     pub error: Option<String>,
 }
 
+/// Records a new job. Called with the import lock held, so any job still marked as queued or
+/// running was stopped (its process died): it is marked failed first.
 pub async fn create_import_job(
     db: &impl GenericClient,
     id: &str,
     dry_run: bool,
 ) -> anyhow::Result<()> {
+    db.execute(
+        "UPDATE import_jobs SET state = 'failed', finished_at = now(),
+             error = 'stopped before it finished (the process ended); run it again to finish it'
+         WHERE state IN ('queued', 'running')",
+        &[],
+    )
+    .await?;
     db.execute(
         "INSERT INTO import_jobs (id, state, dry_run) VALUES ($1, 'queued', $2)",
         &[&id, &dry_run],

@@ -10,6 +10,7 @@ mod coordination;
 mod cors;
 mod health;
 mod hostile;
+mod import;
 mod inactive;
 mod oauth;
 mod oauth_limits;

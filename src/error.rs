@@ -51,11 +51,13 @@ pub enum ErrorCode {
     RequestTimeout,
     /// Work only the leader does, and no replica leads now.
     NoLeader,
+    /// One import at a time: another one (or a forget) is under way.
+    ImportRunning,
 }
 
 impl ErrorCode {
     /// Every code, for the OpenAPI document.
-    pub const ALL: [ErrorCode; 29] = [
+    pub const ALL: [ErrorCode; 30] = [
         Self::NotFound,
         Self::ValidationError,
         Self::InvalidApiKey,
@@ -85,6 +87,7 @@ impl ErrorCode {
         Self::StravaAppInactive,
         Self::RequestTimeout,
         Self::NoLeader,
+        Self::ImportRunning,
     ];
 }
 
@@ -339,6 +342,7 @@ mod tests {
             "strava_app_inactive",
             "request_timeout",
             "no_leader",
+            "import_running",
         ];
         assert_eq!(ErrorCode::ALL.len(), released.len());
         for (code, text) in ErrorCode::ALL.into_iter().zip(released) {

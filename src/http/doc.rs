@@ -39,13 +39,22 @@ pub struct Reply {
     pub headers: &'static [Header],
 }
 
+/// What a route reads as its request body.
+#[derive(Debug, Clone, Copy)]
+pub enum Body {
+    /// JSON of a schema in `components/schemas`.
+    Json(&'static str),
+    /// Raw bytes, sent as any of these media types (the content says what it is).
+    Binary(&'static [&'static str]),
+}
+
 /// What the document says about one route.
 #[derive(Debug, Clone)]
 pub struct Doc {
     pub summary: &'static str,
     pub params: Vec<Param>,
-    /// The JSON request body's schema in `components/schemas`, when the route reads one.
-    pub body: Option<&'static str>,
+    /// The request body, when the route reads one.
+    pub body: Option<Body>,
     pub replies: Vec<Reply>,
     /// Needs `X-API-Key`.
     pub api_key: bool,

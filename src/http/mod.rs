@@ -5,6 +5,7 @@ mod auth;
 mod cards;
 mod doc;
 mod docs;
+mod import;
 pub mod middleware;
 mod oauth;
 pub mod openapi;

@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::doc::{Content, Doc, Header, Reply};
+use super::doc::{Body, Content, Doc, Header, Reply};
 use super::params::{Bound, Param};
 use super::routes::{Endpoint, endpoints};
 use crate::error::{ErrorCode, Place};
@@ -170,13 +170,26 @@ fn operation(doc: &Doc) -> Value {
         "parameters": parameters,
         "responses": responses,
     });
-    if let Some(schema) = doc.body {
-        operation["requestBody"] = json!({
-            "required": true,
-            "content": {"application/json": {
-                "schema": {"$ref": format!("#/components/schemas/{schema}")}
-            }},
-        });
+    match doc.body {
+        Some(Body::Json(schema)) => {
+            operation["requestBody"] = json!({
+                "required": true,
+                "content": {"application/json": {
+                    "schema": {"$ref": format!("#/components/schemas/{schema}")}
+                }},
+            });
+        }
+        Some(Body::Binary(media_types)) => {
+            let content: Map<String, Value> = media_types
+                .iter()
+                .map(|media_type| {
+                    let schema = json!({"schema": {"type": "string", "format": "binary"}});
+                    ((*media_type).to_owned(), schema)
+                })
+                .collect();
+            operation["requestBody"] = json!({"required": true, "content": content});
+        }
+        None => {}
     }
     if doc.api_key {
         operation["security"] = json!([{"ApiKey": []}]);
@@ -416,6 +429,20 @@ fn schemas() -> Value {
                 },
             },
         })),
+        "ImportStarted": object(&["import_id"], json!({"import_id": import_id()})),
+        "ImportJob": object(
+            &["import_id", "state", "files_done", "files_total", "summary", "error"],
+            json!({
+                "import_id": import_id(),
+                "state": {"type": "string", "enum": ["queued", "running", "done", "failed"]},
+                "files_done": count(),
+                "files_total": count(),
+                "summary": import_summary(),
+                "error": {"type": "string", "nullable": true,
+                    "description": "Why the job failed (state failed), else null"},
+            }),
+        ),
+        "Deleted": object(&["deleted"], json!({"deleted": count()})),
         "Challenge": object(&["hub.challenge"], json!({"hub.challenge": {"type": "string"}})),
         "Acknowledged": object(&["status"], json!({"status": constant("ok")})),
         "NotFound": object(&["detail"], json!({"detail": constant("Not Found")})),
@@ -446,6 +473,66 @@ fn schemas() -> Value {
         })),
         "OpenApi": {"type": "object", "required": ["openapi", "info", "paths"]},
     })
+}
+
+/// A count: a non-negative integer.
+fn count() -> Value {
+    json!({"type": "integer", "format": "int64", "minimum": 0})
+}
+
+/// An import job's id, as the ImportActor makes them.
+fn import_id() -> Value {
+    json!({"type": "string", "pattern": "^[0-9a-f]{32}$"})
+}
+
+/// What a finished import did (`milepost import --json` prints the same object); null until
+/// the job is done, and for a failed one.
+fn import_summary() -> Value {
+    let mut summary = object(
+        &[
+            "files_read",
+            "activities",
+            "public",
+            "refused",
+            "local_time",
+            "seconds",
+        ],
+        json!({
+            "files_read": {"type": "integer", "format": "int64", "minimum": 0,
+                "description": "Activity files and activities.csv rows read"},
+            "activities": object(&["new", "updated", "unchanged", "merged"], json!({
+                "new": count(),
+                "updated": count(),
+                "unchanged": count(),
+                "merged": {"type": "integer", "format": "int64", "minimum": 0,
+                    "description": "Joined with an activity already known from the API or another file"},
+            })),
+            "public": {"type": "integer", "format": "int64", "minimum": 0,
+                "description": "Activities of this import the public may see"},
+            "refused": {"type": "array", "items": object(&["file", "reason"], json!({
+                "file": {"type": "string",
+                    "description": "The file, or activities.csv:ROW for a row of the export"},
+                "reason": {"type": "string"},
+            }))},
+            "local_time": object(
+                &["file", "zone_lookup", "athlete_timezone", "strava", "utc"],
+                json!({
+                    "file": count(),
+                    "zone_lookup": count(),
+                    "athlete_timezone": count(),
+                    "strava": count(),
+                    "utc": count(),
+                }),
+            ),
+            "seconds": {"type": "number", "minimum": 0},
+        }),
+    );
+    summary["nullable"] = json!(true);
+    summary["description"] = json!(
+        "What the import did (null until it is done, and when it failed); local_time counts \
+         where each activity's local time came from"
+    );
+    summary
 }
 
 /// A JSON integer that fits an i64, as serde reads one.

@@ -1,6 +1,7 @@
 //! The status page at `/`: what a person reads first. The handler gathers what the actors
-//! know (the connection, the last sync, the rate budget, and the bodies the page shows, from
-//! this worker's CacheReader) and hands it to the page's pure renderer.
+//! know (the connection, the imported activities, the last sync, the rate budget, and the
+//! bodies the page shows, from this worker's CacheReader) and hands it to the page's pure
+//! renderer.
 
 use std::sync::Arc;
 
@@ -14,7 +15,7 @@ use super::stats::reader;
 use crate::actors::cache::{CachedBody, Get, Health, Lookup, Read};
 use crate::actors::fetcher::Status;
 use crate::error::ApiError;
-use crate::render::page::{self, Budget, Connection, Facts};
+use crate::render::page::{self, Budget, Connection, Facts, Imports};
 use crate::stats::keys;
 
 fn bytes(body: &Option<Arc<CachedBody>>) -> Option<&[u8]> {
@@ -42,7 +43,7 @@ pub async fn status(
     );
     let fetcher = fetcher.map_err(mailbox)?;
     let (ytd, monthly, recent) = (ytd?, monthly?, recent?);
-    let (connection, last_sync) = match facts.map_err(mailbox)? {
+    let (connection, imports, last_sync) = match facts.map_err(mailbox)? {
         Ok(facts) => {
             let app = fetcher.app.unwrap_or_default();
             let connection = match connection_state(facts.connection.as_deref(), &app) {
@@ -51,9 +52,13 @@ pub async fn status(
                 "app_inactive" => Connection::AppInactive,
                 _ => Connection::NotConnected,
             };
-            (connection, facts.last_sync)
+            let imports = Imports {
+                activities: facts.imported,
+                last: facts.last_import,
+            };
+            (connection, imports, facts.last_sync)
         }
-        Err(_) => (Connection::DatabaseUnreachable, None),
+        Err(_) => (Connection::DatabaseUnreachable, Imports::default(), None),
     };
     let host = req.connection_info().host().to_owned();
     let base_url = match &state.public_origin {
@@ -62,6 +67,7 @@ pub async fn status(
     };
     let html = page::render(&Facts {
         connection,
+        imports,
         last_sync,
         next_refresh: last_sync.and_then(|at| at.checked_add_signed(state.refresh_interval)),
         budget: fetcher.budget.as_ref().map(|b| Budget {

@@ -285,6 +285,16 @@ pub const WEBHOOK_SECRET: Text = Text {
     description: "STRAVA_WEBHOOK_SECRET; any other value answers as an unknown path does",
 };
 
+/// An import job's id, as `POST /strava/import` answered it; any other value is unknown.
+pub const IMPORT_ID: Text = Text {
+    name: "id",
+    place: Place::Path,
+    required: true,
+    one_of: &[],
+    description: "The import_id POST /strava/import answered (32 lowercase hex digits); any \
+        other value answers 404",
+};
+
 /// Conditional reads: the ETag of a body the client holds (`*` matches any).
 pub const IF_NONE_MATCH: Text = Text {
     name: "If-None-Match",

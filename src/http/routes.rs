@@ -7,10 +7,10 @@ use actix_web::http::header;
 use actix_web::middleware::from_fn;
 use actix_web::{HttpResponse, Route, web};
 
-use super::doc::{Content, Doc, Header, Reply};
+use super::doc::{Body, Content, Doc, Header, Reply};
 use super::middleware::rate_limit;
 use super::params::{self, Param};
-use super::{cards, docs, oauth, ops, page, stats, webhook};
+use super::{cards, docs, import, oauth, ops, page, stats, webhook};
 use crate::error::ErrorCode;
 use crate::stats::keys;
 
@@ -274,6 +274,23 @@ const REFRESH_UNAVAILABLE: Reply = Reply {
     ]),
     headers: &[Header::RetryAfter],
 };
+
+/// What the upload may be sent as: any type is taken, as the content says what it is.
+const UPLOAD_TYPES: &[&str] = &[
+    "application/octet-stream",
+    "application/zip",
+    "application/gzip",
+    "application/vnd.ant.fit",
+    "application/gpx+xml",
+    "application/vnd.garmin.tcx+xml",
+];
+
+/// 409 from the import routes: one import (or forget) at a time.
+const IMPORT_RUNNING: Reply = reply(
+    409,
+    "An import (or a forget) is running; try again once it is done",
+    Content::Error(&[ErrorCode::ImportRunning]),
+);
 
 /// The route table.
 pub fn endpoints() -> Vec<Endpoint> {
@@ -593,6 +610,92 @@ pub fn endpoints() -> Vec<Endpoint> {
             },
         },
         Endpoint {
+            method: Method::POST,
+            path: "/import",
+            prefixes: STRAVA,
+            route: || web::to(import::upload),
+            doc: Doc {
+                summary: "Import a Strava account export (ZIP) or one activity file (FIT, GPX or \
+                    TCX, each optionally gzipped), recognised by its content; the job runs in \
+                    the background",
+                params: vec![],
+                body: Some(Body::Binary(UPLOAD_TYPES)),
+                replies: vec![
+                    reply(
+                        202,
+                        "The import started: GET /strava/import/{import_id} follows it",
+                        Content::Json("ImportStarted"),
+                    ),
+                    reply(
+                        400,
+                        "The body is empty, or broke off before its end",
+                        Content::Error(&[ErrorCode::MalformedBody]),
+                    ),
+                    UNAUTHORIZED,
+                    reply(
+                        408,
+                        "Nothing of the body arrived for 60 seconds",
+                        Content::Error(&[ErrorCode::RequestTimeout]),
+                    ),
+                    IMPORT_RUNNING,
+                    reply(
+                        413,
+                        "Larger than IMPORT_MAX_BYTES (a Content-Length above it is refused \
+                            before the body is read)",
+                        Content::Error(&[ErrorCode::PayloadTooLarge]),
+                    ),
+                    INTERNAL,
+                    UNAVAILABLE,
+                ],
+                api_key: true,
+                metrics_token: false,
+            },
+        },
+        Endpoint {
+            method: Method::GET,
+            path: "/import/{id}",
+            prefixes: STRAVA,
+            route: || web::to(import::status),
+            doc: Doc {
+                summary: "An import's state and progress, and what it did once done",
+                params: vec![Param::Text(&params::IMPORT_ID)],
+                body: None,
+                replies: vec![
+                    json("The import", "ImportJob"),
+                    UNAUTHORIZED,
+                    reply(
+                        404,
+                        "No import has this id",
+                        Content::Error(&[ErrorCode::NotFound]),
+                    ),
+                    INTERNAL,
+                    UNAVAILABLE,
+                ],
+                api_key: true,
+                metrics_token: false,
+            },
+        },
+        Endpoint {
+            method: Method::DELETE,
+            path: "/import",
+            prefixes: STRAVA,
+            route: || web::to(import::forget),
+            doc: Doc {
+                summary: "Delete every imported activity (what came from Strava's API stays)",
+                params: vec![],
+                body: None,
+                replies: vec![
+                    json("How many activities were deleted", "Deleted"),
+                    UNAUTHORIZED,
+                    IMPORT_RUNNING,
+                    INTERNAL,
+                    UNAVAILABLE,
+                ],
+                api_key: true,
+                metrics_token: false,
+            },
+        },
+        Endpoint {
             method: Method::GET,
             path: "/admin/actors",
             prefixes: STRAVA,
@@ -842,7 +945,7 @@ fn webhook_events(path: &'static str, elsewhere: &'static str) -> Endpoint {
         doc: Doc {
             summary: "A Strava push event, acknowledged at once and confirmed with Strava later",
             params: webhook_path_params(path),
-            body: Some("WebhookEvent"),
+            body: Some(Body::Json("WebhookEvent")),
             replies: vec![
                 json("Acknowledged", "Acknowledged"),
                 reply(

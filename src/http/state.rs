@@ -6,7 +6,7 @@ use std::sync::atomic::AtomicBool;
 use secrecy::SecretString;
 
 use crate::actors::Mailbox;
-use crate::actors::{CacheActor, FetcherActor, TokenActor};
+use crate::actors::{CacheActor, FetcherActor, ImportActor, TokenActor};
 use crate::http::middleware::drain::Drain;
 use crate::metrics::Metrics;
 
@@ -15,6 +15,7 @@ pub struct AppState {
     pub token: Mailbox<TokenActor>,
     pub fetcher: Mailbox<FetcherActor>,
     pub cache: Mailbox<CacheActor>,
+    pub importer: Mailbox<ImportActor>,
     pub metrics: Arc<Metrics>,
     pub api_key: SecretString,
     pub webhook_verify_token: Option<SecretString>,
@@ -34,6 +35,10 @@ pub struct AppState {
     /// Where the instance is reached from outside (the origin of STRAVA_REDIRECT_URI), for the
     /// status page's embed snippets; `None`: the request's own host.
     pub public_origin: Option<String>,
+    /// Where uploads wait for their import: `MILEPOST_DATA_DIR/uploads`.
+    pub uploads: std::path::PathBuf,
+    /// `IMPORT_MAX_BYTES`: the largest upload taken.
+    pub import_max_bytes: u64,
     /// The OpenAPI document, serialized once.
     pub openapi: bytes::Bytes,
 }

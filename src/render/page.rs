@@ -50,9 +50,18 @@ pub struct Budget {
     pub limit: (u32, u32),
 }
 
+/// The imported activities (SPEC §11): how many are stored, and when the last import that
+/// wrote finished.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Imports {
+    pub activities: i64,
+    pub last: Option<DateTime<Utc>>,
+}
+
 /// Everything the page shows. The three bodies are the exact JSON bodies the API serves (None: not synced yet).
 pub struct Facts<'a> {
     pub connection: Connection,
+    pub imports: Imports,
     pub last_sync: Option<DateTime<Utc>>,
     pub next_refresh: Option<DateTime<Utc>>,
     pub budget: Option<Budget>,
@@ -278,9 +287,28 @@ pub fn render(facts: &Facts) -> String {
     out
 }
 
-/// The connection state in words, what to do about it, and when milepost last and next talks
-/// to Strava.
+/// The connection state in words, what to do about it, where the data comes from, and when
+/// milepost last and next talks to Strava. Without a connection but with imported activities
+/// the data comes from those alone: the page says so instead of offering the Connect button.
 fn status(out: &mut String, facts: &Facts) {
+    let imported = facts.imports.activities > 0;
+    if facts.connection == Connection::NotConnected && imported {
+        put!(
+            out,
+            "<section class=\"status\" data-connection=\"{}\" data-source=\"imports\">\n\
+             <div class=\"state\"><span class=\"dot\"></span><div>\n\
+             <h2>Serving data from imported files</h2>\n\
+             <p>No Strava account is connected: the stats come from imported files \
+             ({}).</p>\n\
+             <p>To have Strava&#39;s API keep them fresh as well, \
+             <a href=\"/strava/authorize\">connect a Strava account</a>.</p>\n\
+             </div></div>\n<dl class=\"facts\">\n",
+            facts.connection.name(),
+            imports(facts.imports, facts.now)
+        );
+        sync_facts(out, facts);
+        return;
+    }
     let (title, detail, action) = match facts.connection {
         Connection::Connected => (
             "Connected to Strava",
@@ -313,14 +341,39 @@ fn status(out: &mut String, facts: &Facts) {
             "",
         ),
     };
+    let also = if imported {
+        format!(
+            "<p>Also from imported files: {}.</p>\n",
+            imports(facts.imports, facts.now)
+        )
+    } else {
+        String::new()
+    };
     put!(
         out,
         "<section class=\"status\" data-connection=\"{}\">\n<div class=\"state\">\
-         <span class=\"dot\"></span><div>\n<h2>{title}</h2>\n<p>{detail}</p>\n{action}\
+         <span class=\"dot\"></span><div>\n<h2>{title}</h2>\n<p>{detail}</p>\n{also}{action}\
          </div></div>\n<dl class=\"facts\">\n",
         facts.connection.name()
     );
+    sync_facts(out, facts);
+}
 
+/// `12 imported activities, last import 2026-12-02 08:00 UTC (12 minutes ago)`.
+fn imports(imports: Imports, now: DateTime<Utc>) -> String {
+    let activities = if imports.activities == 1 {
+        "1 imported activity".to_owned()
+    } else {
+        format!("{} imported activities", count(imports.activities))
+    };
+    match imports.last {
+        Some(t) => format!("{activities}, last import {} ({})", time(t), ago(t, now)),
+        None => activities,
+    }
+}
+
+/// The last sync, the next refresh and the rate budget, closing the status section.
+fn sync_facts(out: &mut String, facts: &Facts) {
     out.push_str("<div><dt>Last sync</dt><dd>");
     match facts.last_sync {
         Some(t) => {
@@ -718,6 +771,7 @@ mod tests {
     fn synced(connection: Connection) -> Facts<'static> {
         Facts {
             connection,
+            imports: Imports::default(),
             last_sync: Some(Utc.with_ymd_and_hms(2026, 12, 2, 8, 0, 0).unwrap()),
             next_refresh: Some(Utc.with_ymd_and_hms(2026, 12, 2, 8, 15, 0).unwrap()),
             budget: Some(Budget {
@@ -735,6 +789,7 @@ mod tests {
     fn unsynced() -> Facts<'static> {
         Facts {
             connection: Connection::NotConnected,
+            imports: Imports::default(),
             last_sync: None,
             next_refresh: None,
             budget: None,
@@ -842,6 +897,50 @@ mod tests {
         for connection in degraded {
             assert!(render(&synced(connection)).contains("cached data keeps being served"));
         }
+    }
+
+    #[test]
+    fn without_a_connection_imported_activities_replace_the_connect_button() {
+        let mut facts = unsynced();
+        facts.imports = Imports {
+            activities: 1234,
+            last: Some(Utc.with_ymd_and_hms(2026, 12, 2, 6, 0, 0).unwrap()),
+        };
+        let page = render(&facts);
+        assert_eq!(attribute_values(&page, "data-source"), ["imports"]);
+        assert!(page.contains("from imported files"));
+        assert!(page.contains(
+            "1,234 imported activities, last import <time datetime=\"2026-12-02T06:00:00Z\">\
+             2026-12-02 06:00 UTC</time> (2 hours ago)"
+        ));
+        assert!(!page.contains("Connect with Strava"));
+        assert!(!page.contains("No Strava account connected yet"));
+        assert!(page.contains("<dt>Last sync</dt><dd>never</dd>"));
+    }
+
+    #[test]
+    fn with_a_connection_the_imported_activities_are_mentioned_beside_it() {
+        let mut facts = synced(Connection::Connected);
+        facts.imports = Imports {
+            activities: 1,
+            last: None,
+        };
+        let page = render(&facts);
+        assert!(page.contains("Connected to Strava"));
+        assert!(page.contains("Also from imported files: 1 imported activity.</p>"));
+        assert!(attribute_values(&page, "data-source").is_empty());
+    }
+
+    #[test]
+    fn imports_that_left_no_activities_are_not_mentioned() {
+        let mut facts = unsynced();
+        facts.imports = Imports {
+            activities: 0,
+            last: Some(now()),
+        };
+        let page = render(&facts);
+        assert!(!page.contains("imported"));
+        assert!(page.contains("Connect with Strava"));
     }
 
     #[test]

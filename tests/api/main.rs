@@ -11,6 +11,7 @@ mod cors;
 mod health;
 mod hostile;
 mod import;
+mod import_http;
 mod inactive;
 mod oauth;
 mod oauth_limits;

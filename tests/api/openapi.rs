@@ -19,6 +19,7 @@ async fn every_documented_route_answers_with_documented_statuses_only() {
             let request = match method.as_str() {
                 "get" => app.http.get(&url),
                 "post" => app.http.post(&url),
+                "delete" => app.http.delete(&url),
                 other => panic!("undocumented method {other}"),
             };
             // no API key, no parameters: what an unprepared caller gets must be documented too

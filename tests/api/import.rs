@@ -684,3 +684,101 @@ async fn an_import_killed_halfway_leaves_whole_activities_and_a_rerun_finishes_i
     assert_eq!(states, ["failed", "done"]);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A ZIP of `entries` (name, bytes), deflated.
+fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for (name, bytes) in entries {
+        zip.start_file(*name, options).unwrap();
+        zip.write_all(bytes).unwrap();
+    }
+    zip.finish().unwrap().into_inner()
+}
+
+#[actix_web::test]
+async fn hostile_archive_entries_are_refused_before_they_are_inflated_and_the_rest_is_read() {
+    let app = spawn_app_with(SimConfig::default(), |s| s.import_max_entry_bytes = 400_000).await;
+    let dir = scratch();
+    let gpx = std::fs::read(fixture(GPX_RUN)).unwrap();
+    let fit = std::fs::read(fixture(FIT_RUN)).unwrap();
+    let big: Vec<u8> = std::iter::repeat_n(b' ', 300_000)
+        .chain(gpx.iter().copied())
+        .collect();
+    // Within the size limit, but zeros compress far past 100:1
+    let bomb = vec![0u8; 390_000];
+    let mut bytes = zip_of(&[
+        ("../escaped.gpx", &gpx),
+        ("/etc/absolute.gpx", &gpx),
+        ("big.gpx", &big),
+        ("bomb.fit", &bomb),
+        ("caf?.fit", &fit),
+    ]);
+    // A name that is not UTF-8 (Latin-1 é), in the local header and the central directory alike
+    let from: &[u8] = b"caf?.fit";
+    let to: &[u8] = b"caf\xe9.fit";
+    let mut at = 0;
+    while let Some(found) = bytes[at..].windows(from.len()).position(|w| w == from) {
+        bytes[at + found..at + found + from.len()].copy_from_slice(to);
+        at += found + from.len();
+    }
+    let archive = dir.join("hostile.zip");
+    std::fs::write(&archive, bytes).unwrap();
+
+    let summary = import(&app, vec![archive]).await;
+
+    // The FIT under the Latin-1 name is read; nothing lands outside; each other entry has its reason
+    assert_eq!(summary.activities.new, 1, "{summary:?}");
+    let reason = |name: &str| {
+        summary
+            .refused
+            .iter()
+            .find(|r| r.file.contains(name))
+            .unwrap_or_else(|| panic!("{name} not refused: {:?}", summary.refused))
+            .reason
+            .clone()
+    };
+    assert!(!reason("escaped.gpx").is_empty());
+    assert!(!reason("absolute.gpx").is_empty());
+    assert!(
+        reason("big.gpx").contains("IMPORT_MAX_ENTRY_BYTES"),
+        "{}",
+        reason("big.gpx")
+    );
+    assert!(
+        reason("bomb.fit").contains("100:1"),
+        "{}",
+        reason("bomb.fit")
+    );
+    assert_eq!(summary.refused.len(), 4, "{:?}", summary.refused);
+    assert!(!dir.parent().unwrap().join("escaped.gpx").exists());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[actix_web::test]
+async fn a_name_with_markup_is_served_escaped_on_the_page_and_the_cards() {
+    let app = spawn_app().await;
+    let dir = scratch();
+    let gpx = std::fs::read_to_string(fixture(GPX_RUN)).unwrap();
+    let hostile = "<script>alert(1)</script> & \"friends\"";
+    assert!(gpx.contains("<name>casual stroll</name>"));
+    let named = gpx.replace(
+        "<name>casual stroll</name>",
+        "<name>&lt;script&gt;alert(1)&lt;/script&gt; &amp; \"friends\"</name>",
+    );
+    std::fs::write(dir.join("named.gpx"), named).unwrap();
+
+    import(&app, vec![dir.join("named.gpx")]).await;
+
+    let list = json(app.get("/strava/activities").await).await;
+    assert_eq!(list["data"][0]["name"], hostile);
+    let page = app.get("/").await.text().await.unwrap();
+    assert!(
+        !page.contains("<script>alert"),
+        "the page holds the raw name"
+    );
+    assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -120,6 +120,9 @@ pub struct StartImport {
     pub visibility: Option<Visibility>,
     /// Delete the inputs afterwards (an upload, kept only for its job).
     pub remove_after: bool,
+    /// How the summary names the input (an upload's file name is the server's own, not one the
+    /// person uploading knows); `None`: by its path.
+    pub shown_as: Option<String>,
     /// Files of the watched folder, by SHA-256, to remember once the job is done.
     pub remember: Vec<(String, String)>,
 }
@@ -338,6 +341,10 @@ async fn run_job(
         summary.seconds = (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
         summary
     });
+    let outcome = match &msg.shown_as {
+        Some(shown) => renamed(outcome, &msg.inputs, shown),
+        None => outcome,
+    };
     if !msg.dry_run {
         if outcome.is_ok() {
             for (sha256, name) in &msg.remember {
@@ -381,6 +388,29 @@ async fn run_job(
         }
     }
     progress.send_modify(|p| p.outcome = Some(outcome));
+}
+
+/// The outcome with every mention of an input's path replaced by `shown`.
+fn renamed(
+    outcome: Result<Summary, String>,
+    inputs: &[PathBuf],
+    shown: &str,
+) -> Result<Summary, String> {
+    let rename = |text: &str| {
+        inputs.iter().fold(text.to_owned(), |text, input| {
+            text.replace(&input.display().to_string(), shown)
+        })
+    };
+    match outcome {
+        Ok(mut summary) => {
+            for refused in &mut summary.refused {
+                refused.file = rename(&refused.file);
+                refused.reason = rename(&refused.reason);
+            }
+            Ok(summary)
+        }
+        Err(error) => Err(rename(&error)),
+    }
 }
 
 /// One input to read: an export row (with its file, if it names one found) or a file alone.

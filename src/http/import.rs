@@ -72,6 +72,7 @@ async fn take(
         .ask(StartImport {
             inputs: vec![upload.path.clone()],
             remove_after: true,
+            shown_as: Some("upload".to_owned()),
             ..StartImport::default()
         })
         .await

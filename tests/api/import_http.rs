@@ -374,6 +374,9 @@ async fn an_upload_over_import_max_bytes_is_a_413_with_or_without_a_length_and_l
     let id = json(r).await["import_id"].as_str().unwrap().to_owned();
     let job = finished(&app, &id).await;
     assert_eq!(job["summary"]["activities"]["new"], 0, "{job}");
+    // Named as the person uploading knows it, not by the server's own file name
+    assert_eq!(job["summary"]["refused"][0]["file"], "upload", "{job}");
+    assert!(!job.to_string().contains(".upload"), "{job}");
     assert!(eventually(async || files_in(&dir).is_empty()).await);
 }
 

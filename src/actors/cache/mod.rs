@@ -636,8 +636,8 @@ struct Published {
 }
 
 /// Derives every body from what is stored — the API data of `athlete` (none: imports only) and
-/// the imported activities the API does not hold — and writes them in `tx`; `None` when nothing
-/// is left to serve. `fetched_at`: when the data was read (`None`: the last imported change).
+/// the imported activities the API does not hold — and writes them in `tx`. `fetched_at`: when
+/// the data was read (`None`: when the last sync or imported change was).
 async fn derive(
     tx: &deadpool_postgres::Transaction<'_>,
     athlete: Option<i64>,
@@ -645,15 +645,12 @@ async fn derive(
     now: DateTime<Utc>,
     fetched_at: Option<DateTime<Utc>>,
     memo: &mut stats::CalendarMemo,
-) -> Result<Option<Published>, CacheError> {
+) -> Result<Published, CacheError> {
     let (all, imported_only) = store::imports::served_activities(tx, athlete).await?;
     let strava_stats = match athlete {
         Some(athlete) => store::athlete_stats(tx, athlete).await?,
         None => None,
     };
-    if all.is_empty() && strava_stats.is_none() {
-        return Ok(None);
-    }
     let fetched_at = match fetched_at {
         Some(at) => at,
         None => match store::last_publication(tx).await? {
@@ -667,12 +664,17 @@ async fn derive(
     let mut bodies = stats::activity_bodies(&all, visibility, now, fetched_at, memo);
     let local_date = stats::local_time(now, utc_offset).date();
     // Strava's own totals count only what the API knows: with imported activities it does not
-    // know, or without the API, the year is summed from the activities (SPEC §11).
+    // know, or without the API, the year is summed from the activities (SPEC §11). With the API
+    // alone and no totals from Strava (not yet, or purged), ytd is not served.
+    let summed = imported_only > 0 || athlete.is_none();
     let ytd = match strava_stats {
-        Some(stats) if imported_only == 0 => stats::ytd(&stats, fetched_at),
-        _ => stats::ytd_from_activities(&public, local_date, fetched_at),
+        Some(stats) if !summed => Some(stats::ytd(&stats, fetched_at)),
+        _ if summed => Some(stats::ytd_from_activities(&public, local_date, fetched_at)),
+        _ => None,
     };
-    bodies.push((stats::keys::YTD.to_owned(), ytd));
+    if let Some(ytd) = ytd {
+        bodies.push((stats::keys::YTD.to_owned(), ytd));
+    }
     let bodies: Vec<StoredBody> = bodies
         .into_iter()
         .map(|(key, body)| StoredBody {
@@ -682,7 +684,7 @@ async fn derive(
         })
         .collect();
     store::replace_bodies(tx, &bodies).await?;
-    Ok(Some(Published {
+    Ok(Published {
         generation: store::queue::generation(tx).await?,
         bodies,
         list,
@@ -691,7 +693,7 @@ async fn derive(
         absurd: stats::absurd_activities(&all),
         stored: all.len(),
         local_date,
-    }))
+    })
 }
 
 impl Handler<Ingest> for CacheActor {
@@ -739,7 +741,7 @@ impl Handler<Ingest> for CacheActor {
                     };
                     let fetched_at = Some(fetched_at);
                     published =
-                        derive(&tx, athlete, visibility, now, fetched_at, &mut turn).await?;
+                        Some(derive(&tx, athlete, visibility, now, fetched_at, &mut turn).await?);
                 }
                 tx.commit().await?;
                 Ok((upserted, published, turn))
@@ -848,7 +850,9 @@ impl CacheActor {
                 let tx = db.transaction().await?;
                 let (deleted, athlete, left_at) = delete(&tx).await?;
                 let published = match left_at {
-                    Some(at) => derive(&tx, athlete, visibility, now, Some(at), &mut turn).await?,
+                    Some(at) => {
+                        Some(derive(&tx, athlete, visibility, now, Some(at), &mut turn).await?)
+                    }
                     None => None,
                 };
                 if published.is_none() {

@@ -22,7 +22,8 @@ CREATE TABLE import_jobs (
     state       TEXT        NOT NULL CHECK (state IN ('queued', 'running', 'done', 'failed')),
     files_done  BIGINT      NOT NULL DEFAULT 0,
     files_total BIGINT      NOT NULL DEFAULT 0,
-    summary     JSONB,
+    -- JSON, not JSONB: the summary keeps the key order it is written in
+    summary     JSON,
     error       TEXT,
     dry_run     BOOLEAN     NOT NULL DEFAULT FALSE,
     started_at  TIMESTAMPTZ NOT NULL DEFAULT now(),

@@ -455,8 +455,8 @@ struct Run<'a> {
     summary: Summary,
     /// Every known activity (the API's served ones and the imported ones), growing as the job goes.
     index: Index,
-    /// The API's activities: whether the public sees each.
-    api_public: HashMap<i64, bool>,
+    /// The API's activities: who may see each (`visibility`, `private`).
+    api_visibility: HashMap<i64, (String, bool)>,
     imported: HashMap<i64, Activity>,
     /// Ids this job settled already: a second copy in one import is merged into the first.
     settled: HashSet<i64>,
@@ -480,7 +480,7 @@ impl<'a> Run<'a> {
             progress,
             summary: Summary::default(),
             index: Index::default(),
-            api_public: HashMap::new(),
+            api_visibility: HashMap::new(),
             imported: HashMap::new(),
             settled: HashSet::new(),
             batch: Vec::new(),
@@ -546,8 +546,10 @@ impl<'a> Run<'a> {
             None => Vec::new(),
         };
         self.imported = store::imports::imported_activities(db).await?;
-        let public = self.deps.settings.public;
-        self.api_public = api.iter().map(|a| (a.id, public.admits(a))).collect();
+        self.api_visibility = api
+            .iter()
+            .map(|a| (a.id, (a.visibility.clone(), a.private)))
+            .collect();
         let known = api.iter().chain(self.imported.values()).filter_map(known);
         self.index = Index::new(known);
         Ok(api
@@ -629,7 +631,7 @@ impl<'a> Run<'a> {
         self.summary.local_time.count(source);
         self.summary.unknown_sport += u64::from(unknown_sport);
         let (id, joined) = match file_id {
-            None => (activity.id, self.api_public.contains_key(&activity.id)),
+            None => (activity.id, self.api_visibility.contains_key(&activity.id)),
             Some(own) if self.index.contains(own) => (own, false),
             Some(own) => {
                 let start = start_of(&activity);
@@ -643,6 +645,12 @@ impl<'a> Run<'a> {
             }
         };
         activity.id = id;
+        // An activity the API knows is as visible as the API says, and its imported copy stays
+        // so should the API's go (a disconnect must not make a private activity public).
+        if let Some((visibility, private)) = self.api_visibility.get(&id) {
+            activity.visibility.clone_from(visibility);
+            activity.private = *private;
+        }
         let counts = &mut self.summary.activities;
         if !self.settled.insert(id) {
             // A second copy in this import (a file beside its export row): the first stays.
@@ -663,12 +671,7 @@ impl<'a> Run<'a> {
             Outcome::Unchanged => counts.unchanged += 1,
             Outcome::Merged => counts.merged += 1,
         }
-        // An activity the API knows is as public as the API says (SPEC §11).
-        let public = match self.api_public.get(&id) {
-            Some(&public) => public,
-            None => self.deps.settings.public.admits(&activity),
-        };
-        self.summary.public += u64::from(public);
+        self.summary.public += u64::from(self.deps.settings.public.admits(&activity));
         if outcome != Outcome::Unchanged {
             if let Some(k) = known(&activity) {
                 self.index.insert(k);

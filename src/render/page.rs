@@ -298,8 +298,8 @@ fn status(out: &mut String, facts: &Facts) {
             "<section class=\"status\" data-connection=\"{}\" data-source=\"imports\">\n\
              <div class=\"state\"><span class=\"dot\"></span><div>\n\
              <h2>Serving data from imported files</h2>\n\
-             <p>No Strava account is connected: the stats come from imported files \
-             ({}).</p>\n\
+             <p>No Strava account is connected: the stats come from imported files, \
+             {}.</p>\n\
              <p>To have Strava&#39;s API keep them fresh as well, \
              <a href=\"/strava/authorize\">connect a Strava account</a>.</p>\n\
              </div></div>\n<dl class=\"facts\">\n",

@@ -28,13 +28,25 @@ fn fixture(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
 }
 
-/// The simulator's athlete as an export ZIP in `dir`.
-fn export_of(app: &TestApp, dir: &Path, public_only: bool) -> PathBuf {
+/// The simulator's athlete as an export ZIP in `dir`. Written off the test's thread: a test
+/// runtime stalled for seconds keeps kept-alive connections it can no longer notice closing.
+async fn export_of(app: &TestApp, dir: &Path, public_only: bool) -> PathBuf {
     let path = dir.join("export.zip");
-    let file = std::fs::File::create(&path).expect("creating the export");
-    app.sim
-        .write_export(file, &ExportOptions { public_only })
-        .expect("writing the export");
+    let activities: Vec<_> = app
+        .sim
+        .activities()
+        .iter()
+        .filter_map(|json| json["id"].as_i64())
+        .filter_map(|id| app.sim.activity(id))
+        .collect();
+    let out = path.clone();
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::File::create(&out).expect("creating the export");
+        milepost::simulator::write_export(&activities, file, &ExportOptions { public_only })
+            .expect("writing the export");
+    })
+    .await
+    .expect("the export is written");
     path
 }
 
@@ -198,7 +210,7 @@ async fn an_export_imported_without_the_api_serves_what_the_api_sync_serves() {
     let synced = spawn_app().await;
     synced.connect_and_sync().await;
     let dir = scratch();
-    let export = export_of(&synced, &dir, true);
+    let export = export_of(&synced, &dir, true).await;
     let imported = spawn_app_with(SimConfig::default(), |s| {
         s.athlete_timezone = Some("Europe/Oslo".into());
     })
@@ -229,7 +241,7 @@ async fn an_export_of_activities_the_api_already_gave_changes_no_figure_and_a_se
     let app = spawn_app().await;
     app.connect_and_sync().await;
     let dir = scratch();
-    let export = export_of(&app, &dir, true);
+    let export = export_of(&app, &dir, true).await;
     let before = every_body(&app).await;
     let ytd = json(app.get("/strava/stats/ytd").await).await;
 
@@ -533,19 +545,24 @@ async fn milepost_import_prints_one_json_object_and_a_running_server_serves_the_
     let dir = scratch();
     std::fs::copy(fixture(GPX_RUN), dir.join("run.gpx")).unwrap();
     std::fs::copy(fixture(FIT_SETTINGS), dir.join("settings.fit")).unwrap();
+    // Run off the test's thread, which keeps serving its connections meanwhile.
     let run = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_milepost"))
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_milepost"));
+        command
             .args(args)
             .env_clear()
             .envs(settings_env(&app.settings))
             .current_dir(&dir)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .expect("running milepost import")
+            .stdin(std::process::Stdio::null());
+        async move {
+            tokio::task::spawn_blocking(move || command.output().expect("running milepost import"))
+                .await
+                .expect("milepost import ran")
+        }
     };
 
     // A dry run writes nothing
-    let dry = run(&["import", "--dry-run", "--json", "run.gpx"]);
+    let dry = run(&["import", "--dry-run", "--json", "run.gpx"]).await;
     assert_eq!(
         dry.status.code(),
         Some(0),
@@ -557,7 +574,7 @@ async fn milepost_import_prints_one_json_object_and_a_running_server_serves_the_
     assert_eq!(app.rows("imported_activities").await, 0);
 
     // One file refused: exit 1, the rest imported, served by the running server within a second
-    let out = run(&["import", "--json", "."]);
+    let out = run(&["import", "--json", "."]).await;
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -593,11 +610,14 @@ async fn milepost_import_prints_one_json_object_and_a_running_server_serves_the_
     );
 
     // Nothing to read at all: exit 2; a usage error: exit 2
-    assert_eq!(run(&["import", "no-such-file.fit"]).status.code(), Some(2));
-    assert_eq!(run(&["import"]).status.code(), Some(2));
+    assert_eq!(
+        run(&["import", "no-such-file.fit"]).await.status.code(),
+        Some(2)
+    );
+    assert_eq!(run(&["import"]).await.status.code(), Some(2));
 
     // --forget: how many went, as JSON
-    let forget = run(&["import", "--forget", "--json"]);
+    let forget = run(&["import", "--forget", "--json"]).await;
     assert_eq!(forget.status.code(), Some(0));
     let deleted: Value = serde_json::from_slice(&forget.stdout).unwrap();
     assert_eq!(deleted, serde_json::json!({"deleted": 1}));
@@ -608,7 +628,7 @@ async fn milepost_import_prints_one_json_object_and_a_running_server_serves_the_
 async fn an_import_killed_halfway_leaves_whole_activities_and_a_rerun_finishes_it() {
     let app = spawn_app().await;
     let dir = scratch();
-    let export = export_of(&app, &dir, false);
+    let export = export_of(&app, &dir, false).await;
     let command = || {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_milepost"));
         command
@@ -780,5 +800,42 @@ async fn a_name_with_markup_is_served_escaped_on_the_page_and_the_cards() {
         "the page holds the raw name"
     );
     assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[actix_web::test]
+async fn private_activities_merged_with_the_api_stay_private_after_a_disconnect() {
+    let app = spawn_app().await;
+    app.connect_and_sync().await;
+    let dir = scratch();
+    // Every visibility, as Strava's own export holds them, imported as Everyone by default
+    let export = export_of(&app, &dir, false).await;
+    let public_before = json(app.get("/strava/activities?limit=1").await).await["total"]
+        .as_u64()
+        .unwrap();
+    let everything = app.sim.activities().len() as u64;
+    assert!(
+        everything > public_before,
+        "the athlete has non-public activities"
+    );
+
+    let summary = import(&app, vec![export]).await;
+    assert_eq!(summary.activities.merged, everything);
+    assert_eq!(summary.public, public_before);
+    let r = app
+        .http
+        .post(app.url("/strava/disconnect"))
+        .header("X-API-Key", API_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    // The imported copies stay, as visible as the API said they were
+    let after = json(app.get("/strava/activities?limit=1").await).await["total"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(after, public_before);
+    assert_eq!(app.rows("imported_activities").await as u64, everything);
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -44,8 +44,8 @@ use crate::store::{self, StoreError};
 use crate::strava::models::Activity;
 
 /// Activities per ingest: one transaction each, small enough that a job stopped halfway loses
-/// little, large enough that a big export is a few dozen writes.
-const BATCH: usize = 500;
+/// little, large enough that a big export is a few writes (each derives every body again).
+const BATCH: usize = 1000;
 /// How often a running job writes its progress for `GET /strava/import/{id}`.
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 /// Starting a job waits this long for a database session at most.
@@ -227,13 +227,13 @@ impl Handler<StartImport> for ImportActor {
         let deps = self.deps.clone();
         Box::pin(
             async move {
-                let db = deps.pool.get().await?;
-                if !store::imports::try_lock_import(&db).await? {
-                    return Err(ImportError::Running);
-                }
+                let db = take_lock(&deps.pool).await?;
                 let id = uuid::Uuid::new_v4().simple().to_string();
-                if !msg.dry_run {
-                    store::imports::create_import_job(&db, &id, false).await?;
+                if !msg.dry_run
+                    && let Err(e) = store::imports::create_import_job(&db, &id, false).await
+                {
+                    release(db).await;
+                    return Err(e.into());
                 }
                 Ok((id, db, msg))
             }
@@ -292,10 +292,7 @@ impl Handler<ForgetImports> for ImportActor {
         let deps = self.deps.clone();
         Box::pin(
             async move {
-                let db = deps.pool.get().await?;
-                if !store::imports::try_lock_import(&db).await? {
-                    return Err(ImportError::Running);
-                }
+                let db = take_lock(&deps.pool).await?;
                 let forgot = deps.cache.ask(ForgetImported).await;
                 release(db).await;
                 let deleted = forgot
@@ -313,6 +310,21 @@ impl Handler<ForgetImports> for ImportActor {
                 result
             }),
         )
+    }
+}
+
+/// A session holding the import lock; [`ImportError::Running`] while another holds it. Give it
+/// back with [`release`].
+async fn take_lock(pool: &Pool) -> Result<deadpool_postgres::Object, ImportError> {
+    let db = pool.get().await?;
+    match store::imports::try_lock_import(&db).await {
+        Ok(true) => Ok(db),
+        Ok(false) => Err(ImportError::Running),
+        Err(e) => {
+            // Whether it holds the lock now is unknown: it never goes back to the pool.
+            drop(deadpool_postgres::Object::take(db));
+            Err(e.into())
+        }
     }
 }
 
@@ -461,6 +473,8 @@ struct Run<'a> {
     /// Ids this job settled already: a second copy in one import is merged into the first.
     settled: HashSet<i64>,
     batch: Vec<Activity>,
+    /// The batch being written.
+    writing: Option<tokio::task::JoinHandle<Result<(), String>>>,
     last_progress: Instant,
 }
 
@@ -484,6 +498,7 @@ impl<'a> Run<'a> {
             imported: HashMap::new(),
             settled: HashSet::new(),
             batch: Vec::new(),
+            writing: None,
             last_progress: Instant::now(),
         }
     }
@@ -517,7 +532,8 @@ impl<'a> Run<'a> {
                 let (inventory, local) = (inventory.clone(), local.clone());
                 blocking(move || parse(unit, &inventory, &local, visibility))
             })
-            .buffered(cores);
+            // Two files a core in flight: a long file does not leave the other core idle.
+            .buffered(cores * 2);
         let mut done = 0u64;
         while let Some(result) = parsed.next().await {
             let parsed = result?;
@@ -530,6 +546,7 @@ impl<'a> Run<'a> {
             self.report(done, total, false).await;
         }
         self.flush().await?;
+        self.written().await?;
         self.report(total, total, true).await;
         Ok(std::mem::take(&mut self.summary))
     }
@@ -684,19 +701,35 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
-    /// Writes the queued activities in one ingest (nothing in a dry run).
+    /// Sends the queued activities in one ingest (nothing in a dry run), once the one before
+    /// is written: files go on being read while a batch is written, and batches stay in order.
     async fn flush(&mut self) -> Result<(), String> {
         let batch = std::mem::take(&mut self.batch);
         if batch.is_empty() || self.dry_run {
             return Ok(());
         }
-        self.deps
-            .cache
-            .ask(Ingest::imported(batch, self.deps.clock.now()))
-            .await
-            .map_err(|_| "the cache did not answer in time".to_owned())?
-            .map_err(|e| format!("could not store the activities: {e:#}"))?;
+        self.written().await?;
+        let cache = self.deps.cache.clone();
+        let ingest = Ingest::imported(batch, self.deps.clock.now());
+        self.writing = Some(actix::spawn(async move {
+            cache
+                .ask(ingest)
+                .await
+                .map_err(|_| "the cache did not answer in time".to_owned())?
+                .map_err(|e| format!("could not store the activities: {e:#}"))?;
+            Ok(())
+        }));
         Ok(())
+    }
+
+    /// Waits for the batch being written, if any.
+    async fn written(&mut self) -> Result<(), String> {
+        match self.writing.take() {
+            Some(writing) => writing
+                .await
+                .map_err(|_| "the write of a batch stopped".to_owned())?,
+            None => Ok(()),
+        }
     }
 
     /// Publishes progress: always on the channel, in `import_jobs` at most every

@@ -71,17 +71,7 @@ pub async fn upsert_imported(
     activities: &[Activity],
     now: DateTime<Utc>,
 ) -> anyhow::Result<u64> {
-    let mut ids = Vec::with_capacity(activities.len());
-    let mut starts = Vec::with_capacity(activities.len());
-    let mut summaries = Vec::with_capacity(activities.len());
-    for a in activities {
-        let Ok(start) = DateTime::parse_from_rfc3339(&a.start_date) else {
-            continue;
-        };
-        ids.push(a.id);
-        starts.push(start.with_timezone(&Utc));
-        summaries.push(serde_json::to_value(a)?);
-    }
+    let (ids, starts, summaries) = super::columns(activities)?;
     Ok(db
         .execute(
             "INSERT INTO imported_activities (id, start_date, summary, imported_at)

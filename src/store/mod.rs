@@ -260,6 +260,26 @@ pub async fn upsert_activities(
     activities: &[Activity],
     confirmed_at: DateTime<Utc>,
 ) -> anyhow::Result<u64> {
+    let (ids, starts, summaries) = columns(activities)?;
+    let n = db
+        .execute(
+            "INSERT INTO activities (id, athlete_id, start_date, summary, confirmed_at)
+             SELECT u.id, $1, u.start_date, u.summary, $5
+             FROM unnest($2::bigint[], $3::timestamptz[], $4::jsonb[]) AS u(id, start_date, summary)
+             ON CONFLICT (id) DO UPDATE SET athlete_id = $1, start_date = EXCLUDED.start_date,
+                 summary = EXCLUDED.summary, confirmed_at = $5",
+            &[&athlete_id, &ids, &starts, &summaries, &confirmed_at],
+        )
+        .await?;
+    Ok(n)
+}
+
+/// The columns of an `unnest` insert of activities: ids, starts and summaries.
+type Columns = (Vec<i64>, Vec<DateTime<Utc>>, Vec<serde_json::Value>);
+
+/// Activities as the columns of an `unnest` insert. Activities without a readable start date
+/// are skipped (they could not be placed in any stat).
+fn columns(activities: &[Activity]) -> anyhow::Result<Columns> {
     let mut ids = Vec::with_capacity(activities.len());
     let mut starts = Vec::with_capacity(activities.len());
     let mut summaries = Vec::with_capacity(activities.len());
@@ -275,17 +295,7 @@ pub async fn upsert_activities(
         starts.push(start.with_timezone(&Utc));
         summaries.push(serde_json::to_value(a)?);
     }
-    let n = db
-        .execute(
-            "INSERT INTO activities (id, athlete_id, start_date, summary, confirmed_at)
-             SELECT u.id, $1, u.start_date, u.summary, $5
-             FROM unnest($2::bigint[], $3::timestamptz[], $4::jsonb[]) AS u(id, start_date, summary)
-             ON CONFLICT (id) DO UPDATE SET athlete_id = $1, start_date = EXCLUDED.start_date,
-                 summary = EXCLUDED.summary, confirmed_at = $5",
-            &[&athlete_id, &ids, &starts, &summaries, &confirmed_at],
-        )
-        .await?;
-    Ok(n)
+    Ok((ids, starts, summaries))
 }
 
 pub async fn activities(db: &impl GenericClient, athlete_id: i64) -> anyhow::Result<Vec<Activity>> {

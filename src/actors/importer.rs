@@ -347,6 +347,7 @@ async fn run_job(
 ) {
     let started = Instant::now();
     let mut run = Run::new(&deps, &id, msg.dry_run, &db, &progress);
+    run.visibility_given = msg.visibility.is_some();
     let visibility = msg.visibility.unwrap_or(deps.settings.visibility);
     let outcome = run.go(&msg.inputs, visibility).await;
     let outcome = outcome.map(|mut summary| {
@@ -473,6 +474,12 @@ struct Run<'a> {
     /// Ids this job settled already: a second copy in one import is merged into the first.
     settled: HashSet<i64>,
     batch: Vec<Activity>,
+    /// Copies imported from files alone that export rows took the place of, deleted with the
+    /// batch.
+    absorbed: Vec<i64>,
+    /// The job said who may see what it imports (otherwise a re-imported activity keeps its
+    /// visibility).
+    visibility_given: bool,
     /// The batch being written.
     writing: Option<tokio::task::JoinHandle<Result<(), String>>>,
     last_progress: Instant,
@@ -498,6 +505,8 @@ impl<'a> Run<'a> {
             imported: HashMap::new(),
             settled: HashSet::new(),
             batch: Vec::new(),
+            absorbed: Vec::new(),
+            visibility_given: false,
             writing: None,
             last_progress: Instant::now(),
         }
@@ -527,13 +536,28 @@ impl<'a> Run<'a> {
         let athlete_zone = settings.athlete_timezone;
         let local = Arc::new(LocalTime::new(athlete_zone, strava_zone));
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let mut parsed = futures::stream::iter(units)
+        // One file a core at a time (SPEC §11): memory stays at a few files whatever the input.
+        let parsed = futures::stream::iter(units)
             .map(|unit| {
                 let (inventory, local) = (inventory.clone(), local.clone());
-                blocking(move || parse(unit, &inventory, &local, visibility))
+                blocking(move || parse_guarded(unit, &inventory, &local, visibility))
             })
-            // Two files a core in flight: a long file does not leave the other core idle.
-            .buffered(cores * 2);
+            .buffered(cores);
+        let read = self.take(parsed, total).await;
+        // Whatever happened, the batch being written is committed or failed before the job ends.
+        let written = self.written().await;
+        read?;
+        written?;
+        self.report(total, total, true).await;
+        Ok(std::mem::take(&mut self.summary))
+    }
+
+    /// Settles what the readers give, in order, then writes the last batch.
+    async fn take(
+        &mut self,
+        mut parsed: impl futures::Stream<Item = Result<Parsed, String>> + Unpin,
+        total: u64,
+    ) -> Result<(), String> {
         let mut done = 0u64;
         while let Some(result) = parsed.next().await {
             let parsed = result?;
@@ -545,10 +569,7 @@ impl<'a> Run<'a> {
             done += 1;
             self.report(done, total, false).await;
         }
-        self.flush().await?;
-        self.written().await?;
-        self.report(total, total, true).await;
-        Ok(std::mem::take(&mut self.summary))
+        self.flush().await
     }
 
     /// Loads what is known already: the served API activities, the imported ones. Returns the
@@ -567,7 +588,10 @@ impl<'a> Run<'a> {
             .iter()
             .map(|a| (a.id, (a.visibility.clone(), a.private)))
             .collect();
-        let known = api.iter().chain(self.imported.values()).filter_map(known);
+        let known = api
+            .iter()
+            .chain(self.imported.values())
+            .filter_map(Known::of);
         self.index = Index::new(known);
         Ok(api
             .iter()
@@ -645,52 +669,89 @@ impl<'a> Run<'a> {
             source,
             unknown_sport,
         } = candidate;
-        self.summary.local_time.count(source);
-        self.summary.unknown_sport += u64::from(unknown_sport);
+
+        let start = start_of(&activity);
         let (id, joined) = match file_id {
-            None => (activity.id, self.api_visibility.contains_key(&activity.id)),
-            Some(own) if self.index.contains(own) => (own, false),
-            Some(own) => {
-                let start = start_of(&activity);
-                match start.and_then(|start| {
-                    self.index
-                        .matching(&activity.sport_type, start, activity.elapsed_time)
-                }) {
-                    Some(known) => (known, true),
-                    None => (own, false),
+            None => {
+                // An export row takes the place of a copy imported from its file alone.
+                let id = activity.id;
+                let file_copy = start.and_then(|start| {
+                    self.index.matching_among(
+                        &activity.sport_type,
+                        start,
+                        activity.elapsed_time,
+                        |known| known < 0,
+                    )
+                });
+                if let Some(file_copy) = file_copy {
+                    self.index.remove(file_copy);
+                    self.imported.remove(&file_copy);
+                    self.absorbed.push(file_copy);
                 }
+                (
+                    id,
+                    file_copy.is_some() || self.api_visibility.contains_key(&id),
+                )
             }
+            Some(own) if self.index.contains(own) => (own, false),
+            Some(own) => match start.and_then(|start| {
+                self.index
+                    .matching(&activity.sport_type, start, activity.elapsed_time)
+            }) {
+                Some(known) => (known, true),
+                None => (own, false),
+            },
         };
         activity.id = id;
-        // An activity the API knows is as visible as the API says, and its imported copy stays
-        // so should the API's go (a disconnect must not make a private activity public).
+        let prior = self.imported.get(&id);
         if let Some((visibility, private)) = self.api_visibility.get(&id) {
+            // An activity the API knows is as visible as the API says, and its imported copy
+            // stays so should the API's go (a disconnect must not make it public).
             activity.visibility.clone_from(visibility);
             activity.private = *private;
+        } else if let Some(prior) = prior
+            && !self.visibility_given
+        {
+            // Imported again without a word on visibility: as visible as it was.
+            activity.visibility.clone_from(&prior.visibility);
+            activity.private = prior.private;
         }
-        let counts = &mut self.summary.activities;
+        if let Some(prior) = prior
+            && source == LocalTimeSource::Utc
+        {
+            // Nothing places it this time (the connected athlete's zone went with a
+            // disconnect): its local day stays the one fixed when it was first imported.
+            activity.utc_offset = prior.utc_offset;
+            activity
+                .start_date_local
+                .clone_from(&prior.start_date_local);
+        }
         if !self.settled.insert(id) {
             // A second copy in this import (a file beside its export row): the first stays.
-            counts.merged += 1;
+            self.summary.activities.merged += 1;
             return Ok(());
         }
-        let outcome = match self.imported.get(&id) {
-            Some(prior) if *prior == activity => Outcome::Unchanged,
-            // A file joining an activity imported from another source keeps that one.
-            Some(_) if joined && file_id.is_some() => Outcome::Unchanged,
-            Some(_) => Outcome::Updated,
-            None if joined => Outcome::Merged,
-            None => Outcome::New,
+        self.summary.local_time.count(source);
+        self.summary.unknown_sport += u64::from(unknown_sport);
+        let (outcome, kept) = match prior {
+            Some(prior) if *prior == activity => (Outcome::Unchanged, prior),
+            // A file joining an activity imported from another source: that copy stays.
+            Some(prior) if joined && file_id.is_some() => (Outcome::Merged, prior),
+            Some(_) => (Outcome::Updated, &activity),
+            None if joined => (Outcome::Merged, &activity),
+            None => (Outcome::New, &activity),
         };
+        let write = std::ptr::eq(kept, &activity);
+        self.summary.public += u64::from(self.deps.settings.public.admits(kept));
+        let counts = &mut self.summary.activities;
         match outcome {
             Outcome::New => counts.new += 1,
             Outcome::Updated => counts.updated += 1,
             Outcome::Unchanged => counts.unchanged += 1,
             Outcome::Merged => counts.merged += 1,
         }
-        self.summary.public += u64::from(self.deps.settings.public.admits(&activity));
-        if outcome != Outcome::Unchanged {
-            if let Some(k) = known(&activity) {
+        if write {
+            if let Some(k) = Known::of(&activity) {
                 self.index.insert(k);
             }
             self.batch.push(activity);
@@ -705,12 +766,16 @@ impl<'a> Run<'a> {
     /// is written: files go on being read while a batch is written, and batches stay in order.
     async fn flush(&mut self) -> Result<(), String> {
         let batch = std::mem::take(&mut self.batch);
-        if batch.is_empty() || self.dry_run {
+        let absorbed = std::mem::take(&mut self.absorbed);
+        if (batch.is_empty() && absorbed.is_empty()) || self.dry_run {
             return Ok(());
         }
         self.written().await?;
         let cache = self.deps.cache.clone();
-        let ingest = Ingest::imported(batch, self.deps.clock.now());
+        let ingest = Ingest {
+            imported_removed: absorbed,
+            ..Ingest::imported(batch, self.deps.clock.now())
+        };
         self.writing = Some(actix::spawn(async move {
             cache
                 .ask(ingest)
@@ -766,12 +831,28 @@ fn start_of(activity: &Activity) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-fn known(activity: &Activity) -> Option<Known> {
-    Some(Known {
-        id: activity.id,
-        sport_type: activity.sport_type.clone(),
-        start: start_of(activity)?,
-        elapsed_time: activity.elapsed_time,
+/// [`parse`], with a reader that panics on some input refusing that input rather than ending
+/// the job.
+fn parse_guarded(
+    unit: Unit,
+    inventory: &Inventory,
+    local: &LocalTime,
+    visibility: Visibility,
+) -> Parsed {
+    let shown = match &unit {
+        Unit::Row(_, Some(file)) | Unit::File(file) => file.display.clone(),
+        Unit::Row(row, None) => format!("activities.csv: activity {}", row.id),
+    };
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        parse(unit, inventory, local, visibility)
+    }))
+    .unwrap_or_else(|_| Parsed {
+        candidate: None,
+        refused: vec![Refused {
+            file: shown,
+            reason: "could not be read (the reader failed on it)".to_owned(),
+        }],
+        files: 1,
     })
 }
 

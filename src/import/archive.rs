@@ -286,16 +286,17 @@ impl Inventory {
                     .ok_or_else(|| Refusal::new("belongs to no archive this import opened"))?;
                 let mut file = File::open(&archive.path).map_err(|e| unopenable(&e))?;
                 let zipped = archive.metadata.entry(*index).map_err(|e| corrupt(&e))?;
-                let declared = zipped.size();
                 let inflated = zipped
                     .with_reader(&mut file, ZipReadOptions::new())
                     .map_err(|e| corrupt(&e))?;
                 let inflated = Bounded::new(inflated, limits.ceiling(Some(*compressed)));
                 if entry.gzipped {
                     copy(
+                        // Held to the ratio of what the archive stores: a gzip inside a ZIP
+                        // must not multiply the two layers' ratios.
                         Bounded::new(
                             MultiGzDecoder::new(inflated),
-                            limits.ceiling(Some(declared)),
+                            limits.ceiling(Some(*compressed)),
                         ),
                         out,
                     )

@@ -9,7 +9,10 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Utc};
 
 use super::sport::{Family, family};
+use crate::strava::models::Activity;
 
+/// The sport of an activity nothing names a sport for ([`super::build::UNKNOWN_SPORT`]).
+const UNNAMED_SPORT: &str = super::build::UNKNOWN_SPORT;
 /// How far apart two starts of one activity may be.
 pub const START_TOLERANCE_SECS: i64 = 120;
 /// How far apart two elapsed times of one activity may be, as a share of the longer.
@@ -24,6 +27,20 @@ pub struct Known {
     pub sport_type: String,
     pub start: DateTime<Utc>,
     pub elapsed_time: i64,
+}
+
+impl Known {
+    /// What merging needs of an activity; `None` when its start cannot be read.
+    pub fn of(activity: &Activity) -> Option<Known> {
+        Some(Known {
+            id: activity.id,
+            sport_type: activity.sport_type.clone(),
+            start: DateTime::parse_from_rfc3339(&activity.start_date)
+                .ok()?
+                .with_timezone(&Utc),
+            elapsed_time: activity.elapsed_time,
+        })
+    }
 }
 
 /// Every known activity, by id and by start, growing as an import goes on (so two files of one
@@ -47,13 +64,18 @@ impl Index {
         self.by_id.contains_key(&id)
     }
 
-    /// Adds (or replaces) a known activity.
-    pub fn insert(&mut self, known: Known) {
-        if let Some(old) = self.by_id.remove(&known.id)
+    /// Forgets a known activity (a file's copy an export row took the place of).
+    pub fn remove(&mut self, id: i64) {
+        if let Some(old) = self.by_id.remove(&id)
             && let Some(ids) = self.by_start.get_mut(&old.start.timestamp())
         {
-            ids.retain(|&id| id != old.id);
+            ids.retain(|&known| known != id);
         }
+    }
+
+    /// Adds (or replaces) a known activity.
+    pub fn insert(&mut self, known: Known) {
+        self.remove(known.id);
         self.by_start
             .entry(known.start.timestamp())
             .or_default()
@@ -70,16 +92,28 @@ impl Index {
         start: DateTime<Utc>,
         elapsed_time: i64,
     ) -> Option<i64> {
+        self.matching_among(sport_type, start, elapsed_time, |_| true)
+    }
+
+    /// [`Index::matching`] among the activities whose id `keep` accepts.
+    pub fn matching_among(
+        &self,
+        sport_type: &str,
+        start: DateTime<Utc>,
+        elapsed_time: i64,
+        keep: impl Fn(i64) -> bool,
+    ) -> Option<i64> {
         let t = start.timestamp();
         let wanted = family(sport_type);
         self.by_start
             .range(t.saturating_sub(START_TOLERANCE_SECS)..=t.saturating_add(START_TOLERANCE_SECS))
             .flat_map(|(&at, ids)| ids.iter().map(move |&id| (at.abs_diff(t), id)))
             .filter(|&(_, id)| {
-                self.by_id.get(&id).is_some_and(|k| {
-                    same_family(wanted, &k.sport_type, sport_type)
-                        && elapsed_close(k.elapsed_time, elapsed_time)
-                })
+                keep(id)
+                    && self.by_id.get(&id).is_some_and(|k| {
+                        same_family(wanted, &k.sport_type, sport_type)
+                            && elapsed_close(k.elapsed_time, elapsed_time)
+                    })
             })
             .min()
             .map(|(_, id)| id)
@@ -87,7 +121,12 @@ impl Index {
 }
 
 /// The run family joins runs, the ride family rides; other sports join only the same sport.
+/// `Workout` — what an activity whose file names no sport becomes (a swim in a TCX says
+/// `Other`) — joins any sport: it says nothing against it.
 fn same_family(wanted: Family, known: &str, sport_type: &str) -> bool {
+    if known == UNNAMED_SPORT || sport_type == UNNAMED_SPORT {
+        return true;
+    }
     match (wanted, family(known)) {
         (Family::Other, Family::Other) => known == sport_type,
         (a, b) => a == b,
@@ -150,6 +189,10 @@ mod tests {
         assert_eq!(index.matching("Walk", at(45), 1800), Some(3));
         assert_eq!(index.matching("Yoga", at(45), 1800), Some(1));
         assert_eq!(index.matching("Hike", at(0), 1800), None);
+        // A file naming no sport is a Workout, which says nothing against any sport
+        assert_eq!(index.matching("Workout", at(45), 1800), Some(3));
+        let swim = Index::new([known(7, "Swim", 0, 1800)]);
+        assert_eq!(swim.matching("Workout", at(10), 1790), Some(7));
     }
 
     #[test]
@@ -161,6 +204,12 @@ mod tests {
         assert_eq!(index.matching("Ride", at(10), 600), None);
         assert_eq!(index.matching("Ride", at(1010), 600), Some(-5));
         assert!(index.contains(-5));
+        assert_eq!(
+            index.matching_among("Ride", at(1010), 600, |id| id > 0),
+            None
+        );
+        index.remove(-5);
+        assert_eq!(index.matching("Ride", at(1010), 600), None);
     }
 
     #[test]

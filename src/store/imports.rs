@@ -71,7 +71,7 @@ pub async fn upsert_imported(
     activities: &[Activity],
     now: DateTime<Utc>,
 ) -> anyhow::Result<u64> {
-    let (ids, starts, summaries) = super::columns(activities)?;
+    let (ids, starts, summaries) = super::columns::of(activities)?;
     Ok(db
         .execute(
             "INSERT INTO imported_activities (id, start_date, summary, imported_at)
@@ -90,11 +90,12 @@ pub async fn forget_imported(db: &impl GenericClient) -> anyhow::Result<u64> {
     Ok(db.execute("DELETE FROM imported_activities", &[]).await?)
 }
 
-/// Deletes imported activities Strava confirmed deleted (the athlete deleted them).
+/// Deletes imported activities Strava confirmed deleted (the athlete deleted them). Only
+/// Strava's ids: a file's own (negative) id is nothing Strava can confirm.
 pub async fn delete_imported(db: &impl GenericClient, ids: &[i64]) -> anyhow::Result<u64> {
     Ok(db
         .execute(
-            "DELETE FROM imported_activities WHERE id = ANY($1)",
+            "DELETE FROM imported_activities WHERE id > 0 AND id = ANY($1)",
             &[&ids],
         )
         .await?)
@@ -102,6 +103,103 @@ pub async fn delete_imported(db: &impl GenericClient, ids: &[i64]) -> anyhow::Re
 
 /// [`imported_count`]'s query, also asked as part of [`super::health_facts`].
 pub(super) const IMPORTED_COUNT: &str = "SELECT count(*) FROM imported_activities";
+
+/// Deletes copies imported from files alone (negative ids) that another copy took the place of.
+pub async fn delete_file_copies(db: &impl GenericClient, ids: &[i64]) -> anyhow::Result<u64> {
+    Ok(db
+        .execute(
+            "DELETE FROM imported_activities WHERE id < 0 AND id = ANY($1)",
+            &[&ids],
+        )
+        .await?)
+}
+
+/// Copies imported from files alone (negative ids) that started between `from` and `to`.
+pub async fn file_copies_between(
+    db: &impl GenericClient,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> anyhow::Result<Vec<Activity>> {
+    summaries(
+        db.query(
+            "SELECT summary FROM imported_activities
+             WHERE id < 0 AND start_date BETWEEN $1 AND $2",
+            &[&from, &to],
+        )
+        .await?,
+    )
+}
+
+/// The API's activities of `athlete` that started between `from` and `to`.
+pub async fn api_between(
+    db: &impl GenericClient,
+    athlete: i64,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> anyhow::Result<Vec<Activity>> {
+    summaries(
+        db.query(
+            "SELECT summary FROM activities
+             WHERE athlete_id = $1 AND start_date BETWEEN $2 AND $3",
+            &[&athlete, &from, &to],
+        )
+        .await?,
+    )
+}
+
+fn summaries(rows: Vec<tokio_postgres::Row>) -> anyhow::Result<Vec<Activity>> {
+    rows.into_iter()
+        .map(|r| {
+            serde_json::from_value(r.get::<_, serde_json::Value>(0))
+                .context("a stored activity no longer parses")
+        })
+        .collect()
+}
+
+/// A copy imported from a file alone is the API's activity `api`: it takes the API's id and
+/// visibility, unless a copy under that id is stored already, which then stays alone.
+pub async fn rekey_file_copy(
+    db: &impl GenericClient,
+    copy: i64,
+    api: &Activity,
+) -> anyhow::Result<()> {
+    db.execute(
+        "DELETE FROM imported_activities
+         WHERE id = $1 AND EXISTS (SELECT 1 FROM imported_activities WHERE id = $2)",
+        &[&copy, &api.id],
+    )
+    .await?;
+    db.execute(
+        "UPDATE imported_activities SET id = $2,
+             summary = summary || jsonb_build_object('id', $2::bigint, 'visibility', $3::text, 'private', $4::boolean)
+         WHERE id = $1",
+        &[&copy, &api.id, &api.visibility, &api.private],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Imported copies of the API's `activities` take the visibility the API gives them now, so
+/// they stay as visible as the athlete said should the API's copies go.
+pub async fn follow_api_visibility(
+    db: &impl GenericClient,
+    activities: &[Activity],
+) -> anyhow::Result<u64> {
+    let ids: Vec<i64> = activities.iter().map(|a| a.id).collect();
+    let visibilities: Vec<&str> = activities.iter().map(|a| a.visibility.as_str()).collect();
+    let private: Vec<bool> = activities.iter().map(|a| a.private).collect();
+    Ok(db
+        .execute(
+            "UPDATE imported_activities i
+             SET summary = i.summary || jsonb_build_object('visibility', u.visibility, 'private', u.private)
+             FROM unnest($1::bigint[], $2::text[], $3::boolean[]) AS u(id, visibility, private)
+             WHERE i.id = u.id
+               AND (i.summary->>'visibility' IS DISTINCT FROM u.visibility
+                    OR (i.summary->>'private')::boolean IS DISTINCT FROM u.private)",
+            &[&ids, &visibilities, &private],
+        )
+        .await?)
+}
 
 /// How many imported activities are stored.
 pub async fn imported_count(db: &impl GenericClient) -> anyhow::Result<i64> {

@@ -10,6 +10,7 @@ use tokio_postgres::NoTls;
 
 use crate::strava::models::{Activity, ActivityStats};
 
+mod columns;
 pub mod coordination;
 pub mod imports;
 pub mod queue;
@@ -260,7 +261,7 @@ pub async fn upsert_activities(
     activities: &[Activity],
     confirmed_at: DateTime<Utc>,
 ) -> anyhow::Result<u64> {
-    let (ids, starts, summaries) = columns(activities)?;
+    let (ids, starts, summaries) = columns::of(activities)?;
     let n = db
         .execute(
             "INSERT INTO activities (id, athlete_id, start_date, summary, confirmed_at)
@@ -272,30 +273,6 @@ pub async fn upsert_activities(
         )
         .await?;
     Ok(n)
-}
-
-/// The columns of an `unnest` insert of activities: ids, starts and summaries.
-type Columns = (Vec<i64>, Vec<DateTime<Utc>>, Vec<serde_json::Value>);
-
-/// Activities as the columns of an `unnest` insert. Activities without a readable start date
-/// are skipped (they could not be placed in any stat).
-fn columns(activities: &[Activity]) -> anyhow::Result<Columns> {
-    let mut ids = Vec::with_capacity(activities.len());
-    let mut starts = Vec::with_capacity(activities.len());
-    let mut summaries = Vec::with_capacity(activities.len());
-    for a in activities {
-        let Ok(start) = DateTime::parse_from_rfc3339(&a.start_date) else {
-            tracing::warn!(
-                activity = a.id,
-                "skipping an activity without a valid start_date"
-            );
-            continue;
-        };
-        ids.push(a.id);
-        starts.push(start.with_timezone(&Utc));
-        summaries.push(serde_json::to_value(a)?);
-    }
-    Ok((ids, starts, summaries))
 }
 
 pub async fn activities(db: &impl GenericClient, athlete_id: i64) -> anyhow::Result<Vec<Activity>> {

@@ -343,8 +343,20 @@ async fn only_me_imports_show_nothing_and_forget_deletes_every_imported_activity
         serde_json::json!({})
     );
 
+    // Imported again without a word on visibility: as private as they were
+    let again = import(&app, vec![fixture(GPX_RUN), fixture(FIT_RUN)]).await;
+    assert_eq!((again.activities.unchanged, again.public), (2, 0));
     // Now public, then forgotten
-    import(&app, vec![fixture(GPX_RUN), fixture(FIT_RUN)]).await;
+    import_with(
+        &app,
+        StartImport {
+            inputs: vec![fixture(GPX_RUN), fixture(FIT_RUN)],
+            visibility: Some(Visibility::Everyone),
+            ..StartImport::default()
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(json(app.get("/strava/activities").await).await["total"], 2);
     let deleted = app
         .services
@@ -870,5 +882,104 @@ async fn ytd_sums_both_sources_once_an_import_holds_an_activity_the_api_does_not
     assert_eq!(count(&summed, "swim"), count(&strava, "swim"));
     let distance = |v: &Value| v["data"]["run"]["distance"].as_f64().unwrap();
     assert!((distance(&summed) - distance(&strava) - 10_000.0).abs() < 0.5);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The activity files of an export ZIP, unzipped into `dir`, as a watch's folder would hold them.
+fn files_of(export: &Path, dir: &Path) -> usize {
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(export).unwrap()).unwrap();
+    let mut count = 0;
+    for i in 0..zip.len() {
+        let mut entry = zip.by_index(i).unwrap();
+        let name = entry.name().map(|n| n.to_string()).unwrap_or_default();
+        let Some(file) = name.strip_prefix("activities/") else {
+            continue;
+        };
+        let mut out = std::fs::File::create(dir.join(file)).unwrap();
+        std::io::copy(&mut entry, &mut out).unwrap();
+        count += 1;
+    }
+    count
+}
+
+async fn negative_ids(app: &TestApp) -> i64 {
+    app.db()
+        .await
+        .query_one("SELECT count(*) FROM imported_activities WHERE id < 0", &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[actix_web::test]
+async fn files_imported_before_the_api_or_the_export_are_never_counted_twice() {
+    // Arrange: the athlete's files, alone, imported into an instance that never synced
+    let app = spawn_app().await;
+    let dir = scratch();
+    let export = export_of(&app, &dir, true).await;
+    let files = dir.join("files");
+    std::fs::create_dir(&files).unwrap();
+    let count = files_of(&export, &files);
+    let summary = import(&app, vec![files.clone()]).await;
+    assert_eq!(summary.activities.new as usize, count);
+    assert_eq!(negative_ids(&app).await as usize, count);
+
+    // Act: the export names the same activities with Strava's ids
+    let summary = import(&app, vec![export]).await;
+
+    // Assert: one activity each, under Strava's id
+    let public = app
+        .sim
+        .activities()
+        .iter()
+        .filter(|a| a["visibility"] == "everyone")
+        .count();
+    assert_eq!(negative_ids(&app).await, 0, "{summary:?}");
+    let total = json(app.get("/strava/activities?limit=1").await).await["total"]
+        .as_u64()
+        .unwrap() as usize;
+    assert_eq!(total, public);
+
+    // And the same when the API comes first after files: another instance, files then a sync
+    let other = spawn_app().await;
+    import(&other, vec![files]).await;
+    other.connect_and_sync().await;
+    assert_eq!(negative_ids(&other).await, 0);
+    let synced = json(other.get("/strava/activities?limit=1").await).await["total"]
+        .as_u64()
+        .unwrap() as usize;
+    assert_eq!(synced, public);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[actix_web::test]
+async fn an_export_imported_again_after_a_disconnect_changes_nothing() {
+    let app = spawn_app().await;
+    app.connect_and_sync().await;
+    let dir = scratch();
+    let export = export_of(&app, &dir, false).await;
+    import(&app, vec![export.clone()]).await;
+    let r = app
+        .http
+        .post(app.url("/strava/disconnect"))
+        .header("X-API-Key", API_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let before = every_body(&app).await;
+
+    let again = import(&app, vec![export]).await;
+
+    assert_eq!(
+        (
+            again.activities.new,
+            again.activities.updated,
+            again.activities.merged
+        ),
+        (0, 0, 0),
+        "{again:?}"
+    );
+    assert_same_bodies(&before, &every_body(&app).await);
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -49,6 +49,7 @@ use tracing::Instrument;
 use crate::actors::mailbox::{Ask, Mailbox, answers_traced};
 use crate::actors::shutdown::{Shutdown, stops_on_shutdown};
 use crate::clock::Clock;
+use crate::import::merge;
 use crate::metrics::Metrics;
 use crate::stats::{self, PublicVisibility};
 use crate::store::coordination::{Heard, Replica};
@@ -571,6 +572,8 @@ pub struct Ingest {
     pub activities: Vec<Activity>,
     /// Activities read from the athlete's own export or files (SPEC §11).
     pub imported: Vec<Activity>,
+    /// Copies imported from a file alone (negative ids) that an export row took the place of.
+    pub imported_removed: Vec<i64>,
     /// Activities Strava no longer has.
     pub removed: Vec<i64>,
     pub stats: Option<ActivityStats>,
@@ -587,6 +590,7 @@ impl Ingest {
             athlete_id: Some(athlete_id),
             activities,
             imported: Vec::new(),
+            imported_removed: Vec::new(),
             removed: Vec::new(),
             stats: None,
             publish: None,
@@ -602,6 +606,7 @@ impl Ingest {
             athlete_id: None,
             activities: Vec::new(),
             imported,
+            imported_removed: Vec::new(),
             removed: Vec::new(),
             stats: None,
             publish: Some(at),
@@ -633,6 +638,43 @@ struct Published {
     stored: usize,
     /// The athlete's local date the bodies were derived for.
     local_date: NaiveDate,
+}
+
+/// Copies imported from files alone (negative ids) of activities the API holds take the API's
+/// id, so nothing is counted twice whichever came first (SPEC §11): a file imported before the
+/// sync that fetched its activity, or an activity synced while a job read its file. Looks at
+/// the starts of the activities that `arrived` (API ones, and files' copies); how many copies
+/// changed.
+async fn absorb_file_copies(
+    tx: &deadpool_postgres::Transaction<'_>,
+    athlete: i64,
+    arrived: impl Iterator<Item = &Activity>,
+) -> Result<u64, CacheError> {
+    let starts: Vec<DateTime<Utc>> = arrived
+        .filter_map(|a| merge::Known::of(a).map(|k| k.start))
+        .collect();
+    let (Some(first), Some(last)) = (starts.iter().min(), starts.iter().max()) else {
+        return Ok(0);
+    };
+    let margin = chrono::Duration::seconds(merge::START_TOLERANCE_SECS);
+    let (from, to) = (*first - margin, *last + margin);
+    let copies = store::imports::file_copies_between(tx, from, to).await?;
+    if copies.is_empty() {
+        return Ok(0);
+    }
+    let api = store::imports::api_between(tx, athlete, from, to).await?;
+    let index = merge::Index::new(api.iter().filter_map(merge::Known::of));
+    let mut absorbed = 0;
+    for copy in copies.iter().filter_map(merge::Known::of) {
+        let found = index
+            .matching(&copy.sport_type, copy.start, copy.elapsed_time)
+            .and_then(|id| api.iter().find(|a| a.id == id));
+        if let Some(api) = found {
+            store::imports::rekey_file_copy(tx, copy.id, api).await?;
+            absorbed += 1;
+        }
+    }
+    Ok(absorbed)
 }
 
 /// Derives every body from what is stored — the API data of `athlete` (none: imports only) and
@@ -724,8 +766,29 @@ impl Handler<Ingest> for CacheActor {
                         store::upsert_athlete_stats(&tx, athlete, stats, now).await?;
                     }
                 }
+                if !msg.imported_removed.is_empty() {
+                    deleted +=
+                        store::imports::delete_file_copies(&tx, &msg.imported_removed).await?;
+                }
                 if !msg.imported.is_empty() {
                     upserted += store::imports::upsert_imported(&tx, &msg.imported, now).await?;
+                }
+                // Whose API data is served with the imported activities.
+                let athlete = match msg.athlete_id {
+                    Some(athlete) => Some(athlete),
+                    None => store::last_publication(&tx)
+                        .await?
+                        .and_then(|p| p.athlete_id),
+                };
+                if msg.athlete_id.is_some() && !msg.activities.is_empty() {
+                    store::imports::follow_api_visibility(&tx, &msg.activities).await?;
+                }
+                if let Some(athlete) = athlete {
+                    let arrived = msg
+                        .activities
+                        .iter()
+                        .chain(msg.imported.iter().filter(|a| a.id < 0));
+                    deleted += absorb_file_copies(&tx, athlete, arrived).await?;
                 }
                 let unchanged = upserted == 0 && deleted == 0 && msg.stats.is_none();
                 let mut published = None;
@@ -733,12 +796,6 @@ impl Handler<Ingest> for CacheActor {
                     .publish
                     .filter(|_| !(msg.publish_if_changed && unchanged))
                 {
-                    let athlete = match msg.athlete_id {
-                        Some(athlete) => Some(athlete),
-                        None => store::last_publication(&tx)
-                            .await?
-                            .and_then(|p| p.athlete_id),
-                    };
                     let fetched_at = Some(fetched_at);
                     published =
                         Some(derive(&tx, athlete, visibility, now, fetched_at, &mut turn).await?);

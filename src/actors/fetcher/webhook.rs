@@ -351,7 +351,11 @@ fn accept(known: Option<i64>, connected: Option<i64>, event: &Event) -> Option<A
         return None;
     }
     let target = match (event.object_type.as_str(), event.aspect_type.as_str()) {
-        ("activity", "create" | "update" | "delete") => Target::Activity(event.object_id),
+        // Strava's ids are positive; milepost's own (files without one) are not Strava's to
+        // confirm or delete.
+        ("activity", "create" | "update" | "delete") if event.object_id > 0 => {
+            Target::Activity(event.object_id)
+        }
         ("athlete", "update")
             if event.updates.get("authorized").and_then(|v| v.as_str()) == Some("false") =>
         {

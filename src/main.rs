@@ -71,7 +71,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
             println!("{out}");
             Ok(())
         }
-        Command::Import { .. } => unreachable!("handled in main, for its exit statuses"),
+        // Run by `main` itself, which gives it its own exit statuses and logs on stderr.
+        Command::Import { .. } => anyhow::bail!("milepost import runs on its own"),
         Command::Migrate => {
             let url = settings
                 .database_url()

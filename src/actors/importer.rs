@@ -28,7 +28,7 @@ use futures::StreamExt;
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
-use crate::actors::cache::{CacheActor, ForgetImported, Ingest};
+use crate::actors::cache::{CacheActor, CacheError, ForgetImported, Ingest};
 use crate::actors::mailbox::{Ask, Mailbox, answers_traced};
 use crate::actors::shutdown::stops_on_shutdown;
 use crate::clock::Clock;
@@ -88,6 +88,15 @@ impl From<deadpool_postgres::PoolError> for ImportError {
     }
 }
 
+impl From<CacheError> for ImportError {
+    fn from(e: CacheError) -> Self {
+        match e {
+            CacheError::Storage(e) => Self::Storage(e),
+            CacheError::TimedOut => Self::TimedOut,
+        }
+    }
+}
+
 impl From<anyhow::Error> for ImportError {
     fn from(e: anyhow::Error) -> Self {
         Self::Storage(e.into())
@@ -140,6 +149,31 @@ pub struct ImportStatus {
 
 impl Ask for ImportStatus {
     const TIMEOUT: Option<Duration> = Some(START_TIMEOUT);
+}
+
+/// Whether an import runs now, here or in another process: an upload asks before it takes the
+/// body, so a second one is refused before a byte of it is stored.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<bool, ImportError>")]
+pub struct Busy;
+
+impl Ask for Busy {
+    const TIMEOUT: Option<Duration> = Some(START_TIMEOUT);
+}
+
+impl Handler<Busy> for ImportActor {
+    type Result = ResponseFuture<Result<bool, ImportError>>;
+
+    fn handle(&mut self, _: Busy, _: &mut Self::Context) -> Self::Result {
+        let running = self.running;
+        let pool = self.deps.pool.clone();
+        Box::pin(async move {
+            if running {
+                return Ok(true);
+            }
+            Ok(store::imports::import_locked(&pool.get().await?).await?)
+        })
+    }
 }
 
 /// Delete every imported activity; how many went. Refused while an import runs.
@@ -213,7 +247,7 @@ impl Actor for ImportActor {
 }
 
 stops_on_shutdown!(ImportActor);
-answers_traced!(ImportActor: StartImport, ImportStatus, ForgetImports, crate::actors::shutdown::Shutdown);
+answers_traced!(ImportActor: StartImport, ImportStatus, ForgetImports, Busy, crate::actors::shutdown::Shutdown);
 
 impl Handler<StartImport> for ImportActor {
     type Result = ResponseActFuture<Self, Result<Job, ImportError>>;
@@ -295,12 +329,7 @@ impl Handler<ForgetImports> for ImportActor {
                 let db = take_lock(&deps.pool).await?;
                 let forgot = deps.cache.ask(ForgetImported).await;
                 release(db).await;
-                let deleted = forgot
-                    .map_err(|_| ImportError::TimedOut)?
-                    .map_err(|e| match e {
-                        crate::actors::cache::CacheError::Storage(e) => ImportError::Storage(e),
-                        crate::actors::cache::CacheError::TimedOut => ImportError::TimedOut,
-                    })?;
+                let deleted = forgot.map_err(|_| ImportError::TimedOut)??;
                 tracing::info!(deleted, "imported activities forgotten");
                 Ok(deleted)
             }
@@ -1011,20 +1040,33 @@ impl ImportActor {
             let me = ctx.address();
             actix::spawn(async move {
                 let start = StartImport {
-                    inputs,
+                    inputs: inputs.clone(),
                     remember,
                     ..StartImport::default()
                 };
-                match me.send(start).await {
-                    Ok(Ok(_)) => {}
-                    Ok(Err(e)) => {
-                        tracing::info!(error = %e, "files from IMPORT_DIR wait for the next look")
-                    }
-                    Err(_) => {}
+                if let Ok(Err(e)) = me.send(start).await {
+                    tracing::info!(error = %e, "files from IMPORT_DIR wait for the next look");
+                    me.do_send(LookAgain(inputs));
                 }
             });
         })
         .spawn(ctx);
+    }
+}
+
+/// Files of the watched folder a job could not take now (another import ran): the next look
+/// takes them.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct LookAgain(Vec<PathBuf>);
+
+impl Handler<LookAgain> for ImportActor {
+    type Result = ();
+
+    fn handle(&mut self, LookAgain(paths): LookAgain, _: &mut Self::Context) {
+        for path in paths {
+            self.handled.remove(&path);
+        }
     }
 }
 

@@ -34,7 +34,7 @@ use tokio::io::AsyncWriteExt;
 use super::auth::require_api_key;
 use super::reply::mailbox;
 use super::state::AppState;
-use crate::actors::importer::{ForgetImports, ImportError, ImportStatus, StartImport};
+use crate::actors::importer::{Busy, ForgetImports, ImportError, ImportStatus, StartImport};
 use crate::error::{ApiError, ErrorCode};
 
 /// An upload that sends nothing for this long is given up.
@@ -65,6 +65,16 @@ async fn take(
     let max = state.import_max_bytes;
     if declared_length(req).is_some_and(|length| length > max) {
         return Err(too_large(max));
+    }
+    // One import at a time: a second upload is refused before its body is stored.
+    if state
+        .importer
+        .ask(Busy)
+        .await
+        .map_err(mailbox)?
+        .map_err(import_error)?
+    {
+        return Err(import_error(ImportError::Running));
     }
     let (upload, bytes) = receive(payload, &state.uploads, max).await?;
     let job = state

@@ -12,6 +12,8 @@ use crate::strava::models::Activity;
 
 /// What no row or file names.
 pub const UNKNOWN_SPORT: &str = "Workout";
+/// Names longer than Strava allows are cut there: a file's name is served in every body.
+const NAME_CHARS: usize = 255;
 
 /// The activity an export row describes, with its file's recording when it has one, at
 /// `utc_offset` seconds from UTC.
@@ -39,7 +41,7 @@ pub fn from_row(
     activity.name = if row.name.trim().is_empty() {
         default_name(&activity, sport_type)
     } else {
-        row.name.clone()
+        bounded(&row.name)
     };
     activity.distance = distance;
     activity.moving_time = moving_time;
@@ -67,7 +69,7 @@ pub fn from_file(file: &Recording, utc_offset: i32, visibility: Visibility) -> A
     let sport_type = file.sport_type.unwrap_or(UNKNOWN_SPORT);
     let mut activity = base(file.start, utc_offset, sport_type, visibility);
     activity.name = match &file.name {
-        Some(name) if !name.trim().is_empty() => name.clone(),
+        Some(name) if !name.trim().is_empty() => bounded(name),
         _ => default_name(&activity, sport_type),
     };
     activity.distance = file.distance;
@@ -111,6 +113,10 @@ fn base(
         heartrate_opt_out: false,
         kudos_count: 0,
     }
+}
+
+fn bounded(name: &str) -> String {
+    name.chars().take(NAME_CHARS).collect()
 }
 
 fn heart_rate(activity: &mut Activity, average: Option<f64>, max: Option<f64>) {
@@ -210,5 +216,13 @@ mod tests {
         );
         assert_eq!(a.name, "Morning Workout");
         assert!(!a.has_heartrate && a.max_heartrate.is_none());
+    }
+
+    #[test]
+    fn a_name_is_cut_at_255_characters() {
+        let mut r = recording();
+        r.name = Some("é".repeat(10_000));
+        let a = from_file(&r, 0, Visibility::Everyone);
+        assert_eq!(a.name.chars().count(), 255);
     }
 }

@@ -337,6 +337,19 @@ pub async fn try_lock_import(db: &impl GenericClient) -> anyhow::Result<bool> {
         .get(0))
 }
 
+/// Whether any session holds the import lock now (an import runs somewhere).
+pub async fn import_locked(db: &impl GenericClient) -> anyhow::Result<bool> {
+    Ok(db
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks
+                 WHERE locktype = 'advisory' AND granted AND objsubid = 1
+                   AND classid = ($1::bigint >> 32)::oid AND objid = ($1::bigint & 4294967295)::oid)",
+            &[&IMPORT_LOCK],
+        )
+        .await?
+        .get(0))
+}
+
 pub async fn unlock_import(db: &impl GenericClient) -> anyhow::Result<()> {
     db.execute("SELECT pg_advisory_unlock($1)", &[&IMPORT_LOCK])
         .await?;

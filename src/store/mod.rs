@@ -394,6 +394,20 @@ pub async fn last_publication(db: &impl GenericClient) -> anyhow::Result<Option<
     }))
 }
 
+/// Any number will do as long as only milepost uses it: see [`lock_derivation`].
+const DERIVATION_LOCK: i64 = 0x6d69_6c65_6465_7276;
+
+/// Makes the transaction the only one deriving bodies until it ends. Within a process the
+/// CacheActor takes its ingests in turn; this covers the other processes on the same Postgres
+/// (an import run from the command line, an upload to a follower, the leader's sync), each of
+/// which derives from what it reads: without the lock, the last to commit could serve bodies
+/// derived without the other's rows.
+pub async fn lock_derivation(db: &impl GenericClient) -> anyhow::Result<()> {
+    db.execute("SELECT pg_advisory_xact_lock($1)", &[&DERIVATION_LOCK])
+        .await?;
+    Ok(())
+}
+
 /// A served response body as stored: its cache key, bytes and ETag.
 #[derive(Debug, Clone)]
 pub struct StoredBody {

@@ -755,6 +755,7 @@ impl Handler<Ingest> for CacheActor {
                 let now = clock.now();
                 let mut db = pool.get().await?;
                 let tx = db.transaction().await?;
+                store::lock_derivation(&tx).await?;
                 let mut upserted = 0;
                 let mut deleted = 0;
                 if let Some(athlete) = msg.athlete_id {
@@ -845,7 +846,11 @@ impl Handler<ForgetActivities> for CacheActor {
                 store::forget_activities(tx, athlete).await?;
                 // What the athlete imported stays, served alone (SPEC §11).
                 let imported_at = store::imports::last_imported_at(tx).await?;
-                Ok((0, None, imported_at))
+                Ok(Forgot {
+                    deleted: 0,
+                    athlete: None,
+                    left_at: imported_at,
+                })
             })
         });
         Box::pin(forget.map(|result, _, _| result.map(|_| ())))
@@ -871,19 +876,25 @@ impl Handler<ForgetImported> for CacheActor {
             Box::pin(async move {
                 let deleted = store::imports::forget_imported(tx).await?;
                 let publication = store::last_publication(tx).await?;
-                Ok((
+                Ok(Forgot {
                     deleted,
-                    publication.and_then(|p| p.athlete_id),
-                    publication.map(|p| p.fetched_at),
-                ))
+                    athlete: publication.and_then(|p| p.athlete_id),
+                    left_at: publication.map(|p| p.fetched_at),
+                })
             })
         }))
     }
 }
 
-/// What a forget deleted (a count), whose API data is left to serve, and when what is left was
-/// fetched (`None`: nothing is left).
-type Forgot = (u64, Option<i64>, Option<DateTime<Utc>>);
+/// What a forget did and what is left.
+struct Forgot {
+    /// How many activities went.
+    deleted: u64,
+    /// Whose API data is left to serve.
+    athlete: Option<i64>,
+    /// When what is left was fetched (`None`: nothing is left).
+    left_at: Option<DateTime<Utc>>,
+}
 
 impl CacheActor {
     /// Deletes in turn with ingests (so none publishes the forgotten data afterwards), then
@@ -905,7 +916,12 @@ impl CacheActor {
                 *turn = stats::CalendarMemo::default();
                 let mut db = pool.get().await?;
                 let tx = db.transaction().await?;
-                let (deleted, athlete, left_at) = delete(&tx).await?;
+                store::lock_derivation(&tx).await?;
+                let Forgot {
+                    deleted,
+                    athlete,
+                    left_at,
+                } = delete(&tx).await?;
                 let published = match left_at {
                     Some(at) => {
                         Some(derive(&tx, athlete, visibility, now, Some(at), &mut turn).await?)

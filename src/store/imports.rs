@@ -337,12 +337,14 @@ pub async fn try_lock_import(db: &impl GenericClient) -> anyhow::Result<bool> {
         .get(0))
 }
 
-/// Whether any session holds the import lock now (an import runs somewhere).
+/// Whether any session holds the import lock of this database now (an import runs somewhere).
+/// Advisory locks belong to a database, and `pg_locks` lists every database's.
 pub async fn import_locked(db: &impl GenericClient) -> anyhow::Result<bool> {
     Ok(db
         .query_one(
             "SELECT EXISTS (SELECT 1 FROM pg_locks
                  WHERE locktype = 'advisory' AND granted AND objsubid = 1
+                   AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
                    AND classid = ($1::bigint >> 32)::oid AND objid = ($1::bigint & 4294967295)::oid)",
             &[&IMPORT_LOCK],
         )

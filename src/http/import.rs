@@ -252,6 +252,7 @@ async fn create(dir: &Path) -> std::io::Result<(Upload, tokio::fs::File)> {
     // A directory made before (by hand, or by an older version) is narrowed too: uploads are
     // the athlete's whole history.
     tokio::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).await?;
+    sweep_stale(dir).await;
     let path = dir.join(format!("{}.upload", uuid::Uuid::new_v4().simple()));
     let file = tokio::fs::OpenOptions::new()
         .write(true)
@@ -260,6 +261,31 @@ async fn create(dir: &Path) -> std::io::Result<(Upload, tokio::fs::File)> {
         .open(&path)
         .await?;
     Ok((Upload { path, kept: false }, file))
+}
+
+/// Uploads older than this were left by a process that died during their import (a finished
+/// or refused one deletes its file): no upload waits, nor any import reads one, this long.
+const STALE_UPLOAD: Duration = Duration::from_secs(24 * 3600);
+
+/// Deletes uploads a process that died left behind in `dir`, before a new one is stored.
+async fn sweep_stale(dir: &Path) {
+    let Ok(mut entries) = tokio::fs::read_dir(dir).await else {
+        return;
+    };
+    while let Ok(Some(entry)) = entries.next_entry().await {
+        let path = entry.path();
+        let stale = entry
+            .metadata()
+            .await
+            .ok()
+            .and_then(|m| m.modified().ok())
+            .and_then(|modified| modified.elapsed().ok())
+            .is_some_and(|age| age > STALE_UPLOAD);
+        if stale && path.extension().is_some_and(|ext| ext == "upload") {
+            tracing::info!(file = %path.display(), "deleting an upload a stopped import left");
+            let _ = tokio::fs::remove_file(&path).await;
+        }
+    }
 }
 
 /// Streams the body to a new file in `dir`; the file and how many bytes it holds. Past `max`

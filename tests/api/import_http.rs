@@ -418,3 +418,28 @@ async fn unknown_and_implausible_import_ids_are_404() {
         );
     }
 }
+
+#[actix_web::test]
+async fn an_upload_a_stopped_import_left_is_deleted_by_the_next_upload() {
+    let app = app_with(|_| {}).await;
+    let dir = uploads(&app);
+    std::fs::create_dir_all(&dir).unwrap();
+    // Left by a process killed during its import two days ago, and one arriving now elsewhere
+    let stale = dir.join("0123456789abcdef0123456789abcdef.upload");
+    let recent = dir.join("fedcba9876543210fedcba9876543210.upload");
+    std::fs::write(&stale, b"left behind").unwrap();
+    std::fs::write(&recent, b"arriving").unwrap();
+    let touched = std::process::Command::new("touch")
+        .args(["-d", "2 days ago"])
+        .arg(&stale)
+        .status()
+        .expect("running touch");
+    assert!(touched.success());
+
+    let r = upload(&app, GPX.to_vec()).await;
+
+    assert_eq!(r.status().as_u16(), 202);
+    finished(&app, json(r).await["import_id"].as_str().unwrap()).await;
+    assert!(!stale.exists(), "the stale upload is still there");
+    assert!(recent.exists(), "a recent upload was deleted");
+}

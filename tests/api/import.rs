@@ -409,6 +409,8 @@ async fn bad_files_are_refused_with_their_reason_and_the_rest_is_imported() {
     std::fs::write(dir.join("truncated.fit"), &fit[..fit.len() / 2]).unwrap();
     std::fs::copy(fixture(FIT_SETTINGS), dir.join("settings.fit")).unwrap();
     std::fs::write(dir.join("broken.gpx"), "<gpx><trk><trkseg><trkpt lat=\"1\"").unwrap();
+    let tcx = std::fs::read(fixture(TCX_RUN)).unwrap();
+    std::fs::write(dir.join("truncated.tcx"), &tcx[..tcx.len() / 2]).unwrap();
     std::fs::copy(
         fixture("tests/fixtures/import/gpx/strava_route_example.gpx"),
         dir.join("route.gpx"),
@@ -423,8 +425,14 @@ async fn bad_files_are_refused_with_their_reason_and_the_rest_is_imported() {
         .iter()
         .map(|r| (r.file.clone(), r.reason.clone()))
         .collect();
-    assert_eq!(reasons.len(), 4, "{reasons:?}");
-    for name in ["truncated.fit", "settings.fit", "broken.gpx", "route.gpx"] {
+    assert_eq!(reasons.len(), 5, "{reasons:?}");
+    for name in [
+        "truncated.fit",
+        "settings.fit",
+        "broken.gpx",
+        "route.gpx",
+        "truncated.tcx",
+    ] {
         let (_, reason) = reasons
             .iter()
             .find(|(file, _)| file.ends_with(name))

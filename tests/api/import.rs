@@ -195,13 +195,30 @@ fn assert_ytd_close(strava: &Value, summed: &Value) {
     }
 }
 
-async fn generation(app: &TestApp) -> i64 {
+/// One number the app's database answers `sql` with.
+async fn number(app: &TestApp, sql: &str) -> i64 {
     app.db()
         .await
-        .query_one("SELECT value FROM generation", &[])
+        .query_one(sql, &[])
         .await
-        .unwrap()
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
         .get(0)
+}
+
+async fn generation(app: &TestApp) -> i64 {
+    number(app, "SELECT value FROM generation").await
+}
+
+/// The operator's disconnect, which must succeed.
+async fn disconnect(app: &TestApp) {
+    let r = app
+        .http
+        .post(app.url("/strava/disconnect"))
+        .header("X-API-Key", API_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
 }
 
 #[actix_web::test]
@@ -381,15 +398,7 @@ async fn a_disconnect_leaves_what_was_imported_and_ytd_then_sums_it() {
         .unwrap();
     assert!(total > 1);
 
-    let r = app
-        .http
-        .post(app.url("/strava/disconnect"))
-        .header("X-API-Key", API_KEY)
-        .send()
-        .await
-        .unwrap();
-
-    assert_eq!(r.status(), 200);
+    disconnect(&app).await;
     let list = json(app.get("/strava/activities").await).await;
     assert_eq!(list["total"], 1, "{list}");
     assert!(list["data"][0]["id"].as_i64().unwrap() < 0);
@@ -687,17 +696,12 @@ async fn an_import_killed_halfway_leaves_whole_activities_and_a_rerun_finishes_i
         0,
         "{after_kill} activities: a batch was cut"
     );
-    let broken: i64 = app
-        .db()
-        .await
-        .query_one(
-            "SELECT count(*) FROM imported_activities
-             WHERE summary->>'start_date' IS NULL OR summary->>'name' IS NULL",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let broken = number(
+        &app,
+        "SELECT count(*) FROM imported_activities
+         WHERE summary->>'start_date' IS NULL OR summary->>'name' IS NULL",
+    )
+    .await;
     assert_eq!(broken, 0);
 
     // The rerun finishes it
@@ -842,14 +846,7 @@ async fn private_activities_merged_with_the_api_stay_private_after_a_disconnect(
     let summary = import(&app, vec![export]).await;
     assert_eq!(summary.activities.merged, everything);
     assert_eq!(summary.public, public_before);
-    let r = app
-        .http
-        .post(app.url("/strava/disconnect"))
-        .header("X-API-Key", API_KEY)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    disconnect(&app).await;
 
     // The imported copies stay, as visible as the API said they were
     let after = json(app.get("/strava/activities?limit=1").await).await["total"]
@@ -911,12 +908,7 @@ fn files_of(export: &Path, dir: &Path) -> usize {
 }
 
 async fn negative_ids(app: &TestApp) -> i64 {
-    app.db()
-        .await
-        .query_one("SELECT count(*) FROM imported_activities WHERE id < 0", &[])
-        .await
-        .unwrap()
-        .get(0)
+    number(app, "SELECT count(*) FROM imported_activities WHERE id < 0").await
 }
 
 #[actix_web::test]
@@ -967,14 +959,7 @@ async fn an_export_imported_again_after_a_disconnect_changes_nothing() {
     let dir = scratch();
     let export = export_of(&app, &dir, false).await;
     import(&app, vec![export.clone()]).await;
-    let r = app
-        .http
-        .post(app.url("/strava/disconnect"))
-        .header("X-API-Key", API_KEY)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    disconnect(&app).await;
     let before = every_body(&app).await;
 
     let again = import(&app, vec![export]).await;

@@ -762,16 +762,18 @@ impl<'a> Run<'a> {
         }
         self.summary.local_time.count(source);
         self.summary.unknown_sport += u64::from(unknown_sport);
-        let (outcome, kept) = match prior {
-            Some(prior) if *prior == activity => (Outcome::Unchanged, prior),
+        // What stays stored: the copy read now (written), or the one imported before.
+        let (outcome, stays) = match prior {
+            Some(prior) if *prior == activity => (Outcome::Unchanged, Some(prior)),
             // A file joining an activity imported from another source: that copy stays.
-            Some(prior) if joined && file_id.is_some() => (Outcome::Merged, prior),
-            Some(_) => (Outcome::Updated, &activity),
-            None if joined => (Outcome::Merged, &activity),
-            None => (Outcome::New, &activity),
+            Some(prior) if joined && file_id.is_some() => (Outcome::Merged, Some(prior)),
+            Some(_) => (Outcome::Updated, None),
+            None if joined => (Outcome::Merged, None),
+            None => (Outcome::New, None),
         };
-        let write = std::ptr::eq(kept, &activity);
-        self.summary.public += u64::from(self.deps.settings.public.admits(kept));
+        let write = stays.is_none();
+        let public = self.deps.settings.public;
+        self.summary.public += u64::from(public.admits(stays.unwrap_or(&activity)));
         let counts = &mut self.summary.activities;
         match outcome {
             Outcome::New => counts.new += 1,

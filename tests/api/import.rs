@@ -546,9 +546,24 @@ async fn the_watched_folder_takes_a_new_file_once_it_stops_growing_and_ignores_a
     })
     .await;
 
-    std::fs::copy(fixture(GPX_RUN), dir.join("run.gpx")).unwrap();
+    // A file still being written (it grows between every two looks) is not taken
+    let gpx = std::fs::read(fixture(GPX_RUN)).unwrap();
+    let growing = dir.join("run.gpx");
+    let pieces: Vec<&[u8]> = gpx.chunks(gpx.len().div_ceil(10)).collect();
+    for piece in pieces {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&growing)
+            .unwrap();
+        file.write_all(piece).unwrap();
+        drop(file);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(app.rows("import_jobs").await, 0, "a growing file was taken");
 
-    // Within three periods of one second (with room for a slow machine)
+    // Once it stopped growing: within three periods of one second (room for a slow machine)
     let mut taken = false;
     for _ in 0..80 {
         if json(app.get("/strava/activities").await).await["total"] == 1 {

@@ -25,6 +25,7 @@
 //! the leader derives again for a new day or sweeps after start-up; the others follow.
 
 mod body;
+mod bounded;
 pub mod reader;
 
 use body::etag_of;

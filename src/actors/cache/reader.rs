@@ -3,7 +3,8 @@
 //! holds the same [`Served`] snapshot, which the CacheActor replaces whole at every change
 //! ([`Serve`]). What is made on demand from a snapshot (pages of the activity list, the empty
 //! calendar of a year without activities, the SVG cards, each drawn from the JSON bodies it
-//! shows) is kept in a small moka cache of its own, until the next snapshot.
+//! shows) is kept in a small moka cache of its own, bounded in entries and bytes
+//! ([`bounded`]), until the next snapshot.
 //!
 //! Messages: [`Get`] (a body, by what is read), [`ListActivities`] (a page of the activity
 //! list), [`Serve`] (the CacheActor's new snapshot).
@@ -16,6 +17,7 @@ use actix::prelude::*;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
 use super::body::CachedBody;
+use super::bounded::{self, HeapSize};
 use crate::actors::mailbox::{Ask, Reply, answers_traced};
 use crate::actors::shutdown::{Shutdown, stops_on_shutdown};
 use crate::clock::Clock;
@@ -25,9 +27,6 @@ use crate::stats::{self, ListQuery};
 
 /// Reads come from one worker's connections; this is the backlog they may build up.
 const MAILBOX_CAPACITY: usize = 4096;
-/// Bytes of bodies made on demand kept per worker (each page, calendar or card its own): a
-/// stream of made-up queries or card types evicts older ones instead of growing memory.
-const MADE_BYTES: u64 = 8 * 1024 * 1024;
 
 /// Everything the read routes serve, as the CacheActor last published it.
 #[derive(Default)]
@@ -76,13 +75,7 @@ impl CacheReader {
         };
         Self {
             served: Arc::default(),
-            made: moka::sync::Cache::builder()
-                .weigher(|_, body: &Arc<CachedBody>| {
-                    let gzip = body.gzip.as_ref().map_or(0, |g| g.body.len());
-                    u32::try_from(body.body.len() + gzip).unwrap_or(u32::MAX)
-                })
-                .max_capacity(MADE_BYTES)
-                .build(),
+            made: bounded::cache(bounded::MADE_BYTES, bounded::MADE_ENTRIES),
             clock,
             hits: lookups("hit"),
             misses: lookups("miss"),
@@ -161,6 +154,16 @@ enum Made {
     /// The calendar of a year (and type) without activities.
     EmptyCalendar(i32, Option<String>),
     Card(Card),
+}
+
+impl HeapSize for Made {
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Made::Page(query) => query.kind.heap_bytes(),
+            Made::EmptyCalendar(_, kind) => kind.heap_bytes(),
+            Made::Card(card) => card.kind.heap_bytes(),
+        }
+    }
 }
 
 /// The activity families of `longest-run` and `longest-ride`.

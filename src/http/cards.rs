@@ -23,7 +23,7 @@ async fn card(
     let units = problems.text(&params::UNITS);
     let kind = match which {
         CardKind::Ytd => problems.text(&params::YTD_SPORT),
-        _ => problems.text(&params::TYPE),
+        _ => problems.text(&params::SPORT),
     };
     let year = match which {
         CardKind::Calendar => problems.int(&params::CALENDAR_YEAR),

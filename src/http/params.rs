@@ -148,21 +148,35 @@ pub const SUMMARY_YEAR: Int = Int {
     description: "Local year",
 };
 
+/// `/activities?activity_type=`, as the old service took it: any text.
 pub const ACTIVITY_TYPE: Text = Text {
     name: "activity_type",
     place: Place::Query,
     required: false,
     one_of: &[],
-    description: "Only activities of this legacy type (`Run`, `Ride`, …), exact",
+    description: "Only activities of this legacy type (`Run`, `Ride`, …), exact; a value that is \
+        none of Strava's sport types answers as a sport without activities",
 };
 
-/// `/stats/monthly?type=` and the other reads by legacy type.
+/// `/stats/monthly?type=`, as the old service took it: any text.
 pub const TYPE: Text = Text {
     name: "type",
     place: Place::Query,
     required: false,
     one_of: &[],
-    description: "Only activities of this legacy type (`Run`, `Ride`, …), exact",
+    description: "Only activities of this legacy type (`Run`, `Ride`, …), exact; a value that is \
+        none of Strava's sport types answers as a sport without activities",
+};
+
+/// The newer reads by legacy type (weekly, calendar, streaks and their cards, the monthly
+/// card): one of Strava's sports, so a made-up one costs nothing (SPEC §5).
+pub const SPORT: Text = Text {
+    name: "type",
+    place: Place::Query,
+    required: false,
+    one_of: &crate::strava::sport::SPORT_TYPES,
+    description: "Only activities of this legacy type, exact (a sport type that is no legacy \
+        type, or one never done, gives zero figures)",
 };
 
 /// `/stats/calendar?year=` and the calendar card.

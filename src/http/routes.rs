@@ -486,7 +486,7 @@ pub fn endpoints() -> Vec<Endpoint> {
                 summary: "The active local days of a year, ascending",
                 params: vec![
                     Param::Int(&params::CALENDAR_YEAR),
-                    Param::Text(&params::TYPE),
+                    Param::Text(&params::SPORT),
                     CONDITIONAL,
                 ],
                 body: None,
@@ -532,21 +532,21 @@ pub fn endpoints() -> Vec<Endpoint> {
             "/cards/monthly.svg",
             || web::to(cards::monthly),
             "Card: the last 12 local months",
-            Param::Text(&params::TYPE),
+            Param::Text(&params::SPORT),
             None,
         ),
         card(
             "/cards/calendar.svg",
             || web::to(cards::calendar),
             "Card: a year's active days as a grid, shaded by distance",
-            Param::Text(&params::TYPE),
+            Param::Text(&params::SPORT),
             Some(Param::Int(&params::CALENDAR_YEAR)),
         ),
         card(
             "/cards/streaks.svg",
             || web::to(cards::streaks),
             "Card: current and longest streaks",
-            Param::Text(&params::TYPE),
+            Param::Text(&params::SPORT),
             None,
         ),
         Endpoint {
@@ -811,7 +811,7 @@ pub fn endpoints() -> Vec<Endpoint> {
     ]
 }
 
-/// A cached read taking a legacy `type`.
+/// A cached read taking a legacy `type`, one of Strava's sports.
 fn typed_read(
     path: &'static str,
     route: fn() -> Route,
@@ -819,7 +819,10 @@ fn typed_read(
     schema: &'static str,
 ) -> Endpoint {
     let mut endpoint = cached_read(path, route, summary, schema);
-    endpoint.doc.params.insert(0, Param::Text(&params::TYPE));
+    endpoint.doc.params.insert(0, Param::Text(&params::SPORT));
+    // before UNAVAILABLE, the last
+    let last = endpoint.doc.replies.len().saturating_sub(1);
+    endpoint.doc.replies.insert(last, INVALID);
     endpoint
 }
 

@@ -10,9 +10,10 @@ use super::params::{self, Problems};
 use super::reply::{cached_body, mailbox};
 use super::state::AppState;
 use crate::actors::Mailbox;
-use crate::actors::cache::{CacheReader, Family, Get, ListActivities, Lookup, Read};
+use crate::actors::cache::{CacheReader, CachedBody, Family, Get, ListActivities, Lookup, Read};
 use crate::error::ApiError;
-use crate::stats::ListQuery;
+use crate::stats::{self, ActivityList, ListQuery};
+use crate::strava::sport;
 
 /// This worker's reader.
 pub(super) fn reader(req: &HttpRequest) -> Result<&Mailbox<CacheReader>, ApiError> {
@@ -64,8 +65,12 @@ pub async fn monthly(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     const MISSING: &str = "Monthly stats not cached yet. Try /strava/refresh-data";
-    let kind = Problems::of(&req).text(&params::TYPE);
-    serve(&req, &state, Read::Monthly(kind), |_| MISSING.into()).await
+    let read = match Problems::of(&req).text(&params::TYPE) {
+        // A sport Strava has not: the zero-filled months every sport without activities gets.
+        Some(kind) if !sport::is_known(&kind) => Read::Fixed(stats::keys::MONTHLY_NONE),
+        kind => Read::Monthly(kind),
+    };
+    serve(&req, &state, read, |_| MISSING.into()).await
 }
 
 pub async fn weekly(
@@ -73,7 +78,9 @@ pub async fn weekly(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     const MISSING: &str = "Weekly stats not cached yet. Try /strava/refresh-data";
-    let kind = Problems::of(&req).text(&params::TYPE);
+    let mut problems = Problems::of(&req);
+    let kind = problems.text(&params::SPORT);
+    problems.finish()?;
     serve(&req, &state, Read::Weekly(kind), |_| MISSING.into()).await
 }
 
@@ -84,7 +91,7 @@ pub async fn calendar(
     const MISSING: &str = "Calendar not cached yet. Try /strava/refresh-data";
     let mut problems = Problems::of(&req);
     let year = problems.int(&params::CALENDAR_YEAR);
-    let kind = problems.text(&params::TYPE);
+    let kind = problems.text(&params::SPORT);
     problems.finish()?;
     // At least 2000 by its bounds; beyond i32 is beyond the athlete's current year too.
     let year = year.map(|y| i32::try_from(y).unwrap_or(i32::MAX));
@@ -99,7 +106,9 @@ pub async fn streaks(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     const MISSING: &str = "Streaks not cached yet. Try /strava/refresh-data";
-    let kind = Problems::of(&req).text(&params::TYPE);
+    let mut problems = Problems::of(&req);
+    let kind = problems.text(&params::SPORT);
+    problems.finish()?;
     serve(&req, &state, Read::Streaks(kind), |_| MISSING.into()).await
 }
 
@@ -172,6 +181,16 @@ pub async fn activities(
         year: year.map(|y| y as i32),
         kind,
     };
+    // A sport Strava has not: the page of a sport without activities, made here and kept
+    // nowhere (SPEC §5), so a stream of made-up names costs neither memory nor a filter.
+    if query
+        .kind
+        .as_deref()
+        .is_some_and(|kind| !sport::is_known(kind))
+    {
+        let empty = CachedBody::new(ActivityList::empty_page(&query));
+        return Ok(cached_body(&req, &state, &empty));
+    }
     let page = reader(&req)?
         .ask(ListActivities(query))
         .await

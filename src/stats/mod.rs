@@ -407,6 +407,15 @@ struct ListEntry {
     json: Bytes,
 }
 
+/// A page's body up to its first activity.
+fn page_head(total: usize, query: &ListQuery) -> Vec<u8> {
+    format!(
+        r#"{{"total":{total},"limit":{},"offset":{},"data":["#,
+        query.limit, query.offset
+    )
+    .into_bytes()
+}
+
 /// Every public activity pre-serialized as A, newest first: a page of `/strava/activities` is
 /// a filter and a concatenation, never a serialization.
 #[derive(Default)]
@@ -440,6 +449,14 @@ impl ActivityList {
         }
     }
 
+    /// The body for `query` when nothing matches it (a sport Strava has not): the same bytes
+    /// whatever the list holds.
+    pub fn empty_page(query: &ListQuery) -> Bytes {
+        let mut body = page_head(0, query);
+        body.extend_from_slice(b"]}");
+        body.into()
+    }
+
     /// The body for `query` and its ETag.
     pub fn page(&self, query: &ListQuery) -> (Bytes, String) {
         let matching: Vec<&ListEntry> = self
@@ -449,13 +466,7 @@ impl ActivityList {
             .filter(|e| query.kind.as_deref().is_none_or(|k| e.kind == k))
             .collect();
         let page = matching.iter().skip(query.offset).take(query.limit);
-        let mut body = format!(
-            r#"{{"total":{},"limit":{},"offset":{},"data":["#,
-            matching.len(),
-            query.limit,
-            query.offset
-        )
-        .into_bytes();
+        let mut body = page_head(matching.len(), query);
         for (i, entry) in page.enumerate() {
             if i > 0 {
                 body.push(b',');
@@ -925,6 +936,25 @@ mod tests {
             ..query
         });
         assert_ne!(etag, other);
+    }
+
+    #[test]
+    fn the_empty_page_is_the_page_of_a_sport_without_activities() {
+        let acts = [
+            activity(2, "Ride", "2025-06-02T08:00:00Z", 1.0),
+            activity(1, "Run", "2024-06-01T08:00:00Z", 1.0),
+        ];
+        let refs: Vec<&Activity> = acts.iter().collect();
+        let list = ActivityList::new(&refs);
+        let query = ListQuery {
+            limit: 7,
+            offset: 30,
+            year: Some(2025),
+            kind: Some("Kitesurf".into()),
+        };
+        let (body, _) = list.page(&query);
+        assert_eq!(ActivityList::empty_page(&query), body);
+        assert_eq!(&body[..], br#"{"total":0,"limit":7,"offset":30,"data":[]}"#);
     }
 
     fn bodies_of(

@@ -778,6 +778,11 @@ impl BinaryApp {
         let _ = self.process.child.wait();
     }
 
+    /// The binary's process id.
+    pub fn pid(&self) -> u32 {
+        self.process.child.id()
+    }
+
     /// Sends SIGTERM.
     pub fn terminate(&self) {
         self.process.terminate();

@@ -13,6 +13,7 @@ mod hostile;
 mod import;
 mod import_http;
 mod inactive;
+mod made_up_sports;
 mod oauth;
 mod oauth_limits;
 mod openapi;

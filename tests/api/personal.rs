@@ -536,7 +536,7 @@ async fn the_status_page_says_how_to_connect_until_an_athlete_is_connected() {
 }
 
 #[actix_web::test]
-async fn a_hostile_name_or_type_appears_escaped_in_the_page_and_every_card() {
+async fn a_hostile_name_appears_escaped_in_the_page_and_every_card_and_a_hostile_type_is_refused() {
     let app = spawn_app().await;
     app.connect_and_sync().await;
     let start = app.sim.now() - Duration::minutes(40);
@@ -553,12 +553,13 @@ async fn a_hostile_name_or_type_appears_escaped_in_the_page_and_every_card() {
         let svg = card(&app, &path).await;
         assert!(!svg.contains("<script"), "{path}");
     }
+    // A type is one of Strava's sports (SPEC §5): a hostile one is refused, not drawn.
     for name in ["monthly", "calendar", "streaks"] {
         let path = format!("/strava/cards/{name}.svg?type={}", encoded(HOSTILE));
-        let svg = card(&app, &path).await;
-        let doc = roxmltree::Document::parse(&svg).unwrap();
-        let text: String = doc.descendants().filter_map(|n| n.text()).collect();
-        assert!(text.contains(HOSTILE), "{path}: the type, as text: {text}");
+        let r = app.get(&path).await;
+        assert_eq!(r.status().as_u16(), 422, "{path}");
+        let body = r.text().await.unwrap();
+        assert!(!body.contains("<script"), "{path}: {body}");
     }
 }
 

@@ -449,6 +449,64 @@ impl ActivityList {
         }
     }
 
+    /// Changes whenever any entry does.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// The entries as stored for the other replicas (see [`from_stored`](Self::from_stored)):
+    /// each its local year (a flag, then 4 bytes), its legacy type and its JSON (each a 4-byte
+    /// length, then the bytes), little-endian.
+    pub fn to_stored(&self) -> Vec<u8> {
+        let size: usize = self
+            .entries
+            .iter()
+            .map(|e| 13 + e.kind.len() + e.json.len())
+            .sum();
+        let mut out = Vec::with_capacity(size);
+        for entry in &self.entries {
+            out.push(u8::from(entry.year.is_some()));
+            out.extend_from_slice(&entry.year.unwrap_or_default().to_le_bytes());
+            for part in [entry.kind.as_bytes(), &entry.json[..]] {
+                // a part is an activity's type or JSON: far below 4 GiB
+                out.extend_from_slice(&u32::try_from(part.len()).unwrap_or(u32::MAX).to_le_bytes());
+                out.extend_from_slice(part);
+            }
+        }
+        out
+    }
+
+    /// The list [`to_stored`](Self::to_stored) wrote, with its `version`; `None` when the bytes
+    /// are not such a list. Each activity's JSON is a slice of `stored`, not a copy.
+    pub fn from_stored(version: String, stored: Bytes) -> Option<Self> {
+        fn take(stored: &Bytes, at: &mut usize, n: usize) -> Option<Bytes> {
+            let end = at.checked_add(n).filter(|end| *end <= stored.len())?;
+            let part = stored.slice(*at..end);
+            *at = end;
+            Some(part)
+        }
+        fn part(stored: &Bytes, at: &mut usize) -> Option<Bytes> {
+            let len = u32::from_le_bytes(take(stored, at, 4)?[..].try_into().ok()?);
+            take(stored, at, usize::try_from(len).ok()?)
+        }
+        let mut at = 0;
+        let mut entries = Vec::new();
+        while at < stored.len() {
+            let known = take(&stored, &mut at, 1)?[0] == 1;
+            let year = i32::from_le_bytes(take(&stored, &mut at, 4)?[..].try_into().ok()?);
+            let kind = std::str::from_utf8(&part(&stored, &mut at)?)
+                .ok()?
+                .to_owned();
+            let json = part(&stored, &mut at)?;
+            entries.push(ListEntry {
+                year: known.then_some(year),
+                kind,
+                json,
+            });
+        }
+        Some(Self { entries, version })
+    }
+
     /// The body for `query` when nothing matches it (a sport Strava has not): the same bytes
     /// whatever the list holds.
     pub fn empty_page(query: &ListQuery) -> Bytes {
@@ -936,6 +994,54 @@ mod tests {
             ..query
         });
         assert_ne!(etag, other);
+    }
+
+    #[test]
+    fn the_stored_list_serves_the_same_pages() {
+        // a local start that does not read: no year
+        let undated = activity(4, "Ride", "2025-13-04T08:00:00Z", 1.0);
+        let acts = [
+            undated,
+            activity(3, "Run", "2025-06-03T08:00:00Z", 1.0),
+            activity(2, "Ride", "2025-06-02T08:00:00Z", 1.0),
+            activity(1, "Run", "2024-06-01T08:00:00Z", 1.0),
+        ];
+        let refs: Vec<&Activity> = acts.iter().collect();
+        let list = ActivityList::new(&refs);
+        let stored = list.to_stored();
+        let stored = Bytes::from(stored);
+        let back = ActivityList::from_stored(list.version().to_owned(), stored.clone()).unwrap();
+        for query in [
+            ListQuery {
+                limit: 100,
+                ..ListQuery::default()
+            },
+            ListQuery {
+                limit: 1,
+                offset: 1,
+                year: Some(2025),
+                kind: Some("Run".into()),
+            },
+            ListQuery {
+                limit: 10,
+                year: Some(2024),
+                ..ListQuery::default()
+            },
+        ] {
+            assert_eq!(back.page(&query), list.page(&query), "{query:?}");
+        }
+        assert_eq!(back.entries.iter().filter(|e| e.year.is_none()).count(), 1);
+        // cut anywhere, it is not a list
+        for cut in [1, 5, 9, stored.len() - 1] {
+            assert!(
+                ActivityList::from_stored(String::new(), stored.slice(..cut)).is_none(),
+                "{cut}"
+            );
+        }
+        assert_eq!(
+            ActivityList::from_stored("v".into(), Bytes::new()).map(|l| l.entries.len()),
+            Some(0)
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod clock;
 mod conditional;
 mod coordination;
 mod cors;
+mod first_sync_replicas;
 mod health;
 mod hostile;
 mod import;

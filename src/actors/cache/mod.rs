@@ -20,12 +20,15 @@
 //!
 //! With several replicas (SPEC §6) every replica's CacheActor serves the same bodies: each
 //! committed change moves the generation on (a trigger, `sql/V3__replicas.sql`) and notifies
-//! it; a CacheActor that hears of a generation newer than the one it serves loads the bodies
-//! again, and one whose connection missed notifications reads the generation to catch up. Only
-//! the leader derives again for a new day or sweeps after start-up; the others follow.
+//! it; a CacheActor that hears of a generation newer than the one it serves loads what changed
+//! (`follow.rs`: the bodies whose ETag moved, the activity list when its version did), one load
+//! at a time for any number of notifications, and one whose connection missed notifications
+//! reads the generation to catch up. Only the leader derives again for a new day or sweeps
+//! after start-up; the others follow.
 
 mod body;
 mod bounded;
+mod follow;
 pub mod reader;
 
 use body::etag_of;
@@ -53,7 +56,7 @@ use crate::clock::Clock;
 use crate::import::merge;
 use crate::metrics::Metrics;
 use crate::stats::{self, PublicVisibility};
-use crate::store::coordination::{Heard, Replica};
+use crate::store::coordination::{Heard, Notification, Replica};
 use crate::store::queue::GENERATION_CHANNEL;
 use crate::store::{self, StoreError, StoredBody};
 use crate::strava::models::{Activity, ActivityStats};
@@ -64,7 +67,7 @@ const CACHE_CAPACITY: u64 = 10_000;
 const MAILBOX_CAPACITY: usize = 4096;
 /// How long start-up waits before trying to warm again when Postgres is not there yet.
 const WARM_RETRY: Duration = Duration::from_secs(2);
-/// How soon a replica loads again after a load for a newer generation failed or was overtaken.
+/// How soon a replica loads again after a load for a newer generation failed.
 const FOLLOW_RETRY: Duration = Duration::from_millis(200);
 /// How often (by the clock) the retention sweep runs, and once right after warming.
 const RETENTION_SWEEP: chrono::Duration = chrono::Duration::hours(1);
@@ -136,9 +139,14 @@ pub struct CacheActor {
     replica: Replica,
     /// The generation of what is served (`-1` before warming).
     generation: i64,
-    /// Bodies are being loaded for a newer generation; `again`: another came meanwhile.
+    /// The same, for a load under way: an ingest that published meanwhile may have made it
+    /// needless.
+    generation_now: Arc<std::sync::atomic::AtomicI64>,
+    /// Bodies are being loaded for a newer generation.
     following: bool,
-    follow_again: bool,
+    /// The newest generation heard of while loading (`i64::MAX`: one not known, or a load
+    /// that failed): loaded again at once unless what was loaded is that new.
+    heard_meanwhile: Option<i64>,
     /// Every worker's [`CacheReader`].
     readers: Vec<Recipient<Serve>>,
     me: Option<Mailbox<CacheActor>>,
@@ -184,8 +192,9 @@ impl CacheActor {
             health: HealthCheck::default(),
             replica,
             generation: -1,
+            generation_now: Arc::new((-1).into()),
             following: false,
-            follow_again: false,
+            heard_meanwhile: None,
             readers: Vec::new(),
             me: None,
         }
@@ -194,6 +203,8 @@ impl CacheActor {
     /// What is served is now of generation `generation` (never going back).
     fn serving(&mut self, generation: i64) {
         self.generation = self.generation.max(generation);
+        self.generation_now
+            .store(self.generation, Ordering::Release);
         self.metrics.generation.set(self.generation);
     }
 
@@ -331,41 +342,54 @@ impl CacheActor {
         self.publish();
     }
 
-    /// Another replica committed a change (or this one may have missed some): loads the
-    /// bodies again unless what is served is that new already.
+    /// Another replica committed a change (or this one may have missed some): loads what
+    /// changed unless what is served is that new already. Notifications that come while a load
+    /// runs are coalesced: one more load at most, and none when the one running read them.
     fn follow(&mut self, heard: Heard, ctx: &mut Context<Self>) {
-        if let Heard::Notification(n) = &heard
-            && n.payload.parse::<i64>().is_ok_and(|g| g <= self.generation)
-        {
+        let heard = match &heard {
+            Heard::Notification(n) => n.payload.parse::<i64>().unwrap_or(i64::MAX),
+            Heard::Missed => i64::MAX,
+        };
+        if heard <= self.generation {
             return;
         }
         if self.following {
-            self.follow_again = true;
+            self.heard_meanwhile = Some(self.heard_meanwhile.unwrap_or(heard).max(heard));
             return;
         }
         self.following = true;
         let pool = self.pool.clone();
         let visibility = self.visibility;
         let turn = self.ingest_turn.clone();
-        let served = self.generation;
+        let served = self.generation_now.clone();
+        let held = follow::Held {
+            etags: self
+                .cache
+                .iter()
+                .map(|(key, body)| ((*key).clone(), body.etag.clone()))
+                .collect(),
+            list: (self.list.version().to_owned(), self.utc_offset),
+        };
         ctx.spawn(
             async move {
                 // In turn with ingests: what is loaded is never older than what one published.
                 let turn = turn.lock_owned().await;
                 let current = store::queue::generation(&pool.get().await?).await?;
-                if current <= served {
+                // This replica's own ingest may have published it while this load waited.
+                if current <= served.load(Ordering::Acquire) {
                     return Ok((None, turn));
                 }
-                Ok::<_, CacheError>((Some(load(pool, visibility).await?), turn))
+                let changes = follow::changes(&pool, visibility, &held).await?;
+                Ok::<_, CacheError>((Some(changes), turn))
             }
             .into_actor(self)
             .map(|loaded, act, ctx| {
                 act.following = false;
                 match loaded {
-                    Ok((Some(loaded), turn)) => {
-                        if loaded.generation > act.generation {
-                            let generation = loaded.generation;
-                            act.take(loaded);
+                    Ok((Some(changes), turn)) => {
+                        if changes.generation > act.generation {
+                            let generation = changes.generation;
+                            act.take_changes(changes);
                             act.health = HealthCheck {
                                 generation: act.health.generation.wrapping_add(1),
                                 ..HealthCheck::default()
@@ -380,19 +404,53 @@ impl CacheActor {
                             error = &e as &dyn std::error::Error,
                             "could not load what another replica committed; trying again"
                         );
-                        act.follow_again = true;
+                        act.heard_meanwhile = None;
+                        ctx.run_later(FOLLOW_RETRY, |act, ctx| act.follow(Heard::Missed, ctx));
+                        return;
                     }
                 }
-                if std::mem::take(&mut act.follow_again) {
-                    ctx.run_later(FOLLOW_RETRY, |act, ctx| act.follow(Heard::Missed, ctx));
+                if let Some(heard) = act.heard_meanwhile.take() {
+                    let heard = if heard == i64::MAX {
+                        Heard::Missed
+                    } else {
+                        Heard::Notification(Notification {
+                            channel: GENERATION_CHANNEL.to_owned(),
+                            payload: heard.to_string(),
+                        })
+                    };
+                    act.follow(heard, ctx);
                 }
             }),
         );
     }
 
+    /// Serves what [`follow::changes`] read: the bodies that moved replace theirs, the ones no
+    /// longer stored go, and the list is replaced when it moved.
+    fn take_changes(&mut self, changes: follow::Changes) {
+        if !changes.keys.is_empty() {
+            // Bodies may be from an earlier day: the leader's first tick derives them again.
+            self.derived_on = Some(NaiveDate::MIN);
+        }
+        self.fetched_at = changes.fetched_at;
+        self.update(&changes.keys, changes.changed);
+        if let Some((list, utc_offset)) = changes.list {
+            self.list = Arc::new(list);
+            self.utc_offset = utc_offset;
+        }
+        self.serving(changes.generation);
+        self.publish();
+    }
+
     /// Makes the cache hold exactly `bodies`.
     fn replace(&mut self, bodies: Vec<StoredBody>) {
-        let keep: std::collections::HashSet<&str> = bodies.iter().map(|b| b.key.as_str()).collect();
+        let keep: std::collections::HashSet<String> =
+            bodies.iter().map(|b| b.key.clone()).collect();
+        self.update(&keep, bodies);
+    }
+
+    /// Makes the cache hold the keys in `keep`, with `changed` in place of what it held under
+    /// theirs (a body whose ETag did not move is kept as it is, with its gzip form).
+    fn update(&mut self, keep: &std::collections::HashSet<String>, changed: Vec<StoredBody>) {
         let stale: Vec<String> = self
             .cache
             .iter()
@@ -402,7 +460,7 @@ impl CacheActor {
         for key in stale {
             self.cache.invalidate(&key);
         }
-        for stored in bodies {
+        for stored in changed {
             // Unchanged: keep it (and its gzip form) as it is.
             if self
                 .cache
@@ -704,6 +762,7 @@ async fn derive(
     let public = stats::public_newest_first(&all, visibility);
     let utc_offset = stats::athlete_offset(public.first().copied());
     let list = stats::ActivityList::new(&public);
+    store::served::save_activity_list(tx, list.version(), utc_offset, || list.to_stored()).await?;
     let mut bodies = stats::activity_bodies(&all, visibility, now, fetched_at, memo);
     let local_date = stats::local_time(now, utc_offset).date();
     // Strava's own totals count only what the API knows: with imported activities it does not
@@ -931,6 +990,7 @@ impl CacheActor {
                 };
                 if published.is_none() {
                     store::replace_bodies(&tx, &[]).await?;
+                    store::served::clear_activity_list(&tx).await?;
                 }
                 let generation = store::queue::generation(&tx).await?;
                 tx.commit().await?;

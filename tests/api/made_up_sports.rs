@@ -182,3 +182,48 @@ async fn a_hundred_thousand_made_up_sports_leave_memory_where_it_was() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
 }
+
+#[actix_web::test]
+async fn the_document_says_which_routes_take_only_stravas_sports() {
+    let app = spawn_app().await;
+    let doc = json(app.get("/strava/openapi.json").await).await;
+    let param = |path: &str, name: &str| {
+        doc["paths"][path]["get"]["parameters"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{path} is documented"))
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{path} documents {name}"))
+            .clone()
+    };
+    for path in [
+        "/strava/stats/weekly",
+        "/strava/stats/calendar",
+        "/strava/stats/streaks",
+        "/strava/cards/monthly.svg",
+        "/strava/cards/calendar.svg",
+        "/strava/cards/streaks.svg",
+    ] {
+        let sports = param(path, "type")["schema"]["enum"].clone();
+        let sports = sports
+            .as_array()
+            .unwrap_or_else(|| panic!("{path}: an enum"));
+        assert_eq!(sports.len(), 50, "{path}");
+        for sport in ["Run", "Ride", "TrailRun", "Kitesurf"] {
+            assert!(sports.contains(&json!(sport)), "{path}: {sport}");
+        }
+        assert!(!sports.contains(&json!("run")), "{path}");
+        assert!(
+            doc["paths"][path]["get"]["responses"]["422"].is_object(),
+            "{path} documents its 422"
+        );
+    }
+    // the seed's routes take any text, as the old service did
+    for (path, name) in [
+        ("/strava/stats/monthly", "type"),
+        ("/strava/activities", "activity_type"),
+    ] {
+        let schema = param(path, name)["schema"].clone();
+        assert_eq!(schema, json!({"type": "string"}), "{path}");
+    }
+}

@@ -144,8 +144,8 @@ pub struct CacheActor {
     generation_now: Arc<std::sync::atomic::AtomicI64>,
     /// Bodies are being loaded for a newer generation.
     following: bool,
-    /// The newest generation heard of while loading (`i64::MAX`: one not known, or a load
-    /// that failed): loaded again at once unless what was loaded is that new.
+    /// The newest generation heard of while loading (`i64::MAX`: one not known, such as a
+    /// connection that listens again): loaded again at once unless what was loaded is that new.
     heard_meanwhile: Option<i64>,
     /// Every worker's [`CacheReader`].
     readers: Vec<Recipient<Serve>>,

@@ -408,9 +408,10 @@ impl FetcherActor {
         }
     }
 
-    /// Screens the events that came meanwhile, a few batches at a time (no Strava call; no
-    /// Postgres read but the stored subscription's, at most once a minute), stores those worth
-    /// confirming in the durable queue and acknowledges the batch.
+    /// Screens the events that came meanwhile, a few batches at a time (no Strava call, nothing
+    /// asked of the TokenActor; Postgres reads the connected athlete, and the stored
+    /// subscription at most once a minute), stores those worth confirming in the durable queue
+    /// and acknowledges the batch.
     fn screen_events(&mut self, ctx: &mut Context<Self>) {
         let now = self.deps.clock.now();
         let busy = self.confirmations.screening;

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::forget::forget_athlete;
 use super::gate::{SyncDeps, SyncError, SyncReport};
 use crate::actors::cache::Ingest;
-use crate::actors::token::{AccessToken, ConnectedAthlete};
+use crate::actors::token::AccessToken;
 use crate::store;
 use crate::strava::budget::{Priority, RequestKind};
 
@@ -299,8 +299,8 @@ pub(super) struct Screened {
 }
 
 /// Checks `events` against the subscription (`known`, or read from Postgres first when
-/// `reread`) and the connected athlete, with no Strava call, and returns what is worth
-/// confirming. The athlete is looked up once for the batch whatever the events say, so an event
+/// `reread`) and the connected athlete (one read of the token rows), with no Strava call and
+/// without asking the TokenActor, and returns what is worth confirming. The athlete is looked up once for the batch whatever the events say, so an event
 /// for an unknown subscription and one for another athlete cost the same and look the same
 /// from outside.
 pub(super) async fn screen(
@@ -320,7 +320,11 @@ pub(super) async fn screen(
         _ => known,
     };
     let accepted = async {
-        let connected = deps.token.ask(ConnectedAthlete).await??;
+        // Read where it is stored rather than asked of the TokenActor, which a token refresh
+        // holds for as long as Strava takes to answer it: the event is answered without
+        // waiting for one (a refresh locks the row, which a plain read does not wait for).
+        let db = deps.pool.get().await?;
+        let connected = store::connected_athlete(&db).await?;
         Ok(events
             .iter()
             .map(|event| accept(known, connected, event))

@@ -101,15 +101,30 @@ pub(super) struct Confirmation {
     pub seq: i64,
 }
 
+/// The first retry of a confirmation that failed for a passing reason comes this long after
+/// it; each later one waits twice as long as the one before, up to [`RETRY_AT_MOST`].
+pub(super) const FIRST_RETRY: chrono::Duration = chrono::Duration::seconds(5);
+/// The longest wait between two tries of one confirmation.
+pub(super) const RETRY_AT_MOST: chrono::Duration = chrono::Duration::seconds(60);
+
+/// How long a confirmation that has failed `failures` times waits before its next try.
+pub(super) fn retry_after(failures: u32) -> chrono::Duration {
+    let doublings = failures.saturating_sub(1).min(8);
+    (FIRST_RETRY * 2i32.pow(doublings)).min(RETRY_AT_MOST)
+}
+
 /// The leader's pending confirmations, keyed by what they confirm: an event for a target
 /// waiting already adds nothing; one that comes while its target is being confirmed has it
-/// confirmed once more afterwards (Strava may have answered before the change).
+/// confirmed once more afterwards (Strava may have answered before the change). One that
+/// failed for a passing reason stays, and waits out its backoff before it is tried again.
 #[derive(Debug, Default)]
 pub(super) struct PendingSet {
     /// Waiting, in order.
     waiting: VecDeque<Target>,
     entries: HashMap<Target, Entry>,
     running: usize,
+    /// Failed, each with when it may be tried again.
+    backing_off: Vec<(DateTime<Utc>, Target)>,
 }
 
 #[derive(Debug)]
@@ -118,6 +133,8 @@ struct Entry {
     seq: i64,
     running: bool,
     again: bool,
+    /// Tries that failed for a passing reason, in a row.
+    failures: u32,
 }
 
 /// What [`PendingSet::offer`] did.
@@ -153,6 +170,7 @@ impl PendingSet {
                 seq,
                 running: false,
                 again: false,
+                failures: 0,
             },
         );
         match target {
@@ -218,6 +236,44 @@ impl PendingSet {
         }
         self.entries.remove(&target);
         false
+    }
+
+    /// A confirmation that failed for a passing reason at `now`: it stays (and so does its row
+    /// in the queue), to be tried again once its backoff has passed ([`Self::release_due`]);
+    /// when that is.
+    pub fn failed(&mut self, target: Target, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let entry = self.entries.get_mut(&target)?;
+        entry.running = false;
+        // the retry confirms whatever came meanwhile too
+        entry.again = false;
+        entry.failures = entry.failures.saturating_add(1);
+        self.running = self.running.saturating_sub(1);
+        let at = now + retry_after(entry.failures);
+        self.backing_off.push((at, target));
+        Some(at)
+    }
+
+    /// Confirmations whose backoff has passed at `now` wait in line again.
+    pub fn release_due(&mut self, now: DateTime<Utc>) {
+        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.backing_off)
+            .into_iter()
+            .partition(|(at, _)| *at <= now);
+        self.backing_off = later;
+        for (_, target) in due {
+            if self.entries.contains_key(&target) {
+                self.waiting.push_back(target);
+            }
+        }
+    }
+
+    /// Whether a failed confirmation waits out its backoff.
+    pub fn backing_off(&self) -> bool {
+        !self.backing_off.is_empty()
+    }
+
+    /// Room for more targets.
+    pub fn room(&self) -> usize {
+        Self::CAPACITY.saturating_sub(self.entries.len())
     }
 
     /// Everything forgotten (this replica no longer leads; the queue keeps the rows).
@@ -371,6 +427,27 @@ fn accept(known: Option<i64>, connected: Option<i64>, event: &Event) -> Option<A
         target,
         athlete: event.owner_id,
     })
+}
+
+/// Whether a confirmation that ended in `e` failed for a passing reason, and so is tried again
+/// later rather than finished: Strava's 5xx, a timeout or a broken connection (the gate's own
+/// retries spent), a token refresh that failed that way or could not be stored, a database
+/// error, an actor that did not answer. Everything else is Strava's or the store's last word
+/// on the event (no athlete connected, or one whose data was forgotten; a connection that needs
+/// re-authorization; a 401 or another 4xx): the row goes, as with a confirmation that
+/// succeeded. A refusal by the rate budget is neither: it is deferred to the window.
+pub(super) fn passing(e: &SyncError) -> bool {
+    use crate::actors::cache::CacheError;
+    use crate::actors::token::TokenError;
+    match e {
+        SyncError::Strava(e) | SyncError::Token(TokenError::Strava(e)) => e.is_transient(),
+        SyncError::Token(TokenError::Storage(_))
+        | SyncError::Cache(CacheError::Storage(_) | CacheError::TimedOut)
+        | SyncError::Storage(_)
+        | SyncError::Mailbox(_)
+        | SyncError::Stopped => true,
+        _ => false,
+    }
 }
 
 /// Confirms one pending target with Strava and applies what Strava says.
@@ -626,6 +703,69 @@ mod tests {
         set.clear();
         assert!(set.is_empty());
         assert_eq!(set.running(), 0);
+    }
+
+    #[test]
+    fn retries_come_within_30_s_then_double_up_to_a_minute_apart() {
+        let waits: Vec<i64> = (1..=7).map(|n| retry_after(n).num_seconds()).collect();
+        assert_eq!(waits, [5, 10, 20, 40, 60, 60, 60]);
+        assert!(retry_after(1) <= chrono::Duration::seconds(30));
+        assert_eq!(retry_after(u32::MAX), RETRY_AT_MOST);
+    }
+
+    #[test]
+    fn a_confirmation_that_failed_for_a_passing_reason_is_kept_and_tried_after_its_backoff() {
+        let mut set = PendingSet::default();
+        set.offer(Target::Activity(1), 7, 1);
+        set.offer(Target::Activity(2), 7, 2);
+        let first = set.start().unwrap();
+        assert_eq!(set.failed(first.target, at(0)), Some(at(5)));
+        assert_eq!(set.running(), 0);
+        assert_eq!(set.len(), 2, "kept");
+        // an event meanwhile adds nothing: the retry confirms it too
+        assert_eq!(set.offer(Target::Activity(1), 7, 3), Offered::Coalesced);
+        assert_eq!(set.start().unwrap().target, Target::Activity(2));
+        assert_eq!(set.start(), None, "not before its backoff");
+        set.release_due(at(4));
+        assert_eq!(set.start(), None);
+        assert!(set.backing_off());
+        set.release_due(at(5));
+        assert!(!set.backing_off());
+        let again = set.start().unwrap();
+        assert_eq!((again.target, again.seq), (Target::Activity(1), 3));
+        // the second failure in a row waits twice as long
+        assert_eq!(set.failed(again.target, at(5)), Some(at(15)));
+        set.release_due(at(15));
+        set.start().unwrap();
+        assert!(!set.finished(Target::Activity(1)));
+        assert_eq!(set.len(), 1);
+    }
+
+    #[test]
+    fn only_passing_failures_are_retried() {
+        use crate::strava::StravaError;
+        let server = StravaError::Status {
+            status: 502,
+            message: String::new(),
+        };
+        let refused = StravaError::Status {
+            status: 400,
+            message: String::new(),
+        };
+        assert!(passing(&SyncError::Strava(server.clone())));
+        assert!(passing(&SyncError::Strava(StravaError::Timeout)));
+        assert!(passing(&SyncError::Token(
+            crate::actors::token::TokenError::Strava(server)
+        )));
+        assert!(passing(&SyncError::Mailbox(actix::MailboxError::Timeout)));
+        assert!(passing(&SyncError::Storage(
+            anyhow::anyhow!("connection reset").into()
+        )));
+        assert!(!passing(&SyncError::Strava(refused)));
+        assert!(!passing(&SyncError::NotFound));
+        assert!(!passing(&SyncError::Unauthorized));
+        assert!(!passing(&SyncError::NotConnected));
+        assert!(!passing(&SyncError::ReauthorizationRequired));
     }
 
     #[test]

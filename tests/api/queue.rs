@@ -145,6 +145,53 @@ async fn an_event_whose_confirmation_met_strava_s_5xx_is_confirmed_on_a_later_tr
 }
 
 #[actix_web::test]
+async fn a_deauthorization_whose_check_met_strava_s_5xx_is_checked_again_and_forgets_the_athlete() {
+    // Arrange: the athlete revoked the app at Strava, which answers 500 for now
+    let app = subscribed_app(SimConfig::default(), |_| {}).await;
+    app.sim.revoke_access();
+    app.sim.set_fault(Some(Fault::ServerError));
+    let retried = webhook_events(&app, "retried").await;
+
+    // Act
+    let delivered = app
+        .sim
+        .deliver_event(app.sim.deauthorization_event())
+        .await
+        .unwrap();
+    assert_eq!(delivered, 200);
+    assert!(
+        within(Duration::from_secs(10), async || webhook_events(
+            &app, "retried"
+        )
+        .await
+            > retried)
+        .await,
+        "the check never failed for a passing reason: {:?}",
+        app.sim.request_counts()
+    );
+
+    // Assert: nothing deleted yet and the event kept; the next check confirms it
+    assert_eq!(app.rows("tokens").await, 1);
+    assert_eq!(app.rows("pending_events").await, 1);
+    app.sim.set_fault(None);
+    app.sim.advance_clock(Duration::from_secs(5));
+    assert!(
+        within(Duration::from_secs(5), async || app.rows("tokens").await
+            == 0)
+        .await,
+        "the deauthorization was never checked again"
+    );
+    assert!(
+        within(Duration::from_secs(5), async || app
+            .rows("activities")
+            .await
+            == 0
+            && app.rows("pending_events").await == 0)
+        .await
+    );
+}
+
+#[actix_web::test]
 async fn an_activity_fetched_before_a_disconnect_and_answered_after_it_stores_nothing() {
     // Arrange: a confirmation whose answer Strava holds back
     let app = subscribed_app(SimConfig::default(), |_| {}).await;

@@ -516,8 +516,9 @@ async fn activity_changed(
 
 /// Confirms a deauthorization with Strava, then forgets the athlete. Only a 401 from Strava
 /// to a request made with a current access token confirms it: with no usable token (a dead
-/// refresh token, Strava unreachable, the budget spent) nothing is deleted, and retention
-/// removes the data should Strava never confirm it again. The owner lock stays: only the
+/// refresh token, or none) or Strava's word that the token works, nothing is deleted, and
+/// retention removes the data should Strava never confirm it again. A check that failed for a
+/// passing reason ([`passing`]) is made again later; one the budget refused, in its window. The owner lock stays: only the
 /// operator's `disconnect` releases it.
 async fn deauthorized(deps: &SyncDeps, athlete: i64) -> Result<EventOutcome, SyncError> {
     // An inactive app cannot confirm anything: the event waits for a probe.
@@ -525,6 +526,8 @@ async fn deauthorized(deps: &SyncDeps, athlete: i64) -> Result<EventOutcome, Syn
     let grant = match deps.token.ask(AccessToken::default()).await? {
         Ok(grant) if grant.athlete_id == athlete => grant,
         Ok(_) => return Ok(EventOutcome::Ignored),
+        // A refresh that met Strava's 5xx or a database error: checked again later.
+        Err(e) if passing(&SyncError::from(e.clone())) => return Err(e.into()),
         Err(e) => {
             tracing::warn!(
                 athlete,
@@ -556,7 +559,9 @@ async fn deauthorized(deps: &SyncDeps, athlete: i64) -> Result<EventOutcome, Syn
             );
             return Ok(EventOutcome::Unconfirmed);
         }
-        Err(e @ (SyncError::Mailbox(_) | SyncError::AppInactive(_))) => return Err(e),
+        // Deferred to the budget's window, or checked again after a backoff.
+        Err(e @ (SyncError::AppInactive(_) | SyncError::BudgetExhausted(_))) => return Err(e),
+        Err(e) if passing(&e) => return Err(e),
         Err(e) => {
             tracing::warn!(
                 athlete,

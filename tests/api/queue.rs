@@ -245,6 +245,59 @@ async fn an_activity_fetched_before_a_disconnect_and_answered_after_it_stores_no
 }
 
 #[actix_web::test]
+async fn a_page_answered_after_a_confirmed_deauthorization_stores_nothing() {
+    // Arrange: a sync whose page of activities Strava holds back once it has read it
+    let app = subscribed_app(SimConfig::default(), |s| s.strava_timeout_secs = 10).await;
+    a_new_run(&app);
+    app.sim.reset_counts();
+    app.sim
+        .set_fault(Some(Fault::HeldAnswer(Duration::from_secs(4))));
+    let refresh = {
+        let (http, url) = (app.http.clone(), app.url("/strava/refresh-data"));
+        actix_web::rt::spawn(async move {
+            http.post(url)
+                .header("X-API-Key", API_KEY)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        })
+    };
+    assert!(
+        within(Duration::from_secs(5), async || app
+            .sim
+            .request_count("GET /athlete/activities")
+            > 0)
+        .await,
+        "the sync never asked for a page"
+    );
+    app.sim.set_fault(None);
+
+    // Act: while the page is on its way, the athlete revokes the app and Strava confirms it
+    app.sim.revoke_access();
+    let delivered = app
+        .sim
+        .deliver_event(app.sim.deauthorization_event())
+        .await
+        .unwrap();
+    assert_eq!(delivered, 200);
+    assert!(
+        within(Duration::from_secs(5), async || app.rows("tokens").await
+            == 0)
+        .await,
+        "the deauthorization was never confirmed"
+    );
+    // the page lands and the sync ends
+    let _ = refresh.await;
+
+    // Assert: nothing of the athlete came back, and nothing is served
+    for table in ["activities", "athlete_stats", "response_bodies"] {
+        assert_eq!(app.rows(table).await, 0, "{table}");
+    }
+    let list = json(app.get("/strava/activities").await).await;
+    assert_eq!(list["total"], json!(0));
+}
+
+#[actix_web::test]
 async fn events_during_a_slow_token_refresh_are_answered_at_once_and_confirmed_after() {
     // Arrange: an expired access token, and a token endpoint that takes 4 s to answer
     let app = subscribed_app(SimConfig::default(), |s| s.strava_timeout_secs = 10).await;

@@ -74,8 +74,11 @@ const MAX_UNSCREENED: usize = PendingSet::CAPACITY;
 const BATCHES_AT_ONCE: usize = 3;
 /// Webhook confirmations sent to Strava at the same time.
 const CONFIRMATIONS_AT_ONCE: usize = 4;
-/// While the budget defers confirmations, how often the actor looks whether the window opened.
+/// While the budget defers confirmations, how often the actor looks whether the window opened
+/// (and whether a failed confirmation's backoff has passed).
 const WINDOW_CHECK: Duration = Duration::from_secs(1);
+/// How soon queued events this leader could not release are released again.
+const RELEASE_RETRY: Duration = Duration::from_secs(1);
 /// How often at most webhook events make us re-read the athlete stats.
 const STATS_AFTER_EVENTS: Duration = Duration::from_secs(60);
 /// Room for a burst of webhook events and the permits of running plans.
@@ -535,18 +538,22 @@ impl FetcherActor {
         let pool = self.deps.pool.clone();
         ctx.spawn(
             async move {
-                let db = pool.get().await.map_err(SyncError::from)?;
-                store::queue::release_events(&db, term, &keys).await?;
-                Ok::<_, SyncError>(())
+                let released = async {
+                    let db = pool.get().await.map_err(SyncError::from)?;
+                    store::queue::release_events(&db, term, &keys).await?;
+                    Ok::<_, SyncError>(())
+                };
+                released.await.map_err(|e| (e, keys))
             }
             .into_actor(self)
-            .map(|released, _, _| {
-                if let Err(e) = released {
-                    // Taken again by the next leader.
+            .map(|released, _, ctx| {
+                if let Err((e, keys)) = released {
+                    // Marked with this term, they would wait for the next leader: again, soon.
                     tracing::warn!(
                         error = &e as &dyn std::error::Error,
-                        "could not release queued events this leader has no room for"
+                        "could not release queued events this leader has no room for; trying again"
                     );
+                    ctx.run_later(RELEASE_RETRY, move |act, ctx| act.release(keys, ctx));
                 }
             }),
         );

@@ -93,6 +93,8 @@ impl From<CacheError> for ImportError {
         match e {
             CacheError::Storage(e) => Self::Storage(e),
             CacheError::TimedOut => Self::TimedOut,
+            // An import names no athlete: never refused for one.
+            e @ CacheError::Forgotten => Self::Storage(anyhow::Error::new(e).into()),
         }
     }
 }

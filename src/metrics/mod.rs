@@ -58,7 +58,7 @@ pub struct ActorSummary {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct EventLabels {
     /// What handling the event came to: `ignored`, `changed`, `unconfirmed`, `deauthorized`,
-    /// `deferred` or `failed`.
+    /// `deferred`, `retried` (kept for another try) or `failed`.
     pub outcome: &'static str,
 }
 

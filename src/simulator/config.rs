@@ -102,4 +102,7 @@ pub enum Fault {
     RateLimited,
     /// Answers normally after this extra delay (long enough to trip a client timeout).
     Latency(Duration),
+    /// Answers as it would at once, but sends it after this delay: an answer on its way while
+    /// things change at Strava.
+    HeldAnswer(Duration),
 }

@@ -233,6 +233,12 @@ fn malformed(reply: Reply) -> Reply {
     Reply::bytes(StatusCode::OK, text.as_bytes()[..cut].to_vec())
 }
 
+/// A `HeldAnswer` fault: `reply`, as it was when asked, sent after `hold`.
+async fn held(reply: Reply, hold: Duration) -> Reply {
+    tokio::time::sleep(hold).await;
+    reply
+}
+
 /// Sleeps for the configured latency plus a `Latency` fault's.
 async fn delay(shared: &Shared, fault: Option<&Fault>) {
     let mut total = shared.config.latency;
@@ -262,6 +268,7 @@ where
         _ if over_limit => rate_limited(),
         _ if shared.app_inactive() => app_inactive(),
         Some(Fault::Malformed) => malformed(handler().await),
+        Some(Fault::HeldAnswer(hold)) => held(handler().await, hold).await,
         _ => handler().await,
     };
     tracing::debug!(

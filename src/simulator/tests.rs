@@ -1302,6 +1302,27 @@ async fn headers_are_spelt_like_strava_on_the_wire() {
 // Faults and counters
 
 #[actix_web::test]
+async fn a_held_answer_is_the_one_strava_had_when_asked() {
+    let sim = start(SimConfig::default()).await;
+    let c = client();
+    let t = connect(&sim, &c, "read,activity:read_all").await;
+    sim.set_fault(Some(Fault::HeldAnswer(Duration::from_millis(300))));
+    let started = Instant::now();
+    let asked = get(&sim, &c, &t.access, "/athlete");
+    let revoked = async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        sim.revoke_access();
+    };
+    let (r, ()) = futures::join!(asked, revoked);
+    assert_eq!(r.status(), StatusCode::OK, "answered as when asked");
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    sim.set_fault(None);
+    let r = get(&sim, &c, &t.access, "/athlete").await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    sim.stop().await;
+}
+
+#[actix_web::test]
 async fn faults_apply_to_the_api_and_the_token_endpoint_and_are_counted() {
     let sim = start(SimConfig::default()).await;
     let c = client();

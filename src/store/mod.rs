@@ -144,6 +144,31 @@ pub async fn load_tokens(db: &impl GenericClient) -> anyhow::Result<Option<Store
     Ok(db.query_opt(&sql, &[]).await?.map(StoredTokens::from))
 }
 
+/// Which athlete is connected (the most recently written token row), whatever the state of
+/// their tokens: a plain read, which a refresh holding the row's lock does not hold up.
+pub async fn connected_athlete(db: &impl GenericClient) -> anyhow::Result<Option<i64>> {
+    let row = db
+        .query_opt(
+            "SELECT athlete_id FROM tokens ORDER BY updated_at DESC LIMIT 1",
+            &[],
+        )
+        .await?;
+    Ok(row.map(|r| r.try_get(0)).transpose()?)
+}
+
+/// Whether `athlete_id` still has a token row. An ingest of their API data asks it first, in
+/// its own transaction and after [`lock_derivation`]: a forget deletes the token row before it
+/// deletes the rest under that same lock, so an ingest that reads the row before the delete
+/// committed has its rows deleted by that forget right after, and one that reads after finds
+/// none and writes nothing. A plain read: a token refresh holding the row's lock does not
+/// hold up an ingest.
+pub async fn still_connected(db: &impl GenericClient, athlete_id: i64) -> anyhow::Result<bool> {
+    Ok(db
+        .query_opt("SELECT 1 FROM tokens WHERE athlete_id = $1", &[&athlete_id])
+        .await?
+        .is_some())
+}
+
 /// The athlete's token row, locked until the transaction ends: a refresh holds it, so no other
 /// process spends the same refresh token meanwhile.
 pub async fn lock_tokens(

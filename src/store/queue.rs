@@ -28,10 +28,20 @@ pub struct PendingEvent {
     pub coalesced: bool,
 }
 
+/// Taken (for the transaction) by every [`store_events`] before it counts the rows.
+const INSERT_LOCK: i64 = 0x6d69_6c65_7175_6575;
+
 /// Stores one row per `(key, athlete)` (keys distinct); a key not stored yet only while the
 /// table has room for it ([`MAX_PENDING_EVENTS`]): those it had none for are left out of the
 /// answer.
 /// `taken_by` is the storing leader's term (`None` on a follower, which also wakes the leader).
+///
+/// The cap holds however many replicas store at once: each transaction first takes a
+/// transaction-level advisory lock, so inserters go one at a time, and the `INSERT` that counts
+/// the room runs in a statement after the lock was granted, whose snapshot holds every row the
+/// one before committed. (Counting in the same statement that waits would count from a
+/// snapshot taken before the wait.) The lock is held for one short statement and goes with the
+/// commit; nothing else takes it.
 pub async fn store_events(
     db: &mut deadpool_postgres::Object,
     events: &[(String, i64)],
@@ -40,6 +50,8 @@ pub async fn store_events(
     let keys: Vec<&str> = events.iter().map(|(k, _)| k.as_str()).collect();
     let athletes: Vec<i64> = events.iter().map(|(_, a)| *a).collect();
     let tx = db.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&INSERT_LOCK])
+        .await?;
     let rows = tx
         .query(
             "WITH incoming AS (
@@ -79,21 +91,45 @@ fn pending_event(row: &tokio_postgres::Row) -> anyhow::Result<PendingEvent> {
     })
 }
 
-/// The event rows no one of `term` has taken (a new leader: all of them), now taken by it.
-pub async fn take_events(db: &impl GenericClient, term: i64) -> anyhow::Result<Vec<PendingEvent>> {
+/// At most `room` event rows no one of `term` has taken (a new leader: all of them), oldest
+/// first, now taken by it. The rest stay untaken for a later call: the leader takes only what
+/// its pending set has room for, so no row is marked with a term that does not hold it.
+pub async fn take_events(
+    db: &impl GenericClient,
+    term: i64,
+    room: i64,
+) -> anyhow::Result<Vec<PendingEvent>> {
+    if room <= 0 {
+        return Ok(Vec::new());
+    }
     let rows = db
         .query(
             "UPDATE pending_events SET taken_by = $1
               WHERE key IN (SELECT key FROM pending_events
                              WHERE taken_by IS DISTINCT FROM $1
-                             ORDER BY seq FOR UPDATE SKIP LOCKED)
+                             ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED)
               RETURNING key, athlete_id, seq, FALSE",
-            &[&term],
+            &[&term, &room],
         )
         .await?;
     let mut taken: Vec<PendingEvent> = rows.iter().map(pending_event).collect::<Result<_, _>>()?;
     taken.sort_by_key(|e| e.seq);
     Ok(taken)
+}
+
+/// Rows `term` took (or stored) but cannot hold now: untaken again, for its next
+/// [`take_events`] (or the next leader's).
+pub async fn release_events(
+    db: &impl GenericClient,
+    term: i64,
+    keys: &[String],
+) -> anyhow::Result<u64> {
+    Ok(db
+        .execute(
+            "UPDATE pending_events SET taken_by = NULL WHERE key = ANY($2) AND taken_by = $1",
+            &[&term, &keys],
+        )
+        .await?)
 }
 
 /// The key's row is confirmed up to `seq`: gone, unless an event came after.

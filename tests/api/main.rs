@@ -23,6 +23,7 @@ mod ownership;
 mod personal;
 mod pg_tls;
 mod private_pg;
+mod queue;
 mod reads;
 mod refresh;
 mod replicas;

@@ -91,6 +91,9 @@ pub enum CacheError {
     Storage(#[from] StoreError),
     #[error("the database did not answer in time")]
     TimedOut,
+    /// The athlete's data was forgotten (they have no token row): nothing of theirs is written.
+    #[error("the athlete is no longer connected")]
+    Forgotten,
 }
 
 impl From<deadpool_postgres::PoolError> for CacheError {
@@ -816,6 +819,13 @@ impl Handler<Ingest> for CacheActor {
                 let mut db = pool.get().await?;
                 let tx = db.transaction().await?;
                 store::lock_derivation(&tx).await?;
+                // A forget is final: nothing fetched before it is written after it.
+                if let Some(athlete) = msg.athlete_id
+                    && !store::still_connected(&tx, athlete).await?
+                {
+                    tracing::info!(athlete, "not stored: the athlete's data was forgotten");
+                    return Err(CacheError::Forgotten);
+                }
                 let mut upserted = 0;
                 let mut deleted = 0;
                 if let Some(athlete) = msg.athlete_id {

@@ -76,7 +76,11 @@ impl From<TokenError> for SyncError {
 
 impl From<CacheError> for SyncError {
     fn from(e: CacheError) -> Self {
-        Self::Cache(e)
+        match e {
+            // Forgotten while the work was under way: as if it had never been connected.
+            CacheError::Forgotten => Self::NotConnected,
+            e => Self::Cache(e),
+        }
     }
 }
 

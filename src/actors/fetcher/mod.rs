@@ -74,8 +74,11 @@ const MAX_UNSCREENED: usize = PendingSet::CAPACITY;
 const BATCHES_AT_ONCE: usize = 3;
 /// Webhook confirmations sent to Strava at the same time.
 const CONFIRMATIONS_AT_ONCE: usize = 4;
-/// While the budget defers confirmations, how often the actor looks whether the window opened.
+/// While the budget defers confirmations, how often the actor looks whether the window opened
+/// (and whether a failed confirmation's backoff has passed).
 const WINDOW_CHECK: Duration = Duration::from_secs(1);
+/// How soon queued events this leader could not release are released again.
+const RELEASE_RETRY: Duration = Duration::from_secs(1);
 /// How often at most webhook events make us re-read the athlete stats.
 const STATS_AFTER_EVENTS: Duration = Duration::from_secs(60);
 /// Room for a burst of webhook events and the permits of running plans.
@@ -399,7 +402,10 @@ impl FetcherActor {
     fn overflow(&mut self, dropped: u64, ctx: &mut Context<Self>) {
         self.count_events("dropped", dropped);
         if !self.confirmations.overflowed {
-            self.confirmations.overflowed = true;
+            // The leader clears it once the pending set empties (at once if it is empty now);
+            // a follower, at its next batch stored whole.
+            self.confirmations.overflowed =
+                self.term.is_none() || !self.confirmations.pending.is_empty();
             tracing::warn!(
                 pending = self.confirmations.pending.len(),
                 "too many webhook events to confirm; a reconciliation catches the rest"
@@ -408,9 +414,10 @@ impl FetcherActor {
         }
     }
 
-    /// Screens the events that came meanwhile, a few batches at a time (no Strava call; no
-    /// Postgres read but the stored subscription's, at most once a minute), stores those worth
-    /// confirming in the durable queue and acknowledges the batch.
+    /// Screens the events that came meanwhile, a few batches at a time (no Strava call, nothing
+    /// asked of the TokenActor; Postgres reads the connected athlete, and the stored
+    /// subscription at most once a minute), stores those worth confirming in the durable queue
+    /// and acknowledges the batch.
     fn screen_events(&mut self, ctx: &mut Context<Self>) {
         let now = self.deps.clock.now();
         let busy = self.confirmations.screening;
@@ -467,6 +474,10 @@ impl FetcherActor {
                         act.count_events("coalesced", stored.coalesced);
                         if stored.dropped > 0 {
                             act.overflow(stored.dropped, ctx);
+                        } else if act.term.is_none() {
+                            // The leader tells bursts apart: a follower asks again at its next
+                            // drop.
+                            act.confirmations.overflowed = false;
                         }
                         // Taken by this leader as it stored them.
                         if act.term.is_some() {
@@ -494,9 +505,9 @@ impl FetcherActor {
 
     /// Adds rows of the queue to the pending confirmations: nothing for a target pending
     /// already (one being confirmed is confirmed again afterwards); past the set's capacity,
-    /// dropped with one reconciliation scheduled in their place.
+    /// the rows are released in the queue, to be taken once there is room.
     fn offer(&mut self, rows: Vec<PendingEvent>, ctx: &mut Context<Self>) {
-        let mut dropped = 0;
+        let mut refused = Vec::new();
         for row in rows {
             let Some(target) = Target::from_key(&row.key) else {
                 tracing::warn!(key = %row.key, "an unreadable row in the event queue; ignored");
@@ -508,13 +519,44 @@ impl FetcherActor {
                 .offer(target, row.athlete_id, row.seq)
                 == Offered::Full
             {
-                dropped += 1;
+                refused.push(row.key);
             }
         }
-        if dropped > 0 {
-            self.overflow(dropped, ctx);
+        if !refused.is_empty() {
+            self.release(refused, ctx);
         }
         self.confirm_pending(ctx);
+    }
+
+    /// Rows of the queue this leader took or stored but has no room for now: untaken again,
+    /// and taken once confirmations have made room.
+    fn release(&mut self, keys: Vec<String>, ctx: &mut Context<Self>) {
+        let Some(term) = self.term.as_ref().map(|t| t.id) else {
+            return;
+        };
+        self.confirmations.left_in_queue = true;
+        let pool = self.deps.pool.clone();
+        ctx.spawn(
+            async move {
+                let released = async {
+                    let db = pool.get().await.map_err(SyncError::from)?;
+                    store::queue::release_events(&db, term, &keys).await?;
+                    Ok::<_, SyncError>(())
+                };
+                released.await.map_err(|e| (e, keys))
+            }
+            .into_actor(self)
+            .map(|released, _, ctx| {
+                if let Err((e, keys)) = released {
+                    // Marked with this term, they would wait for the next leader: again, soon.
+                    tracing::warn!(
+                        error = &e as &dyn std::error::Error,
+                        "could not release queued events this leader has no room for; trying again"
+                    );
+                    ctx.run_later(RELEASE_RETRY, move |act, ctx| act.release(keys, ctx));
+                }
+            }),
+        );
     }
 
     /// Starts confirmations, a few at a time, unless the budget deferred them to a window
@@ -523,8 +565,13 @@ impl FetcherActor {
         if self.term.is_none() {
             return;
         }
+        let now = self.deps.clock.now();
+        self.confirmations.pending.release_due(now);
+        if self.confirmations.pending.backing_off() {
+            self.wake_confirmations(ctx);
+        }
         if let Some(until) = self.confirmations.deferred_until {
-            if self.deps.clock.now() < until {
+            if now < until {
                 self.wake_confirmations(ctx);
                 return;
             }
@@ -574,6 +621,18 @@ impl FetcherActor {
                 }
                 self.confirmations.pending.deferred(target);
             }
+            // Kept, with its row: tried again after a backoff (see `webhook::retry_after`).
+            Err(e) if webhook::passing(&e) => {
+                self.count_event("retried");
+                let now = self.deps.clock.now();
+                if let Some(at) = self.confirmations.pending.failed(target, now) {
+                    tracing::warn!(
+                        error = &e as &dyn std::error::Error,
+                        retry_in_secs = (at - now).num_seconds(),
+                        "webhook event not confirmed now; trying again later"
+                    );
+                }
+            }
             outcome => {
                 self.confirmations.pending.finished(target);
                 match &outcome {
@@ -592,6 +651,9 @@ impl FetcherActor {
         }
         if self.confirmations.pending.is_empty() {
             self.confirmations.overflowed = false;
+        }
+        if self.confirmations.left_in_queue && self.confirmations.pending.room() > 0 {
+            self.take_queue(ctx);
         }
         self.confirm_pending(ctx);
     }
@@ -659,8 +721,10 @@ async fn store_accepted(
     })
 }
 
-/// Confirms one target and, unless the budget deferred it, takes its row off the queue (up
-/// to the event the confirmation answered for).
+/// Confirms one target and, once that is final (Strava's answer applied, or an error no retry
+/// changes), takes its row off the queue (up to the event the confirmation answered for). A
+/// confirmation the budget deferred or one that failed for a passing reason keeps its row; so
+/// does one whose row could not be taken off (an error that passes: confirmed again later).
 async fn confirm(deps: &SyncDeps, confirmation: Confirmation) -> Result<EventOutcome, SyncError> {
     let outcome = webhook::confirm(
         deps,
@@ -670,23 +734,13 @@ async fn confirm(deps: &SyncDeps, confirmation: Confirmation) -> Result<EventOut
         },
     )
     .await;
-    if !matches!(
-        outcome,
-        Err(SyncError::BudgetExhausted(_) | SyncError::AppInactive(_))
-    ) {
-        let finished = async {
-            let db = deps.pool.get().await?;
-            store::queue::finish_event(&db, &confirmation.target.key(), confirmation.seq).await?;
-            Ok::<_, SyncError>(())
-        };
-        if let Err(e) = finished.await {
-            // Confirmed once more by the next leader; harmless.
-            tracing::warn!(
-                error = &e as &dyn std::error::Error,
-                "could not take a confirmed event off the queue"
-            );
-        }
+    match &outcome {
+        Err(SyncError::BudgetExhausted(_) | SyncError::AppInactive(_)) => return outcome,
+        Err(e) if webhook::passing(e) => return outcome,
+        _ => {}
     }
+    let db = deps.pool.get().await?;
+    store::queue::finish_event(&db, &confirmation.target.key(), confirmation.seq).await?;
     outcome
 }
 
@@ -712,6 +766,8 @@ struct Confirmations {
     wake: Option<SpawnHandle>,
     /// Events were dropped and a reconciliation scheduled; cleared once all is confirmed.
     overflowed: bool,
+    /// The queue may hold rows this leader had no room for: taken as confirmations end.
+    left_in_queue: bool,
 }
 
 impl FetcherActor {
@@ -783,6 +839,7 @@ impl FetcherActor {
         self.confirmations.pending.clear();
         self.confirmations.deferred_until = None;
         self.confirmations.overflowed = false;
+        self.confirmations.left_in_queue = false;
     }
 
     /// The leader takes what the queue holds that it has not taken yet: events into the
@@ -797,10 +854,13 @@ impl FetcherActor {
         }
         self.taking = true;
         let pool = self.deps.pool.clone();
+        let room = self.confirmations.pending.room() as i64;
+        // What it cannot take now waits in the queue, untaken.
+        self.confirmations.left_in_queue = false;
         ctx.spawn(
             async move {
                 let db = pool.get().await.map_err(SyncError::from)?;
-                let events = store::queue::take_events(&db, term).await?;
+                let events = store::queue::take_events(&db, term, room).await?;
                 let work = store::queue::take_work(&db, term).await?;
                 Ok::<_, SyncError>((events, work))
             }
@@ -811,6 +871,9 @@ impl FetcherActor {
                 if act.term.as_ref().is_some_and(|t| t.id == term) {
                     match taken {
                         Ok((events, work)) => {
+                            if events.len() as i64 >= room {
+                                act.confirmations.left_in_queue = true;
+                            }
                             if !events.is_empty() {
                                 tracing::info!(
                                     events = events.len(),
@@ -822,10 +885,13 @@ impl FetcherActor {
                                 act.run_work(id, kind, ctx);
                             }
                         }
-                        Err(e) => tracing::warn!(
-                            error = &e as &dyn std::error::Error,
-                            "could not take the queue; trying again at the next notification"
-                        ),
+                        Err(e) => {
+                            act.confirmations.left_in_queue = true;
+                            tracing::warn!(
+                                error = &e as &dyn std::error::Error,
+                                "could not take the queue; trying again at the next notification"
+                            )
+                        }
                     }
                 }
                 if std::mem::take(&mut act.take_again) {
@@ -847,8 +913,14 @@ impl FetcherActor {
             WorkKind::Sync | WorkKind::FullSync => self
                 .sync(kind == WorkKind::FullSync, Priority::Interactive, ctx)
                 .boxed_local(),
-            WorkKind::BackgroundSync | WorkKind::Reconciliation => {
-                self.sync_in_background(kind == WorkKind::Reconciliation, ctx);
+            WorkKind::BackgroundSync => {
+                self.sync_in_background(false, ctx);
+                async { Ok(SyncReport::default()) }.boxed_local()
+            }
+            // Asked for by a replica whose events the queue had no room for: one reconciliation
+            // for the burst, whichever replicas it overflowed on.
+            WorkKind::Reconciliation => {
+                self.overflow(0, ctx);
                 async { Ok(SyncReport::default()) }.boxed_local()
             }
             WorkKind::Disconnect => {

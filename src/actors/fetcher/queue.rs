@@ -129,9 +129,16 @@ pub async fn ask_leader(
     }
 }
 
-/// Hands `kind` to the leader without waiting for it.
+/// Hands `kind` to the leader without waiting for it; a reconciliation only if none waits
+/// already (one re-list catches everything).
 pub async fn hand_over(pool: &Pool, kind: WorkKind) -> Result<(), SyncError> {
-    queue::request_work(&mut pool.get().await?, kind).await?;
+    let mut db = pool.get().await?;
+    match kind {
+        WorkKind::Reconciliation => queue::request_reconciliation(&mut db).await?,
+        kind => {
+            queue::request_work(&mut db, kind).await?;
+        }
+    }
     Ok(())
 }
 

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::forget::forget_athlete;
 use super::gate::{SyncDeps, SyncError, SyncReport};
 use crate::actors::cache::Ingest;
-use crate::actors::token::{AccessToken, ConnectedAthlete};
+use crate::actors::token::AccessToken;
 use crate::store;
 use crate::strava::budget::{Priority, RequestKind};
 
@@ -101,15 +101,30 @@ pub(super) struct Confirmation {
     pub seq: i64,
 }
 
+/// The first retry of a confirmation that failed for a passing reason comes this long after
+/// it; each later one waits twice as long as the one before, up to [`RETRY_AT_MOST`].
+pub(super) const FIRST_RETRY: chrono::Duration = chrono::Duration::seconds(5);
+/// The longest wait between two tries of one confirmation.
+pub(super) const RETRY_AT_MOST: chrono::Duration = chrono::Duration::seconds(60);
+
+/// How long a confirmation that has failed `failures` times waits before its next try.
+pub(super) fn retry_after(failures: u32) -> chrono::Duration {
+    let doublings = failures.saturating_sub(1).min(8);
+    (FIRST_RETRY * 2i32.pow(doublings)).min(RETRY_AT_MOST)
+}
+
 /// The leader's pending confirmations, keyed by what they confirm: an event for a target
 /// waiting already adds nothing; one that comes while its target is being confirmed has it
-/// confirmed once more afterwards (Strava may have answered before the change).
+/// confirmed once more afterwards (Strava may have answered before the change). One that
+/// failed for a passing reason stays, and waits out its backoff before it is tried again.
 #[derive(Debug, Default)]
 pub(super) struct PendingSet {
     /// Waiting, in order.
     waiting: VecDeque<Target>,
     entries: HashMap<Target, Entry>,
     running: usize,
+    /// Failed, each with when it may be tried again.
+    backing_off: Vec<(DateTime<Utc>, Target)>,
 }
 
 #[derive(Debug)]
@@ -118,6 +133,8 @@ struct Entry {
     seq: i64,
     running: bool,
     again: bool,
+    /// Tries that failed for a passing reason, in a row.
+    failures: u32,
 }
 
 /// What [`PendingSet::offer`] did.
@@ -153,6 +170,7 @@ impl PendingSet {
                 seq,
                 running: false,
                 again: false,
+                failures: 0,
             },
         );
         match target {
@@ -218,6 +236,44 @@ impl PendingSet {
         }
         self.entries.remove(&target);
         false
+    }
+
+    /// A confirmation that failed for a passing reason at `now`: it stays (and so does its row
+    /// in the queue), to be tried again once its backoff has passed ([`Self::release_due`]);
+    /// when that is.
+    pub fn failed(&mut self, target: Target, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let entry = self.entries.get_mut(&target)?;
+        entry.running = false;
+        // the retry confirms whatever came meanwhile too
+        entry.again = false;
+        entry.failures = entry.failures.saturating_add(1);
+        self.running = self.running.saturating_sub(1);
+        let at = now + retry_after(entry.failures);
+        self.backing_off.push((at, target));
+        Some(at)
+    }
+
+    /// Confirmations whose backoff has passed at `now` wait in line again.
+    pub fn release_due(&mut self, now: DateTime<Utc>) {
+        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.backing_off)
+            .into_iter()
+            .partition(|(at, _)| *at <= now);
+        self.backing_off = later;
+        for (_, target) in due {
+            if self.entries.contains_key(&target) {
+                self.waiting.push_back(target);
+            }
+        }
+    }
+
+    /// Whether a failed confirmation waits out its backoff.
+    pub fn backing_off(&self) -> bool {
+        !self.backing_off.is_empty()
+    }
+
+    /// Room for more targets.
+    pub fn room(&self) -> usize {
+        Self::CAPACITY.saturating_sub(self.entries.len())
     }
 
     /// Everything forgotten (this replica no longer leads; the queue keeps the rows).
@@ -299,8 +355,8 @@ pub(super) struct Screened {
 }
 
 /// Checks `events` against the subscription (`known`, or read from Postgres first when
-/// `reread`) and the connected athlete, with no Strava call, and returns what is worth
-/// confirming. The athlete is looked up once for the batch whatever the events say, so an event
+/// `reread`) and the connected athlete (one read of the token rows), with no Strava call and
+/// without asking the TokenActor, and returns what is worth confirming. The athlete is looked up once for the batch whatever the events say, so an event
 /// for an unknown subscription and one for another athlete cost the same and look the same
 /// from outside.
 pub(super) async fn screen(
@@ -320,7 +376,11 @@ pub(super) async fn screen(
         _ => known,
     };
     let accepted = async {
-        let connected = deps.token.ask(ConnectedAthlete).await??;
+        // Read where it is stored rather than asked of the TokenActor, which a token refresh
+        // holds for as long as Strava takes to answer it: the event is answered without
+        // waiting for one (a refresh locks the row, which a plain read does not wait for).
+        let db = deps.pool.get().await?;
+        let connected = store::connected_athlete(&db).await?;
         Ok(events
             .iter()
             .map(|event| accept(known, connected, event))
@@ -367,6 +427,27 @@ fn accept(known: Option<i64>, connected: Option<i64>, event: &Event) -> Option<A
         target,
         athlete: event.owner_id,
     })
+}
+
+/// Whether a confirmation that ended in `e` failed for a passing reason, and so is tried again
+/// later rather than finished: Strava's 5xx, a timeout or a broken connection (the gate's own
+/// retries spent), a token refresh that failed that way or could not be stored, a database
+/// error, an actor that did not answer. Everything else is Strava's or the store's last word
+/// on the event (no athlete connected, or one whose data was forgotten; a connection that needs
+/// re-authorization; a 401 or another 4xx): the row goes, as with a confirmation that
+/// succeeded. A refusal by the rate budget is neither: it is deferred to the window.
+pub(super) fn passing(e: &SyncError) -> bool {
+    use crate::actors::cache::CacheError;
+    use crate::actors::token::TokenError;
+    match e {
+        SyncError::Strava(e) | SyncError::Token(TokenError::Strava(e)) => e.is_transient(),
+        SyncError::Token(TokenError::Storage(_))
+        | SyncError::Cache(CacheError::Storage(_) | CacheError::TimedOut)
+        | SyncError::Storage(_)
+        | SyncError::Mailbox(_)
+        | SyncError::Stopped => true,
+        _ => false,
+    }
 }
 
 /// Confirms one pending target with Strava and applies what Strava says.
@@ -435,8 +516,9 @@ async fn activity_changed(
 
 /// Confirms a deauthorization with Strava, then forgets the athlete. Only a 401 from Strava
 /// to a request made with a current access token confirms it: with no usable token (a dead
-/// refresh token, Strava unreachable, the budget spent) nothing is deleted, and retention
-/// removes the data should Strava never confirm it again. The owner lock stays: only the
+/// refresh token, or none) or Strava's word that the token works, nothing is deleted, and
+/// retention removes the data should Strava never confirm it again. A check that failed for a
+/// passing reason ([`passing`]) is made again later; one the budget refused, in its window. The owner lock stays: only the
 /// operator's `disconnect` releases it.
 async fn deauthorized(deps: &SyncDeps, athlete: i64) -> Result<EventOutcome, SyncError> {
     // An inactive app cannot confirm anything: the event waits for a probe.
@@ -444,6 +526,8 @@ async fn deauthorized(deps: &SyncDeps, athlete: i64) -> Result<EventOutcome, Syn
     let grant = match deps.token.ask(AccessToken::default()).await? {
         Ok(grant) if grant.athlete_id == athlete => grant,
         Ok(_) => return Ok(EventOutcome::Ignored),
+        // A refresh that met Strava's 5xx or a database error: checked again later.
+        Err(e) if passing(&SyncError::from(e.clone())) => return Err(e.into()),
         Err(e) => {
             tracing::warn!(
                 athlete,
@@ -475,7 +559,9 @@ async fn deauthorized(deps: &SyncDeps, athlete: i64) -> Result<EventOutcome, Syn
             );
             return Ok(EventOutcome::Unconfirmed);
         }
-        Err(e @ (SyncError::Mailbox(_) | SyncError::AppInactive(_))) => return Err(e),
+        // Deferred to the budget's window, or checked again after a backoff.
+        Err(e @ (SyncError::AppInactive(_) | SyncError::BudgetExhausted(_))) => return Err(e),
+        Err(e) if passing(&e) => return Err(e),
         Err(e) => {
             tracing::warn!(
                 athlete,
@@ -622,6 +708,69 @@ mod tests {
         set.clear();
         assert!(set.is_empty());
         assert_eq!(set.running(), 0);
+    }
+
+    #[test]
+    fn retries_come_within_30_s_then_double_up_to_a_minute_apart() {
+        let waits: Vec<i64> = (1..=7).map(|n| retry_after(n).num_seconds()).collect();
+        assert_eq!(waits, [5, 10, 20, 40, 60, 60, 60]);
+        assert!(retry_after(1) <= chrono::Duration::seconds(30));
+        assert_eq!(retry_after(u32::MAX), RETRY_AT_MOST);
+    }
+
+    #[test]
+    fn a_confirmation_that_failed_for_a_passing_reason_is_kept_and_tried_after_its_backoff() {
+        let mut set = PendingSet::default();
+        set.offer(Target::Activity(1), 7, 1);
+        set.offer(Target::Activity(2), 7, 2);
+        let first = set.start().unwrap();
+        assert_eq!(set.failed(first.target, at(0)), Some(at(5)));
+        assert_eq!(set.running(), 0);
+        assert_eq!(set.len(), 2, "kept");
+        // an event meanwhile adds nothing: the retry confirms it too
+        assert_eq!(set.offer(Target::Activity(1), 7, 3), Offered::Coalesced);
+        assert_eq!(set.start().unwrap().target, Target::Activity(2));
+        assert_eq!(set.start(), None, "not before its backoff");
+        set.release_due(at(4));
+        assert_eq!(set.start(), None);
+        assert!(set.backing_off());
+        set.release_due(at(5));
+        assert!(!set.backing_off());
+        let again = set.start().unwrap();
+        assert_eq!((again.target, again.seq), (Target::Activity(1), 3));
+        // the second failure in a row waits twice as long
+        assert_eq!(set.failed(again.target, at(5)), Some(at(15)));
+        set.release_due(at(15));
+        set.start().unwrap();
+        assert!(!set.finished(Target::Activity(1)));
+        assert_eq!(set.len(), 1);
+    }
+
+    #[test]
+    fn only_passing_failures_are_retried() {
+        use crate::strava::StravaError;
+        let server = StravaError::Status {
+            status: 502,
+            message: String::new(),
+        };
+        let refused = StravaError::Status {
+            status: 400,
+            message: String::new(),
+        };
+        assert!(passing(&SyncError::Strava(server.clone())));
+        assert!(passing(&SyncError::Strava(StravaError::Timeout)));
+        assert!(passing(&SyncError::Token(
+            crate::actors::token::TokenError::Strava(server)
+        )));
+        assert!(passing(&SyncError::Mailbox(actix::MailboxError::Timeout)));
+        assert!(passing(&SyncError::Storage(
+            anyhow::anyhow!("connection reset").into()
+        )));
+        assert!(!passing(&SyncError::Strava(refused)));
+        assert!(!passing(&SyncError::NotFound));
+        assert!(!passing(&SyncError::Unauthorized));
+        assert!(!passing(&SyncError::NotConnected));
+        assert!(!passing(&SyncError::ReauthorizationRequired));
     }
 
     #[test]

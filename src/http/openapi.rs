@@ -394,7 +394,8 @@ fn schemas() -> Value {
             "status": constant("success"),
             "message": {"type": "string"},
         })),
-        "Actors": object(&["actors", "sync", "budget", "cache", "replica", "leader"], json!({
+        "Actors": object(&["actors", "setup_link_waiting", "sync", "budget", "cache", "replica", "leader"], json!({
+            "setup_link_waiting": {"type": "boolean", "description": "Nobody owns the instance and a setup link (printed in the log at start-up or after the operator's disconnect) waits for the owner's first connection"},
             "actors": {"type": "object", "additionalProperties": object(
                 &["handled", "errors", "in_flight", "last_handled_at"],
                 json!({

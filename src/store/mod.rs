@@ -14,6 +14,7 @@ mod columns;
 pub mod coordination;
 pub mod imports;
 pub mod queue;
+pub mod setup;
 mod tls;
 
 mod embedded {

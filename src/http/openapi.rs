@@ -106,9 +106,10 @@ fn header(h: Header) -> (&'static str, Value) {
         ),
         Header::VaryEncoding => (
             "Vary",
-            "accept-encoding: bodies of 1 KiB and more come gzipped (Content-Encoding: gzip, \
-             their own ETag) to clients whose Accept-Encoding takes gzip",
-            json!({"type": "string", "enum": ["accept-encoding"]}),
+            "Accept-Encoding, Origin (one line): bodies of 1 KiB and more come gzipped \
+             (Content-Encoding: gzip, their own ETag) to clients whose Accept-Encoding takes \
+             gzip, and CORS answers depend on the Origin",
+            json!({"type": "string", "enum": ["Accept-Encoding, Origin"]}),
         ),
         Header::Location => (
             "Location",

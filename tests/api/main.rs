@@ -30,5 +30,6 @@ mod stats;
 mod sync;
 mod telemetry;
 mod tokens;
+mod vary;
 mod webhook;
 mod webhook_secret;

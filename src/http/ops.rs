@@ -209,9 +209,10 @@ fn sync_error(e: SyncError, failing: &str) -> ApiError {
         SyncError::AppInactive(_) => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::StravaAppInactive,
-            "The Strava application is inactive: its owner must subscribe on Strava, then \
-             reactivate the app in Strava's API settings (https://www.strava.com/settings/api). \
-             The cached data is still served.",
+            format!(
+                "{} The cached data is still served.",
+                crate::strava::standing::OWNER_MUST_REACTIVATE
+            ),
         ),
         SyncError::BudgetExhausted(wait) => {
             let secs = wait.as_secs().max(1);

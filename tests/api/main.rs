@@ -13,6 +13,7 @@ mod hostile;
 mod import;
 mod import_http;
 mod inactive;
+mod inactive_refresh;
 mod oauth;
 mod oauth_limits;
 mod openapi;

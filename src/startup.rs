@@ -362,6 +362,9 @@ impl Application {
             security: SecurityHeaders::new(settings.is_production()),
             drain: drain.clone(),
             access_log: settings.access_log,
+            refusals: Arc::new(middleware::refusals::Refusals::new(
+                services.metrics.http_refusals.clone(),
+            )),
         });
         let metrics = web::Data::from(services.metrics.clone());
         let (trusted_proxies, not_addresses) = settings.trusted_proxies();

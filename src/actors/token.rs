@@ -799,7 +799,7 @@ impl Handler<CompleteAuthorization> for TokenActor {
         Box::pin(
             async move {
                 let state = verified.map_err(|e: StateError| {
-                    tracing::info!(reason = ?e, "refused an OAuth state");
+                    tracing::debug!(reason = ?e, "refused an OAuth state");
                     CallbackError::InvalidState
                 })?;
                 let bound = msg
@@ -807,7 +807,7 @@ impl Handler<CompleteAuthorization> for TokenActor {
                     .as_deref()
                     .is_some_and(|c| constant_time_eq(c.as_bytes(), msg.state.as_bytes()));
                 if !bound {
-                    tracing::info!("refused an OAuth state not bound to this browser");
+                    tracing::debug!("refused an OAuth state not bound to this browser");
                     return Err(CallbackError::InvalidState);
                 }
                 {
@@ -815,7 +815,7 @@ impl Handler<CompleteAuthorization> for TokenActor {
                     if !store::consume_state_nonce(&db, &state.nonce, expiry(state.expires_at))
                         .await?
                     {
-                        tracing::info!("refused a replayed OAuth state");
+                        tracing::debug!("refused a replayed OAuth state");
                         return Err(CallbackError::InvalidState);
                     }
                 }
@@ -921,7 +921,8 @@ impl Handler<StoreConnection> for TokenActor {
                     None => store::owner(&db).await?.unwrap_or(athlete_id),
                 };
                 if owner != athlete_id {
-                    tracing::warn!(
+                    // The edge logs refusals, once a minute per route and cause.
+                    tracing::debug!(
                         athlete = athlete_id,
                         "refused a connection from an athlete who does not own this instance"
                     );
@@ -938,7 +939,7 @@ impl Handler<StoreConnection> for TokenActor {
                             (Some(b), Some(s)) if constant_time_eq(b.as_bytes(), s.as_bytes())
                         );
                         if !issued_for_it {
-                            tracing::warn!(
+                            tracing::debug!(
                                 athlete = athlete_id,
                                 "refused a first connection whose state was not issued for the \
                                  current setup code"

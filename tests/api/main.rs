@@ -14,6 +14,7 @@ mod import;
 mod import_http;
 mod inactive;
 mod inactive_refresh;
+mod log_flood;
 mod oauth;
 mod oauth_limits;
 mod openapi;

@@ -15,7 +15,9 @@
 //!
 //! Every answer, preflights and refusals included, then gets its CORS headers (so the frontend
 //! can read a refusal), the security headers ([`headers`]), `X-Request-Id`, is counted
-//! ([`metrics`]) and, with `ACCESS_LOG`, logged ([`access_log`]) in its span.
+//! ([`metrics`]; an unauthenticated refusal also by its cause, and logged at most once a minute
+//! per route and cause, [`refusals`]) and, with `ACCESS_LOG`, logged ([`access_log`]) in its
+//! span.
 
 use std::future::{Future, Ready, ready};
 use std::pin::Pin;
@@ -34,9 +36,11 @@ use super::cors::Cors;
 use super::drain::{Drain, InFlight, WorkerCount};
 use super::headers::SecurityHeaders;
 use super::metrics::{RequestCounter, UNMATCHED};
+use super::refusals::{self, Refusals};
 use super::request_span::{self, RequestId, X_REQUEST_ID};
 use super::route::{self, RouteId, Routes};
 use super::{access_log, limits};
+use crate::error::ErrorCode;
 
 /// What the edge needs, shared by every worker.
 pub struct EdgeConfig {
@@ -46,6 +50,7 @@ pub struct EdgeConfig {
     pub security: SecurityHeaders,
     pub drain: Arc<Drain>,
     pub access_log: bool,
+    pub refusals: Arc<Refusals>,
 }
 
 /// The middleware (`App::wrap`); each worker's app gets its own in-flight count.
@@ -166,6 +171,18 @@ impl After {
         headers.insert(X_REQUEST_ID, self.id.header_value());
         let status = response.status().as_u16();
         config.counter.count(self.route, status);
+        if (400..500).contains(&status) {
+            let pattern = self.route.map(|id| config.routes.pattern(id));
+            let code = response.response().extensions().get::<ErrorCode>().copied();
+            if let Some((route, cause)) =
+                refusals::refusal(status, pattern, response.request().path(), code)
+            {
+                let _entered = self.span.enter();
+                config
+                    .refusals
+                    .refused(route, cause, status, Instant::now());
+            }
+        }
         config.drain.close_if_draining(response);
         if let Some(started) = self.started {
             let pattern = self.route.map(|id| config.routes.pattern(id));

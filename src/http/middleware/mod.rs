@@ -10,5 +10,6 @@ pub mod headers;
 pub mod limits;
 pub mod metrics;
 pub mod rate_limit;
+pub mod refusals;
 pub mod request_span;
 pub mod route;

@@ -179,10 +179,7 @@ async fn limit(
         if let Some(client) = client
             && let Err(wait) = limits.check(route, client)
         {
-            tracing::info!(
-                ?route,
-                "refused an OAuth request over the per-address limit"
-            );
+            // Counted and logged (once a minute per route) by the edge, as every refusal.
             let refusal = ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 ErrorCode::TooManyRequests,

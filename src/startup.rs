@@ -352,6 +352,10 @@ impl Application {
             http::routes::patterns(),
             &http::routes::cached_reads(),
         ));
+        let (trusted_proxies, not_addresses) = settings.trusted_proxies();
+        for entry in not_addresses {
+            tracing::warn!(entry, "TRUSTED_PROXIES: not an IP address; ignored");
+        }
         let edge = Arc::new(EdgeConfig {
             counter: Arc::new(RequestCounter::new(
                 services.metrics.http_requests.clone(),
@@ -365,12 +369,9 @@ impl Application {
             refusals: Arc::new(middleware::refusals::Refusals::new(
                 services.metrics.http_refusals.clone(),
             )),
+            forwarded: middleware::forwarded::ForwardedCheck::new(&trusted_proxies),
         });
         let metrics = web::Data::from(services.metrics.clone());
-        let (trusted_proxies, not_addresses) = settings.trusted_proxies();
-        for entry in not_addresses {
-            tracing::warn!(entry, "TRUSTED_PROXIES: not an IP address; ignored");
-        }
         let oauth_limit = web::Data::new(middleware::rate_limit::OAuthRateLimit::new(
             settings.oauth_rate_limit_per_minute,
             trusted_proxies,

@@ -8,6 +8,7 @@ mod clock;
 mod conditional;
 mod coordination;
 mod cors;
+mod forwarded;
 mod health;
 mod hostile;
 mod import;

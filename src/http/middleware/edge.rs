@@ -5,6 +5,8 @@
 //!   draining its answer closes the connection;
 //! - has its path normalized and its route found ([`route`]), so the span, the counter and the
 //!   log all see `/strava/health` for `/strava/health/` (as the old service redirected);
+//! - if it is the first to carry `X-Forwarded-For`, has its peer checked against
+//!   `TRUSTED_PROXIES` ([`forwarded`]: a warning, once, for a proxy not listed);
 //! - gets its id and its span ([`request_span`]; a read from memory's at debug level), entered
 //!   whenever anything below runs, so every line logged below (a refusal, a handler, its error
 //!   id) carries the id;
@@ -34,6 +36,7 @@ use tracing::Span;
 
 use super::cors::Cors;
 use super::drain::{Drain, InFlight, WorkerCount};
+use super::forwarded::ForwardedCheck;
 use super::headers::SecurityHeaders;
 use super::metrics::{RequestCounter, UNMATCHED};
 use super::refusals::{self, Refusals};
@@ -51,6 +54,7 @@ pub struct EdgeConfig {
     pub drain: Arc<Drain>,
     pub access_log: bool,
     pub refusals: Arc<Refusals>,
+    pub forwarded: ForwardedCheck,
 }
 
 /// The middleware (`App::wrap`); each worker's app gets its own in-flight count.
@@ -120,6 +124,9 @@ where
             _ => request_span::span(id, req.method(), pattern),
         };
         let origin = config.cors.allowed(req.headers()).cloned();
+        config
+            .forwarded
+            .check(req.peer_addr().map(|a| a.ip()), req.headers());
         let early = config
             .cors
             .preflight(req.method(), req.headers())

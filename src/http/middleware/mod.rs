@@ -6,6 +6,7 @@ pub mod access_log;
 pub mod cors;
 pub mod drain;
 pub mod edge;
+pub mod forwarded;
 pub mod headers;
 pub mod limits;
 pub mod metrics;

@@ -212,3 +212,78 @@ async fn a_confirmed_deauthorization_keeps_the_owner_and_prints_no_setup_link() 
     assert_eq!(setup_path(&app), printed, "no fresh link");
     assert_eq!(setup_link_waiting(&app).await, json!(false));
 }
+
+/// `link`'s path, as followed on any replica.
+fn path_of_link(link: &secrecy::SecretString) -> String {
+    let link = link.expose_secret();
+    link[link.find("/strava/authorize").expect("a setup link")..].to_owned()
+}
+
+#[actix_web::test]
+async fn every_replica_takes_one_setup_code_and_the_replica_that_disconnects_prints_the_next() {
+    let app = production(None).await;
+    // The follower's start-up found nobody owning the instance: its link replaced the leader's.
+    let replica = app.replica().await;
+    assert!(
+        crate::helpers::eventually(async || app.services.replica.role().is_leader()).await,
+        "the first app leads"
+    );
+    let started = replica
+        .services
+        .setup_link()
+        .expect("the follower printed a link");
+    assert_eq!(
+        app.get(&setup_path(&app)).await.status().as_u16(),
+        403,
+        "the leader's older link no longer works"
+    );
+    let r = connect_via(&app, &path_of_link(&started)).await;
+    assert_eq!(location(&r), format!("{FRONTEND}/?strava=success"));
+    app.wait_for_sync_to_end().await;
+
+    // The operator asks the follower; the leader carries the disconnect out and prints.
+    let leaders_before = app.services.setup_link();
+    let r = app
+        .http
+        .post(replica.url("/strava/disconnect"))
+        .header("X-API-Key", API_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let fresh = app
+        .services
+        .setup_link()
+        .expect("the leader printed a link");
+    assert_ne!(
+        Some(fresh.expose_secret()),
+        leaders_before.as_ref().map(|l| l.expose_secret())
+    );
+    assert_eq!(
+        replica
+            .services
+            .setup_link()
+            .map(|l| l.expose_secret().to_owned()),
+        Some(started.expose_secret().to_owned()),
+        "the follower printed nothing"
+    );
+    // The follower takes the leader's fresh code, and no longer the spent one.
+    let at_follower = |path: String| app.http.get(replica.url(&path)).send();
+    assert_eq!(
+        at_follower(path_of_link(&started))
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        403
+    );
+    assert_eq!(
+        at_follower(path_of_link(&fresh))
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        307
+    );
+    replica.stop().await;
+}

@@ -4,22 +4,29 @@
 use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::actors::fetcher::RunSync;
+use crate::actors::fetcher::{RunSync, SyncError};
 use crate::config::Settings;
 use crate::startup::{Services, strava_client};
 use crate::store;
 use crate::strava::budget::Priority;
+use crate::strava::standing::OWNER_MUST_REACTIVATE;
 
 /// One sync, then a one-line report.
 pub async fn refresh(settings: &Settings, full: bool) -> anyhow::Result<String> {
     let services = Services::start(settings).await?;
-    let report = services
+    let report = match services
         .fetcher
         .ask(RunSync {
             full,
             priority: Priority::Interactive,
         })
-        .await??;
+        .await?
+    {
+        Ok(report) => report,
+        // What the owner must do, as refresh-data says it: nothing here can fix it.
+        Err(SyncError::AppInactive(_)) => anyhow::bail!(OWNER_MUST_REACTIVATE),
+        Err(e) => return Err(e.into()),
+    };
     Ok(format!(
         "refreshed: {} requests, {} activities fetched, {} stored",
         report.requests, report.activities_fetched, report.activities_stored

@@ -254,6 +254,8 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status);
+        // For the edge, which counts and logs refusals by their code.
+        response.extensions_mut().insert(self.code);
         response.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
         if let Some(secs) = self.retry_after {
             response.insert_header((header::RETRY_AFTER, secs.to_string()));

@@ -12,12 +12,13 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::http::header::HeaderValue;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
 use crate::actors::Mailbox;
 use crate::actors::cache::{Attach, CacheReader};
 use crate::actors::fetcher::FetcherOptions;
 use crate::actors::importer::ImportSettings;
+use crate::actors::setup::SetupLinks;
 use crate::actors::token::OAuthSettings;
 use crate::actors::{CacheActor, FetcherActor, ImportActor, Shutdown, TokenActor};
 use crate::clock::Clock;
@@ -68,11 +69,9 @@ pub struct Services {
     pub replica: Replica,
     /// The dedicated connection, taken (and closed) by [`Services::shutdown`].
     coordination: Arc<std::sync::Mutex<Option<Coordination>>>,
-    /// The first-connection link (production without OWNER_ATHLETE_ID); see
-    /// [`Services::setup_link`].
-    setup_link: Option<SecretString>,
-    /// No owner was stored when the services started: the server prints the setup link.
-    unowned_at_start: bool,
+    /// Production without OWNER_ATHLETE_ID: the first connection's setup links (see
+    /// [`Services::setup_link`]).
+    setup: Option<SetupLinks>,
     /// The push subscription `milepost webhook subscribe` had stored when the services started.
     stored_subscription: Option<i64>,
 }
@@ -140,14 +139,9 @@ impl Services {
             "STATE_SECRET",
         )?));
         let strava = strava_client(settings)?;
-        let (setup_code, unowned_at_start) = first_connection_code(settings, &pool).await?;
+        let setup = (settings.is_production() && settings.owner_athlete_id.is_none())
+            .then(|| SetupLinks::new(settings.strava_redirect_uri.as_deref()));
         let stored_subscription = store::webhook_subscription(&pool.get().await?).await?;
-        let setup_link = setup_code.as_ref().map(|code| {
-            SecretString::from(setup_link(
-                settings.strava_redirect_uri.as_deref(),
-                code.expose_secret(),
-            ))
-        });
 
         let metrics = Arc::new(Metrics::default());
         let ready = Arc::new(AtomicBool::new(false));
@@ -174,7 +168,7 @@ impl Services {
                     client_id: settings.strava_client_id.clone(),
                     redirect_uri: settings.strava_redirect_uri.clone(),
                     owner_athlete_id: settings.owner_athlete_id,
-                    setup_code,
+                    setup: setup.clone(),
                 },
                 metrics.clone(),
                 clock.clone(),
@@ -225,36 +219,35 @@ impl Services {
             pool,
             replica,
             coordination: Arc::new(std::sync::Mutex::new(Some(coordination))),
-            setup_link,
-            unowned_at_start,
+            setup,
             stored_subscription,
         })
     }
 
-    /// The first-connection link (production without OWNER_ATHLETE_ID), as start-up prints it
-    /// when no owner exists. Public for the tests, which follow it as the operator would;
-    /// nothing else reads it.
-    pub fn setup_link(&self) -> Option<&SecretString> {
-        self.setup_link.as_ref()
+    /// The first-connection link (production without OWNER_ATHLETE_ID) this process printed
+    /// last: at start-up with no owner, or after the operator's disconnect. Public for the tests,
+    /// which follow it as the operator would; nothing else reads it.
+    pub fn setup_link(&self) -> Option<SecretString> {
+        self.setup.as_ref().and_then(SetupLinks::printed)
     }
-}
 
-/// Production with OWNER_ATHLETE_ID unset: a fresh one-time code that `/strava/authorize` asks
-/// for while no owner exists, and whether none is stored now (then the server prints its link
-/// at start-up, once: the only place it ever appears). With an owner, it is kept unprinted:
-/// should the owner be forgotten later, the next first connection still needs a code, and a
-/// restart prints one.
-async fn first_connection_code(
-    settings: &Settings,
-    pool: &deadpool_postgres::Pool,
-) -> anyhow::Result<(Option<SecretString>, bool)> {
-    if !settings.is_production() || settings.owner_athlete_id.is_some() {
-        return Ok((None, false));
+    /// Production without OWNER_ATHLETE_ID and nobody owning the instance: a fresh setup code
+    /// replaces the stored one and its link is printed (a serving process only: `milepost
+    /// refresh` must not kill the link a server printed).
+    async fn print_setup_link(&self) -> anyhow::Result<()> {
+        let Some(links) = &self.setup else {
+            return Ok(());
+        };
+        let mut db = self.pool.get().await?;
+        let tx = db.transaction().await?;
+        if store::owner(&tx).await?.is_some() {
+            return Ok(());
+        }
+        let code = links.renew(&tx).await?;
+        tx.commit().await?;
+        links.print(&code, "no athlete owns this instance yet");
+        Ok(())
     }
-    let code = SecretString::from(crate::config::random_secret());
-    let db = pool.get().await?;
-    let unowned = store::owner(&db).await?.is_none();
-    Ok((Some(code), unowned))
 }
 
 /// Production with a push subscription (stored, or STRAVA_WEBHOOK_SUBSCRIPTION_ID) but no
@@ -263,16 +256,6 @@ pub fn unguarded_webhook(settings: &Settings, stored_subscription: Option<i64>) 
     settings.is_production()
         && settings.strava_webhook_secret.is_none()
         && (stored_subscription.is_some() || settings.strava_webhook_subscription_id.is_some())
-}
-
-/// `{origin of STRAVA_REDIRECT_URI}/strava/authorize?setup=<code>`.
-fn setup_link(redirect_uri: Option<&str>, code: &str) -> String {
-    let origin = redirect_uri
-        .and_then(|uri| url::Url::parse(uri).ok())
-        .map(|uri| uri.origin().ascii_serialization())
-        .filter(|origin| origin != "null")
-        .unwrap_or_default();
-    format!("{origin}/strava/authorize?setup={code}")
 }
 
 impl Services {
@@ -324,15 +307,7 @@ impl Application {
         clock: Clock,
     ) -> anyhow::Result<Self> {
         let services = Services::start_with(&settings, clock.clone()).await?;
-        if let Some(link) = &services.setup_link
-            && services.unowned_at_start
-        {
-            tracing::warn!(
-                "no athlete owns this instance yet: connect the owner's Strava account with {} \
-                 (the link works until an owner exists)",
-                link.expose_secret()
-            );
-        }
+        services.print_setup_link().await?;
         if unguarded_webhook(&settings, services.stored_subscription) {
             tracing::warn!(
                 "a Strava push subscription is set up but STRAVA_WEBHOOK_SECRET is not: anyone \
@@ -377,6 +352,10 @@ impl Application {
             http::routes::patterns(),
             &http::routes::cached_reads(),
         ));
+        let (trusted_proxies, not_addresses) = settings.trusted_proxies();
+        for entry in not_addresses {
+            tracing::warn!(entry, "TRUSTED_PROXIES: not an IP address; ignored");
+        }
         let edge = Arc::new(EdgeConfig {
             counter: Arc::new(RequestCounter::new(
                 services.metrics.http_requests.clone(),
@@ -387,12 +366,12 @@ impl Application {
             security: SecurityHeaders::new(settings.is_production()),
             drain: drain.clone(),
             access_log: settings.access_log,
+            refusals: Arc::new(middleware::refusals::Refusals::new(
+                services.metrics.http_refusals.clone(),
+            )),
+            forwarded: middleware::forwarded::ForwardedCheck::new(&trusted_proxies),
         });
         let metrics = web::Data::from(services.metrics.clone());
-        let (trusted_proxies, not_addresses) = settings.trusted_proxies();
-        for entry in not_addresses {
-            tracing::warn!(entry, "TRUSTED_PROXIES: not an IP address; ignored");
-        }
         let oauth_limit = web::Data::new(middleware::rate_limit::OAuthRateLimit::new(
             settings.oauth_rate_limit_per_minute,
             trusted_proxies,

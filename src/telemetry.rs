@@ -6,6 +6,11 @@
 //! `"spans":[{"name":"request","request_id":"…","method":"GET","route":"/strava/health"},…]`
 //! beside the event's own fields at the top level. Pretty lines name the spans before the
 //! message and append their fields after the event's.
+//!
+//! No text a client sent can forge a line: JSON escapes every control character in its strings,
+//! and the pretty format writes the message and every field (span fields too) through
+//! [`escaped_fields`], which escapes them the same way (`\n`, `\u{1b}`), whether a call site
+//! recorded the value with `?` or `%`.
 
 use tracing_subscriber::filter::{EnvFilter, Targets};
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
@@ -71,7 +76,7 @@ fn install(format: LogFormat, ansi: bool, writer: BoxMakeWriter) {
             .with_span_list(true)
             .with_current_span(false)
             .boxed(),
-        LogFormat::Pretty => lines.compact().boxed(),
+        LogFormat::Pretty => lines.compact().fmt_fields(escaped_fields()).boxed(),
     };
     let _ = tracing_subscriber::registry()
         .with(filter())
@@ -79,9 +84,64 @@ fn install(format: LogFormat, ansi: bool, writer: BoxMakeWriter) {
         .try_init();
 }
 
+/// The pretty format's fields: `name=value` with the value as `Debug` gives it (strings quoted,
+/// as tracing's default), the message bare, and every control character escaped in both.
+fn escaped_fields() -> impl for<'w> tracing_subscriber::fmt::FormatFields<'w> + Send + Sync + 'static
+{
+    use std::fmt::Write as _;
+    use tracing_subscriber::field::MakeExt as _;
+    tracing_subscriber::fmt::format::debug_fn(|writer, field, value| {
+        let mut escaping = Escaping(writer);
+        if field.name() == "message" {
+            write!(escaping, "{value:?}")
+        } else {
+            write!(escaping, "{}={value:?}", field.name())
+        }
+    })
+    .delimited(" ")
+}
+
+/// Writes text with its control characters (and Unicode's line and paragraph separators)
+/// escaped, so it stays on its line and moves no terminal's cursor.
+struct Escaping<W>(W);
+
+impl<W: std::fmt::Write> std::fmt::Write for Escaping<W> {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        let mut rest = text;
+        while let Some(at) = rest.find(|c: char| needs_escape(c)) {
+            self.0.write_str(&rest[..at])?;
+            let c = rest[at..].chars().next().unwrap_or_default();
+            match c {
+                '\n' => self.0.write_str("\\n")?,
+                '\r' => self.0.write_str("\\r")?,
+                '\t' => self.0.write_str("\\t")?,
+                c => write!(self.0, "\\u{{{:x}}}", u32::from(c))?,
+            }
+            rest = &rest[at + c.len_utf8()..];
+        }
+        self.0.write_str(rest)
+    }
+}
+
+fn needs_escape(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escaping_keeps_text_on_its_line() {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        write!(
+            Escaping(&mut out),
+            "a\nb\r\tc\u{1b}[31md\u{7f}e\u{2028}f\u{85}g é"
+        )
+        .unwrap();
+        assert_eq!(out, "a\\nb\\r\\tc\\u{1b}[31md\\u{7f}e\\u{2028}f\\u{85}g é");
+    }
     use tracing::Level;
     use tracing_subscriber::filter::LevelFilter;
 

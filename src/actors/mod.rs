@@ -8,6 +8,7 @@ pub mod cache;
 pub mod fetcher;
 pub mod importer;
 pub mod mailbox;
+pub mod setup;
 pub mod shutdown;
 pub mod token;
 

@@ -16,8 +16,13 @@
 //! athlete's tokens; Strava's API, and the revocation of a disconnect, are the FetcherActor's
 //! (which asks this actor for the refresh token to revoke, [`RefreshToken`]).
 //!
+//! In production without OWNER_ATHLETE_ID the first connection needs the setup code (SPEC §5,
+//! `actors/setup.rs`): a state issued for it carries its binding, and only such a state, for
+//! the code stored now, can make its athlete the owner; doing so spends the code. A forget that
+//! releases the owner lock writes a fresh code and prints its link.
+//!
 //! Messages: [`BeginAuthorization`], [`CompleteAuthorization`], [`AccessToken`],
-//! [`RefreshToken`], [`ConnectedAthlete`], [`ForgetTokens`].
+//! [`RefreshToken`], [`ConnectedAthlete`], [`ForgetTokens`], [`SetupLinkWaiting`].
 
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
@@ -29,9 +34,12 @@ use secrecy::{ExposeSecret, SecretString};
 use tracing::Instrument;
 
 use crate::actors::mailbox::{Ask, answers_traced};
+use crate::actors::setup::SetupLinks;
 use crate::actors::shutdown::{Shutdown, stops_on_shutdown};
 use crate::clock::Clock;
-use crate::crypto::{StateError, StateSigner, TokenCipher, constant_time_eq};
+use crate::crypto::{
+    StateError, StateSigner, TokenCipher, constant_time_eq, setup_binding, setup_code_matches,
+};
 use crate::metrics::Metrics;
 use crate::store::coordination::{Heard, Replica};
 use crate::store::queue::GENERATION_CHANNEL;
@@ -142,9 +150,9 @@ pub struct OAuthSettings {
     pub client_id: Option<String>,
     pub redirect_uri: Option<String>,
     pub owner_athlete_id: Option<i64>,
-    /// Production without a pinned owner: what `/strava/authorize?setup=` must carry while no
-    /// owner exists (printed once at start-up).
-    pub setup_code: Option<SecretString>,
+    /// Production without a pinned owner: while no owner exists, `/strava/authorize?setup=`
+    /// must carry the setup code stored in Postgres, whose links these print.
+    pub setup: Option<SetupLinks>,
 }
 
 pub struct TokenActor {
@@ -222,7 +230,7 @@ impl StreamHandler<Heard> for TokenActor {
 }
 
 stops_on_shutdown!(TokenActor);
-answers_traced!(TokenActor: AccessToken, RefreshToken, ConnectedAthlete, ForgetTokens, BeginAuthorization, CompleteAuthorization, Shutdown);
+answers_traced!(TokenActor: AccessToken, RefreshToken, ConnectedAthlete, ForgetTokens, SetupLinkWaiting, BeginAuthorization, CompleteAuthorization, Shutdown);
 
 fn encrypt(cipher: &TokenCipher, t: &Tokens, scope: &str) -> StoredTokens {
     StoredTokens {
@@ -620,7 +628,8 @@ impl Handler<ConnectedAthlete> for TokenActor {
 
 /// Delete the athlete's tokens, and the owner lock unless `keep_owner` (the TokenActor's part of
 /// forgetting an athlete). Atomic with refreshes: one in progress finishes first, and none
-/// afterwards finds a row to write.
+/// afterwards finds a row to write. Releasing the owner lock where setup codes are in use
+/// writes a fresh code in the same transaction and prints its link once committed.
 #[derive(Message)]
 #[rtype(result = "Result<(), TokenError>")]
 pub struct ForgetTokens {
@@ -638,12 +647,23 @@ impl Handler<ForgetTokens> for TokenActor {
     #[tracing::instrument(name = "token.forget", skip_all)]
     fn handle(&mut self, msg: ForgetTokens, _: &mut Self::Context) -> Self::Result {
         let pool = self.pool.clone();
+        let setup = self.oauth.setup.clone().filter(|_| !msg.keep_owner);
         AtomicResponse::new(Box::pin(
             async move {
                 let mut db = pool.get().await?;
                 let tx = db.transaction().await?;
                 store::forget_tokens(&tx, msg.athlete_id, msg.keep_owner).await?;
+                let fresh = match &setup {
+                    Some(links) => Some(links.renew(&tx).await?),
+                    None => None,
+                };
                 tx.commit().await?;
+                if let (Some(links), Some(code)) = (&setup, &fresh) {
+                    links.print(
+                        code,
+                        "the owner disconnected; nobody owns this instance now",
+                    );
+                }
                 Ok(())
             }
             .in_current_span()
@@ -659,8 +679,36 @@ impl Handler<ForgetTokens> for TokenActor {
     }
 }
 
+/// Whether a setup link is waiting to be followed: setup codes are in use, nobody owns the
+/// instance and a code is stored (the operators' view shows it).
+#[derive(Message)]
+#[rtype(result = "Result<bool, TokenError>")]
+pub struct SetupLinkWaiting;
+
+impl Ask for SetupLinkWaiting {
+    const TIMEOUT: Option<StdDuration> = Some(LOOKUP_TIMEOUT);
+}
+
+impl Handler<SetupLinkWaiting> for TokenActor {
+    type Result = ResponseFuture<Result<bool, TokenError>>;
+
+    fn handle(&mut self, _: SetupLinkWaiting, _: &mut Self::Context) -> Self::Result {
+        let in_use = self.oauth.setup.is_some();
+        let pool = self.pool.clone();
+        Box::pin(async move {
+            if !in_use {
+                return Ok(false);
+            }
+            let db = pool.get().await?;
+            let (owner, code) = store::setup::first_connection(&db).await?;
+            Ok(owner.is_none() && code.is_some())
+        })
+    }
+}
+
 /// Starts the OAuth handshake: the Strava URL to send the browser to and the state to bind to
-/// the browser's cookie. While a setup code is set and no owner exists, `setup` must be it.
+/// the browser's cookie. Where setup codes are in use and no owner exists, `setup` must be the
+/// stored code, and the state is bound to it.
 #[derive(Message, Default)]
 #[rtype(result = "Result<Authorization, CallbackError>")]
 pub struct BeginAuthorization {
@@ -684,28 +732,34 @@ impl Handler<BeginAuthorization> for TokenActor {
         else {
             return Box::pin(async { Err(CallbackError::NotConfigured) });
         };
-        let issued = self.signer.issue(self.clock.now().timestamp());
-        let authorization = Authorization {
-            url: self.strava.authorize_url(redirect_uri, &issued.value),
-            state: issued.value,
+        let now = self.clock.now().timestamp();
+        let signer = self.signer.clone();
+        let strava = self.strava.clone();
+        let redirect_uri = redirect_uri.clone();
+        let authorization = move |binding: Option<&str>| {
+            let issued = signer.issue_for(now, binding);
+            Authorization {
+                url: strava.authorize_url(&redirect_uri, &issued.value),
+                state: issued.value,
+            }
         };
-        let Some(expected) = self.oauth.setup_code.clone() else {
-            return Box::pin(async { Ok(authorization) });
-        };
-        // Once someone owns the instance, the owner lock decides who may connect.
-        let owned = self.tokens.is_some();
+        if self.oauth.setup.is_none() {
+            return Box::pin(async move { Ok(authorization(None)) });
+        }
         let pool = self.pool.clone();
         Box::pin(async move {
-            let given = msg.setup.unwrap_or_default();
-            if owned || constant_time_eq(given.as_bytes(), expected.expose_secret().as_bytes()) {
-                return Ok(authorization);
-            }
             let db = pool.get().await?;
-            if store::owner(&db).await?.is_some() {
-                return Ok(authorization);
+            match store::setup::first_connection(&db).await? {
+                // Someone owns the instance: the owner lock decides who may connect, and the
+                // state can make nobody the owner.
+                (Some(_), _) => Ok(authorization(None)),
+                (None, Some(stored))
+                    if setup_code_matches(msg.setup.as_deref().unwrap_or_default(), &stored) =>
+                {
+                    Ok(authorization(Some(&setup_binding(&stored))))
+                }
+                (None, _) => Err(CallbackError::SetupRequired),
             }
-            tracing::info!("refused a first connection without the setup code");
-            Err(CallbackError::SetupRequired)
         })
     }
 }
@@ -745,7 +799,7 @@ impl Handler<CompleteAuthorization> for TokenActor {
         Box::pin(
             async move {
                 let state = verified.map_err(|e: StateError| {
-                    tracing::info!(reason = ?e, "refused an OAuth state");
+                    tracing::debug!(reason = ?e, "refused an OAuth state");
                     CallbackError::InvalidState
                 })?;
                 let bound = msg
@@ -753,7 +807,7 @@ impl Handler<CompleteAuthorization> for TokenActor {
                     .as_deref()
                     .is_some_and(|c| constant_time_eq(c.as_bytes(), msg.state.as_bytes()));
                 if !bound {
-                    tracing::info!("refused an OAuth state not bound to this browser");
+                    tracing::debug!("refused an OAuth state not bound to this browser");
                     return Err(CallbackError::InvalidState);
                 }
                 {
@@ -761,7 +815,7 @@ impl Handler<CompleteAuthorization> for TokenActor {
                     if !store::consume_state_nonce(&db, &state.nonce, expiry(state.expires_at))
                         .await?
                     {
-                        tracing::info!("refused a replayed OAuth state");
+                        tracing::debug!("refused a replayed OAuth state");
                         return Err(CallbackError::InvalidState);
                     }
                 }
@@ -797,9 +851,10 @@ impl Handler<CompleteAuthorization> for TokenActor {
                     .send(StoreConnection {
                         tokens,
                         scope: msg.scope.unwrap_or_default(),
+                        setup: state.setup,
                     })
                     .await?;
-                if let Err(CallbackError::NotOwner) = &stored {
+                if let Err(CallbackError::NotOwner | CallbackError::SetupRequired) = &stored {
                     // Their tokens are of no use here: hand them back rather than leave them live.
                     if let Err(e) = hand_back(&strava, &refresh, &access).await {
                         tracing::info!(error = %crate::error::chain(&e), "could not revoke the refused athlete's tokens");
@@ -840,6 +895,8 @@ async fn hand_back(
 struct StoreConnection {
     tokens: Tokens,
     scope: String,
+    /// The setup code's binding the callback's state was issued for, if any.
+    setup: Option<String>,
 }
 
 impl Handler<StoreConnection> for TokenActor {
@@ -849,9 +906,14 @@ impl Handler<StoreConnection> for TokenActor {
         let pool = self.pool.clone();
         let cipher = self.cipher.clone();
         let pinned_owner = self.oauth.owner_athlete_id;
+        let setup_in_use = self.oauth.setup.is_some();
         AtomicResponse::new(Box::pin(
             async move {
-                let StoreConnection { tokens, scope } = msg;
+                let StoreConnection {
+                    tokens,
+                    scope,
+                    setup,
+                } = msg;
                 let athlete_id = tokens.athlete_id;
                 let mut db = pool.get().await?;
                 let owner = match pinned_owner {
@@ -859,13 +921,34 @@ impl Handler<StoreConnection> for TokenActor {
                     None => store::owner(&db).await?.unwrap_or(athlete_id),
                 };
                 if owner != athlete_id {
-                    tracing::warn!(
+                    // The edge logs refusals, once a minute per route and cause.
+                    tracing::debug!(
                         athlete = athlete_id,
                         "refused a connection from an athlete who does not own this instance"
                     );
                     return Err(CallbackError::NotOwner);
                 }
                 let tx = db.transaction().await?;
+                if setup_in_use {
+                    // Locked first, so two callbacks cannot both spend the code.
+                    let code = store::setup::lock_setup_code(&tx).await?;
+                    if store::owner(&tx).await?.is_none() {
+                        let bound = code.as_deref().map(setup_binding);
+                        let issued_for_it = matches!(
+                            (&bound, &setup),
+                            (Some(b), Some(s)) if constant_time_eq(b.as_bytes(), s.as_bytes())
+                        );
+                        if !issued_for_it {
+                            tracing::debug!(
+                                athlete = athlete_id,
+                                "refused a first connection whose state was not issued for the \
+                                 current setup code"
+                            );
+                            return Err(CallbackError::SetupRequired);
+                        }
+                        store::setup::spend_setup_code(&tx).await?;
+                    }
+                }
                 if store::claim_owner(&tx, athlete_id).await? != athlete_id {
                     return Err(CallbackError::NotOwner);
                 }

@@ -1,14 +1,17 @@
 //! Cryptography milepost owns: the cipher that keeps Strava tokens encrypted at rest, the signed
-//! OAuth `state` parameter, and constant-time comparison for API keys and cookies.
+//! OAuth `state` parameter (bound to the first connection's setup code where one is asked for),
+//! and constant-time comparison for API keys and cookies.
 //!
 //! Everything here is pure (no I/O, time passed in) and unit-tested in place. Secrets enter as
 //! [`secrecy::SecretString`] and no type here prints key material in its `Debug` output.
 
 mod cipher;
 mod hex;
+mod setup;
 mod state;
 
 pub use cipher::{CryptoError, TokenCipher};
+pub use setup::{setup_binding, setup_code_hash, setup_code_matches};
 pub use state::{IssuedState, STATE_TTL_SECS, StateError, StateSigner, VerifiedState};
 
 use subtle::ConstantTimeEq;

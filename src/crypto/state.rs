@@ -3,7 +3,9 @@
 //!
 //! The value is `base64url_nopad("{unix_ts}:{nonce}:{mac}")`, where the nonce is 16 random bytes
 //! in hex and the MAC is HMAC-SHA256 under `STATE_SECRET` over `"{unix_ts}:{nonce}"`, truncated to
-//! 128 bits (32 hex characters). It is valid for [`STATE_TTL_SECS`]. Verification here is pure
+//! 128 bits (32 hex characters). A state issued for the first connection's setup code carries
+//! that code's binding (32 hex characters, see `crypto::setup`) as a fourth field,
+//! `"{unix_ts}:{nonce}:{binding}:{mac}"`, and the MAC covers it: `"{unix_ts}:{nonce}:{binding}"`. It is valid for [`STATE_TTL_SECS`]. Verification here is pure
 //! (the caller passes the time); single use is enforced by the caller, which remembers consumed
 //! nonces in Postgres until [`VerifiedState::expires_at`].
 
@@ -23,8 +25,10 @@ const MAX_CLOCK_SKEW_SECS: i64 = 60;
 const NONCE_BYTES: usize = 16;
 /// 128 bits of HMAC-SHA256.
 const MAC_BYTES: usize = 16;
-/// Longer than any value [`StateSigner::issue`] produces (about 115 characters); anything longer
-/// is refused before decoding.
+/// A setup code's binding: 128 bits in hex.
+const BINDING_HEX_LEN: usize = 32;
+/// Longer than any value [`StateSigner::issue`] produces (about 160 characters with a binding);
+/// anything longer is refused before decoding.
 const MAX_ENCODED_LEN: usize = 256;
 
 type HmacSha256 = Hmac<Sha256>;
@@ -58,6 +62,8 @@ pub struct VerifiedState {
     pub nonce: String,
     pub issued_at: i64,
     pub expires_at: i64,
+    /// The setup code's binding the state was issued for, if any.
+    pub setup: Option<String>,
 }
 
 /// Issues and verifies OAuth state parameters under `STATE_SECRET`.
@@ -85,10 +91,19 @@ impl StateSigner {
 
     /// Issues a state valid from `now_unix` for [`STATE_TTL_SECS`].
     pub fn issue(&self, now_unix: i64) -> IssuedState {
+        self.issue_for(now_unix, None)
+    }
+
+    /// Issues a state like [`issue`](Self::issue), bound to a setup code's `binding` (32
+    /// lowercase hex characters) when one is given.
+    pub fn issue_for(&self, now_unix: i64, binding: Option<&str>) -> IssuedState {
         let mut nonce = [0u8; NONCE_BYTES];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
         let nonce = to_hex(&nonce);
-        let signed = format!("{now_unix}:{nonce}");
+        let signed = match binding {
+            Some(binding) => format!("{now_unix}:{nonce}:{binding}"),
+            None => format!("{now_unix}:{nonce}"),
+        };
         let mac = to_hex(&self.tag(&signed)[..MAC_BYTES]);
         IssuedState {
             value: URL_SAFE_NO_PAD.encode(format!("{signed}:{mac}")),
@@ -108,7 +123,14 @@ impl StateSigner {
             .map_err(|_| StateError::Malformed)?;
         let decoded = String::from_utf8(decoded).map_err(|_| StateError::Malformed)?;
         let (signed, mac_hex) = decoded.rsplit_once(':').ok_or(StateError::Malformed)?;
-        let (timestamp, nonce) = signed.split_once(':').ok_or(StateError::Malformed)?;
+        let (timestamp, rest) = signed.split_once(':').ok_or(StateError::Malformed)?;
+        let (nonce, binding) = match rest.split_once(':') {
+            Some((nonce, binding)) => (nonce, Some(binding)),
+            None => (rest, None),
+        };
+        let well_formed_binding = binding.is_none_or(|b| {
+            b.len() == BINDING_HEX_LEN && b.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
+        });
 
         // One spelling per value: the MAC covers the exact text, but strictness keeps surprises
         // (signs, leading `+`, uppercase hex) out of what the caller stores.
@@ -116,7 +138,11 @@ impl StateSigner {
             && timestamp.len() <= 19
             && timestamp.bytes().all(|b| b.is_ascii_digit());
         let well_formed_nonce = nonce.len() == NONCE_BYTES * 2 && from_hex(nonce).is_some();
-        if !well_formed_timestamp || !well_formed_nonce || mac_hex.len() != MAC_BYTES * 2 {
+        if !well_formed_timestamp
+            || !well_formed_nonce
+            || !well_formed_binding
+            || mac_hex.len() != MAC_BYTES * 2
+        {
             return Err(StateError::Malformed);
         }
         let issued_at: i64 = timestamp.parse().map_err(|_| StateError::Malformed)?;
@@ -138,6 +164,7 @@ impl StateSigner {
             nonce: nonce.to_owned(),
             issued_at,
             expires_at,
+            setup: binding.map(str::to_owned),
         })
     }
 
@@ -210,6 +237,42 @@ mod tests {
         full.update(format!("{timestamp}:{nonce}").as_bytes());
         let full = to_hex(&full.finalize().into_bytes());
         assert_eq!(mac, full[..32]);
+    }
+
+    #[test]
+    fn a_bound_state_carries_its_binding_under_the_mac() {
+        let signer = signer();
+        let binding = "0123456789abcdef0123456789abcdef";
+        let issued = signer.issue_for(NOW, Some(binding));
+        let verified = signer
+            .verify(&issued.value, NOW)
+            .expect("a bound state verifies");
+        assert_eq!(verified.setup.as_deref(), Some(binding));
+        assert_eq!(
+            signer
+                .verify(&signer.issue(NOW).value, NOW)
+                .map(|v| v.setup),
+            Ok(None)
+        );
+
+        // Another binding, or none, under the same MAC is a forgery.
+        let decoded = decode(&issued.value);
+        let fields: Vec<&str> = decoded.split(':').collect();
+        assert_eq!(fields.len(), 4, "{decoded}");
+        let (timestamp, nonce, mac) = (fields[0], fields[1], fields[3]);
+        let other = "fedcba9876543210fedcba9876543210";
+        for forged in [
+            encode(&format!("{timestamp}:{nonce}:{other}:{mac}")),
+            encode(&format!("{timestamp}:{nonce}:{mac}")),
+        ] {
+            assert_eq!(signer.verify(&forged, NOW), Err(StateError::BadSignature));
+        }
+        // An unbound state cannot be given a binding either.
+        let (timestamp, nonce, mac) = parts(&signer.issue(NOW).value);
+        let forged = encode(&format!("{timestamp}:{nonce}:{other}:{mac}"));
+        assert_eq!(signer.verify(&forged, NOW), Err(StateError::BadSignature));
+        let malformed = encode(&format!("{timestamp}:{nonce}:XYZ:{mac}"));
+        assert_eq!(signer.verify(&malformed, NOW), Err(StateError::Malformed));
     }
 
     #[test]

@@ -104,7 +104,8 @@ fn callback_error(e: CallbackError) -> ApiError {
             StatusCode::FORBIDDEN,
             ErrorCode::SetupRequired,
             "No athlete owns this instance yet: the first connection needs the setup link \
-             (/strava/authorize?setup=…) that milepost printed in its start-up log",
+             (/strava/authorize?setup=…) that milepost printed in its start-up log, or in its \
+             log after the operator's disconnect (the newest link printed is the one that works)",
         ),
         CallbackError::InvalidState => ApiError::bad_request(
             ErrorCode::InvalidState,

@@ -106,9 +106,10 @@ fn header(h: Header) -> (&'static str, Value) {
         ),
         Header::VaryEncoding => (
             "Vary",
-            "accept-encoding: bodies of 1 KiB and more come gzipped (Content-Encoding: gzip, \
-             their own ETag) to clients whose Accept-Encoding takes gzip",
-            json!({"type": "string", "enum": ["accept-encoding"]}),
+            "Accept-Encoding, Origin (one line): bodies of 1 KiB and more come gzipped \
+             (Content-Encoding: gzip, their own ETag) to clients whose Accept-Encoding takes \
+             gzip, and CORS answers depend on the Origin",
+            json!({"type": "string", "enum": ["Accept-Encoding, Origin"]}),
         ),
         Header::Location => (
             "Location",
@@ -394,7 +395,8 @@ fn schemas() -> Value {
             "status": constant("success"),
             "message": {"type": "string"},
         })),
-        "Actors": object(&["actors", "sync", "budget", "cache", "replica", "leader"], json!({
+        "Actors": object(&["actors", "setup_link_waiting", "sync", "budget", "cache", "replica", "leader"], json!({
+            "setup_link_waiting": {"type": "boolean", "description": "Nobody owns the instance and a setup link (printed in the log at start-up or after the operator's disconnect) waits for the owner's first connection"},
             "actors": {"type": "object", "additionalProperties": object(
                 &["handled", "errors", "in_flight", "last_handled_at"],
                 json!({

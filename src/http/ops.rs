@@ -16,7 +16,7 @@ use crate::actors::cache::Health;
 use crate::actors::fetcher::{
     AppStanding, AppStandingStatus, Disconnect, RunSync, Status, SyncError,
 };
-use crate::actors::token::CONNECTED;
+use crate::actors::token::{CONNECTED, SetupLinkWaiting};
 use crate::crypto::constant_time_eq;
 use crate::error::{ApiError, ErrorCode};
 use crate::stats::timestamp;
@@ -130,7 +130,8 @@ pub async fn refresh(
         .json(json!({"status": "success", "message": "Data refreshed successfully"})))
 }
 
-/// Operators' view: each actor's message figures, the sync, the budget, the cache.
+/// Operators' view: each actor's message figures, the sync, the budget, the cache, and whether
+/// a setup link is waiting for the owner's first connection.
 #[tracing::instrument(name = "GET admin/actors", skip_all)]
 pub async fn actors(
     req: HttpRequest,
@@ -139,9 +140,16 @@ pub async fn actors(
     require_api_key(&req, &state)?;
     let fetcher = state.fetcher.ask(Status).await.map_err(mailbox)?;
     let facts = state.cache.ask(Health).await.map_err(mailbox)?.ok();
+    let setup_link_waiting = state
+        .token
+        .ask(SetupLinkWaiting)
+        .await
+        .map_err(mailbox)?
+        .map_err(|e| ApiError::internal(&e))?;
     let app = fetcher.app.unwrap_or_default();
     Ok(HttpResponse::Ok().json(json!({
         "actors": state.metrics.actor_summaries(),
+        "setup_link_waiting": setup_link_waiting,
         "sync": {
             "in_flight": fetcher.sync_in_flight,
             "last_success": facts.as_ref().and_then(|f| f.last_sync).map(timestamp),
@@ -201,9 +209,10 @@ fn sync_error(e: SyncError, failing: &str) -> ApiError {
         SyncError::AppInactive(_) => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::StravaAppInactive,
-            "The Strava application is inactive: its owner must subscribe on Strava, then \
-             reactivate the app in Strava's API settings (https://www.strava.com/settings/api). \
-             The cached data is still served.",
+            format!(
+                "{} The cached data is still served.",
+                crate::strava::standing::OWNER_MUST_REACTIVATE
+            ),
         ),
         SyncError::BudgetExhausted(wait) => {
             let secs = wait.as_secs().max(1);

@@ -44,7 +44,7 @@ fn takes_gzip(req: &HttpRequest) -> bool {
 const SVG_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'";
 
 /// A pre-serialized read body (JSON, or a card's SVG) with its validators, gzipped when it has a gzip form and the
-/// client takes gzip (each form its own ETag, `Vary: Accept-Encoding` on both), or 304 (ETag,
+/// client takes gzip (each form its own ETag, `Vary: Accept-Encoding, Origin` on both), or 304 (ETag,
 /// Cache-Control and Vary, no body) when the client holds the form it would get. Every header
 /// value is made once, with the body or the server.
 pub fn cached_body(req: &HttpRequest, state: &AppState, body: &CachedBody) -> HttpResponse {
@@ -62,7 +62,8 @@ pub fn cached_body(req: &HttpRequest, state: &AppState, body: &CachedBody) -> Ht
     response
         .insert_header((header::ETAG, etag.clone()))
         .insert_header((header::CACHE_CONTROL, state.cache_control.clone()))
-        .insert_header((header::VARY, HeaderValue::from_static("accept-encoding")));
+        // The CORS layer adds `Origin` to this one line (`middleware/cors.rs`).
+        .insert_header((header::VARY, HeaderValue::from_static("Accept-Encoding")));
     if not_modified {
         return response.finish();
     }

@@ -55,6 +55,14 @@ pub struct ActorSummary {
     pub last_handled_at: Option<String>,
 }
 
+/// An unauthenticated refusal: the route pattern (`/strava/webhook/…` for every unknown webhook
+/// path) and the refusal's error code.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RefusalLabels {
+    pub route: String,
+    pub cause: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct EventLabels {
     /// What handling the event came to: `ignored`, `changed`, `unconfirmed`, `deauthorized`,
@@ -204,6 +212,8 @@ pub struct Metrics {
     pub activities_stored: Gauge,
     pub last_sync_success: Gauge,
     pub http_requests: Family<HttpLabels, HotCounter>,
+    /// Unauthenticated refusals (401, 403, 404 on webhook paths, 429) by route and cause.
+    pub http_refusals: Family<RefusalLabels, Counter>,
     pub budget_usage: Family<BudgetLabels, Gauge>,
     pub budget_limit: Family<BudgetLabels, Gauge>,
     pub sync_seconds: Histogram,
@@ -250,6 +260,7 @@ impl Default for Metrics {
         let activities_stored = Gauge::default();
         let last_sync_success = Gauge::default();
         let http_requests = Family::<HttpLabels, HotCounter>::default();
+        let http_refusals = Family::<RefusalLabels, Counter>::default();
         let budget_usage = Family::<BudgetLabels, Gauge>::default();
         let budget_limit = Family::<BudgetLabels, Gauge>::default();
         let sync_seconds = Histogram::new(exponential_buckets(0.05, 2.0, 12));
@@ -376,6 +387,11 @@ impl Default for Metrics {
             "HTTP requests by route pattern and status",
             http_requests.clone(),
         );
+        registry.register(
+            "http_refusals",
+            "Unauthenticated refusals (401, 403, 404 on webhook paths, 429) by route pattern and cause",
+            http_refusals.clone(),
+        );
         Self {
             registry,
             messages_handled,
@@ -390,6 +406,7 @@ impl Default for Metrics {
             activities_stored,
             last_sync_success,
             http_requests,
+            http_refusals,
             budget_usage,
             budget_limit,
             sync_seconds,

@@ -172,6 +172,14 @@ impl Simulator {
         self.shared.set_app_inactive(inactive);
     }
 
+    /// While true, and the app is inactive ([`set_app_inactive`](Self::set_app_inactive)), a
+    /// token refresh (`POST /oauth/token` with `grant_type=refresh_token`) answers the same 403
+    /// Application/Status/Inactive fault as the API: STRAVA.md says a refresh *may* still
+    /// succeed for an inactive app, so milepost must read either answer.
+    pub fn set_token_refresh_inactive(&self, refused: bool) {
+        self.shared.set_refresh_inactive(refused);
+    }
+
     /// While true `POST /oauth/revoke` answers 404, as Strava did before it offered revoke.
     pub fn set_revoke_missing(&self, missing: bool) {
         self.shared.set_revoke_missing(missing);

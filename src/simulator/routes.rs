@@ -456,6 +456,7 @@ fn token_reply(shared: &Shared, p: &HashMap<String, String>) -> Reply {
             ),
             None => bad_request("RequestToken", "code"),
         },
+        "refresh_token" if shared.refresh_refused_as_inactive() => app_inactive(),
         "refresh_token" => match shared.refresh(param("refresh_token")) {
             Some(t) => Reply::json(
                 StatusCode::OK,

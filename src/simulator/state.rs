@@ -134,6 +134,8 @@ pub(crate) struct Shared {
     fault: Mutex<Option<Fault>>,
     /// Every API call answers 403 Application/Status/Inactive (OAuth still works).
     app_inactive: AtomicBool,
+    /// While the app is inactive, token refreshes get the same 403 too.
+    refresh_inactive: AtomicBool,
     /// `POST /oauth/revoke` answers 404, as before Strava offered it.
     revoke_missing: AtomicBool,
     /// Revoke requests that killed a live grant.
@@ -178,6 +180,7 @@ impl Shared {
             granted_scope: Mutex::new(None),
             fault: Mutex::new(None),
             app_inactive: AtomicBool::new(false),
+            refresh_inactive: AtomicBool::new(false),
             revoke_missing: AtomicBool::new(false),
             revocations: AtomicU64::new(0),
         }
@@ -217,6 +220,15 @@ impl Shared {
 
     pub(crate) fn app_inactive(&self) -> bool {
         self.app_inactive.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn set_refresh_inactive(&self, refused: bool) {
+        self.refresh_inactive.store(refused, Ordering::SeqCst);
+    }
+
+    /// A token refresh answers the inactive app's 403 now.
+    pub(crate) fn refresh_refused_as_inactive(&self) -> bool {
+        self.app_inactive() && self.refresh_inactive.load(Ordering::SeqCst)
     }
 
     pub(crate) fn set_revoke_missing(&self, missing: bool) {

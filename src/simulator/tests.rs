@@ -817,6 +817,32 @@ async fn an_inactive_app_gets_strava_s_403_on_every_api_call_but_may_refresh_its
     sim.stop().await;
 }
 
+#[actix_web::test]
+async fn an_inactive_app_can_be_refused_its_token_refresh_in_strava_s_shape() {
+    let sim = start(SimConfig::default()).await;
+    let c = client();
+    let tokens = connect(&sim, &c, "read,activity:read").await;
+    sim.set_token_refresh_inactive(true);
+    // an active app refreshes as usual
+    let r = refresh(&sim, &c, &tokens.refresh).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let rotated: serde_json::Value = r.json().await.unwrap();
+    let refresh_token = rotated["refresh_token"].as_str().unwrap().to_owned();
+
+    sim.set_app_inactive(true);
+    let r = refresh(&sim, &c, &refresh_token).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        r.text().await.unwrap(),
+        r#"{"message":"Forbidden","errors":[{"resource":"Application","field":"Status","code":"Inactive"}]}"#
+    );
+    // the refresh token was not spent
+    sim.set_app_inactive(false);
+    let r = refresh(&sim, &c, &refresh_token).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    sim.stop().await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Activities
 

@@ -15,6 +15,7 @@ pub mod coordination;
 pub mod imports;
 pub mod queue;
 pub mod served;
+pub mod setup;
 mod tls;
 
 mod embedded {

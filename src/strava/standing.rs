@@ -26,6 +26,11 @@ struct Inactive {
     probed_at: DateTime<Utc>,
 }
 
+/// What the owner must do about an inactive app, as `refresh-data` and `milepost refresh` say it.
+pub const OWNER_MUST_REACTIVATE: &str = "The Strava application is inactive: its owner must \
+     subscribe on Strava, then reactivate the app in Strava's API settings \
+     (https://www.strava.com/settings/api).";
+
 /// How often background work may ask an inactive app's Strava whether it is back.
 pub const PROBE_EVERY: Duration = Duration::hours(1);
 /// How much earlier than [`PROBE_EVERY`] a probe may come (timers are not exact).

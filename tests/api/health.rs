@@ -186,7 +186,8 @@ async fn production_adds_hsts_and_secure_cookies() {
         .services
         .setup_link()
         .expect("a setup link")
-        .expose_secret();
+        .expose_secret()
+        .to_owned();
     let r = app.get(&link[link.find("/strava").unwrap()..]).await;
     let cookie = r.headers()["set-cookie"].to_str().unwrap();
     assert!(

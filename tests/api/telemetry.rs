@@ -153,8 +153,8 @@ async fn requests_log_nothing_at_the_default_level() {
         assert_eq!(r.status().as_u16(), status, "{path}");
         ids.push(request_id(&r));
     }
-    // A forged OAuth state is logged by the TokenActor: a line that can only come after
-    // whatever the requests before it logged.
+    // A forged OAuth state is a refusal, logged (once a minute) as its answer leaves: a line
+    // that can only come after whatever the requests before it logged.
     let r = app
         .http
         .get(app.url("/strava/callback?code=c&state=forged"))
@@ -162,18 +162,14 @@ async fn requests_log_nothing_at_the_default_level() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 400);
-    app.wait_for_log("of the refused state", |l| {
-        message(l).starts_with("refused an OAuth state")
-    })
-    .await;
+    let refused = |l: &Value| {
+        message(l).starts_with("refused unauthenticated requests") && l["cause"] == "invalid_state"
+    };
+    app.wait_for_log("of the refused state", refused).await;
 
     // Assert
     let log = app.log();
-    let end = start
-        + log[start..]
-            .iter()
-            .position(|l| message(l).starts_with("refused an OAuth state"))
-            .unwrap();
+    let end = start + log[start..].iter().position(refused).unwrap();
     let per_request: Vec<&Value> = log[start..end]
         .iter()
         .filter(|l| {

@@ -65,10 +65,14 @@ pub enum SyncError {
 }
 
 impl From<TokenError> for SyncError {
+    /// (A refresh refused because the app is inactive is [`SyncError::AppInactive`]; callers
+    /// that can tell the budget do so with [`Gate::token_refused`], which waits until the next
+    /// probe: this, without it, claims a wait it cannot know.)
     fn from(e: TokenError) -> Self {
         match e {
             TokenError::NotConnected => Self::NotConnected,
             TokenError::ReauthorizationRequired => Self::ReauthorizationRequired,
+            TokenError::Strava(StravaError::AppInactive) => Self::AppInactive(Duration::ZERO),
             e => Self::Token(e),
         }
     }
@@ -175,6 +179,21 @@ impl Gate {
                 StravaError::NotFound => SyncError::NotFound,
                 e => SyncError::Strava(e),
             });
+        }
+    }
+
+    /// What a token the TokenActor could not give means for a sync: Strava refusing the
+    /// refresh because the app is inactive is told to the budget like the API's 403 (health
+    /// and the operators' view say `app_inactive`, background work waits for a probe).
+    pub async fn token_refused(&self, e: TokenError) -> SyncError {
+        match e {
+            TokenError::Strava(StravaError::AppInactive) => {
+                match self.app_inactive(RateHeaders::default()).await {
+                    Ok(wait) => SyncError::AppInactive(wait),
+                    Err(e) => SyncError::Mailbox(e),
+                }
+            }
+            e => e.into(),
         }
     }
 

@@ -83,7 +83,10 @@ pub async fn run(deps: SyncDeps, full: bool, priority: Priority) -> Result<SyncR
     let started_at = deps.clock.now();
     let mut force_refresh = false;
     let (athlete, result) = loop {
-        let grant = deps.token.ask(AccessToken { force_refresh }).await??;
+        let grant = match deps.token.ask(AccessToken { force_refresh }).await? {
+            Ok(grant) => grant,
+            Err(e) => return Err(deps.gate.token_refused(e).await),
+        };
         let token = grant.token.expose_secret();
         let result = sync_athlete(&deps, grant.athlete_id, token, full, priority, started_at).await;
         match result {

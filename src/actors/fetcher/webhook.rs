@@ -397,14 +397,14 @@ async fn stored_subscription(deps: &SyncDeps) -> Result<Option<i64>, SyncError> 
 
 fn accept(known: Option<i64>, connected: Option<i64>, event: &Event) -> Option<Accepted> {
     if known != Some(event.subscription_id) {
-        tracing::info!(
+        tracing::debug!(
             subscription = event.subscription_id,
             "ignored an event for an unknown subscription"
         );
         return None;
     }
     if connected != Some(event.owner_id) {
-        tracing::info!(
+        tracing::debug!(
             owner = event.owner_id,
             "ignored an event for an athlete not connected here"
         );

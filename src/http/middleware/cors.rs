@@ -1,7 +1,9 @@
 //! CORS for the frontend: exact origins only (FRONTEND_URL and CORS_ALLOWED_ORIGINS), methods
 //! GET/POST/OPTIONS, no wildcard, no credentials. Preflights are answered here (204, or JSON
-//! 400 `cors_rejected` for another origin or method); every answer gets `Vary: Origin`, and for
-//! an allowed origin that origin and `Access-Control-Expose-Headers: ETag`.
+//! 400 `cors_rejected` for another origin or method); every answer names `Origin` in its one
+//! `Vary` line (a read's is `Accept-Encoding, Origin`: caches and scanners that read only the
+//! first `Vary` line must see both), and for an allowed origin that origin and
+//! `Access-Control-Expose-Headers: ETag`.
 //!
 //! Written by hand rather than with actix-cors (0.7), which cannot give SPEC's answers:
 //! - its rejections are `CorsError` responses whose plain-text body ("Origin is not allowed to
@@ -70,7 +72,7 @@ impl Cors {
 
     /// Adds the CORS headers a request gets; `allowed` is its origin if [`Cors::allowed`].
     pub fn decorate(allowed: Option<HeaderValue>, response: &mut HeaderMap) {
-        response.append(header::VARY, HeaderValue::from_static("Origin"));
+        vary_on_origin(response);
         if let Some(origin) = allowed {
             response.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
             response.insert(
@@ -79,6 +81,46 @@ impl Cors {
             );
         }
     }
+}
+
+/// What a read's body already varies on (`http/reply.rs`).
+const VARY_ENCODING: &str = "Accept-Encoding";
+const VARY_ENCODING_AND_ORIGIN: &str = "Accept-Encoding, Origin";
+
+/// Makes `Origin` part of the answer's one `Vary` line: the common answers take a static value,
+/// anything else is the list it had with `Origin` added once.
+fn vary_on_origin(response: &mut HeaderMap) {
+    let merged = {
+        let mut had = response.get_all(header::VARY);
+        match (had.next(), had.next()) {
+            (None, _) => HeaderValue::from_static("Origin"),
+            (Some(one), None)
+                if one
+                    .as_bytes()
+                    .eq_ignore_ascii_case(VARY_ENCODING.as_bytes()) =>
+            {
+                HeaderValue::from_static(VARY_ENCODING_AND_ORIGIN)
+            }
+            _ => {
+                let mut names: Vec<&str> = response
+                    .get_all(header::VARY)
+                    .filter_map(|v| v.to_str().ok())
+                    .flat_map(|v| v.split(','))
+                    .map(str::trim)
+                    .filter(|name| !name.is_empty())
+                    .collect();
+                if !names
+                    .iter()
+                    .any(|n| n.eq_ignore_ascii_case("origin") || *n == "*")
+                {
+                    names.push("Origin");
+                }
+                HeaderValue::from_str(&names.join(", "))
+                    .unwrap_or_else(|_| HeaderValue::from_static("*"))
+            }
+        }
+    };
+    response.insert(header::VARY, merged);
 }
 
 #[cfg(test)]
@@ -93,6 +135,26 @@ mod tests {
             map.insert(name.clone(), HeaderValue::from_str(value).unwrap());
         }
         map
+    }
+
+    #[test]
+    fn an_answer_has_one_vary_line_naming_origin() {
+        let vary = |before: &[&str]| {
+            let mut map = HeaderMap::new();
+            for value in before {
+                map.append(header::VARY, HeaderValue::from_str(value).unwrap());
+            }
+            Cors::decorate(None, &mut map);
+            let lines: Vec<_> = map.get_all(header::VARY).collect();
+            assert_eq!(lines.len(), 1, "{before:?}: {lines:?}");
+            lines[0].to_str().unwrap().to_owned()
+        };
+        assert_eq!(vary(&[]), "Origin");
+        assert_eq!(vary(&["Accept-Encoding"]), "Accept-Encoding, Origin");
+        assert_eq!(vary(&["accept-encoding"]), "Accept-Encoding, Origin");
+        assert_eq!(vary(&["Cookie", "Accept"]), "Cookie, Accept, Origin");
+        assert_eq!(vary(&["origin"]), "origin");
+        assert_eq!(vary(&["*"]), "*");
     }
 
     #[test]

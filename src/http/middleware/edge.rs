@@ -5,6 +5,8 @@
 //!   draining its answer closes the connection;
 //! - has its path normalized and its route found ([`route`]), so the span, the counter and the
 //!   log all see `/strava/health` for `/strava/health/` (as the old service redirected);
+//! - if it is the first to carry `X-Forwarded-For`, has its peer checked against
+//!   `TRUSTED_PROXIES` ([`forwarded`]: a warning, once, for a proxy not listed);
 //! - gets its id and its span ([`request_span`]; a read from memory's at debug level), entered
 //!   whenever anything below runs, so every line logged below (a refusal, a handler, its error
 //!   id) carries the id;
@@ -15,7 +17,9 @@
 //!
 //! Every answer, preflights and refusals included, then gets its CORS headers (so the frontend
 //! can read a refusal), the security headers ([`headers`]), `X-Request-Id`, is counted
-//! ([`metrics`]) and, with `ACCESS_LOG`, logged ([`access_log`]) in its span.
+//! ([`metrics`]; an unauthenticated refusal also by its cause, and logged at most once a minute
+//! per route and cause, [`refusals`]) and, with `ACCESS_LOG`, logged ([`access_log`]) in its
+//! span.
 
 use std::future::{Future, Ready, ready};
 use std::pin::Pin;
@@ -32,11 +36,14 @@ use tracing::Span;
 
 use super::cors::Cors;
 use super::drain::{Drain, InFlight, WorkerCount};
+use super::forwarded::ForwardedCheck;
 use super::headers::SecurityHeaders;
 use super::metrics::{RequestCounter, UNMATCHED};
+use super::refusals::{self, Refusals};
 use super::request_span::{self, RequestId, X_REQUEST_ID};
 use super::route::{self, RouteId, Routes};
 use super::{access_log, limits};
+use crate::error::ErrorCode;
 
 /// What the edge needs, shared by every worker.
 pub struct EdgeConfig {
@@ -46,6 +53,8 @@ pub struct EdgeConfig {
     pub security: SecurityHeaders,
     pub drain: Arc<Drain>,
     pub access_log: bool,
+    pub refusals: Arc<Refusals>,
+    pub forwarded: ForwardedCheck,
 }
 
 /// The middleware (`App::wrap`); each worker's app gets its own in-flight count.
@@ -115,6 +124,9 @@ where
             _ => request_span::span(id, req.method(), pattern),
         };
         let origin = config.cors.allowed(req.headers()).cloned();
+        config
+            .forwarded
+            .check(req.peer_addr().map(|a| a.ip()), req.headers());
         let early = config
             .cors
             .preflight(req.method(), req.headers())
@@ -166,6 +178,18 @@ impl After {
         headers.insert(X_REQUEST_ID, self.id.header_value());
         let status = response.status().as_u16();
         config.counter.count(self.route, status);
+        if (400..500).contains(&status) {
+            let pattern = self.route.map(|id| config.routes.pattern(id));
+            let code = response.response().extensions().get::<ErrorCode>().copied();
+            if let Some((route, cause)) =
+                refusals::refusal(status, pattern, response.request().path(), code)
+            {
+                let _entered = self.span.enter();
+                config
+                    .refusals
+                    .refused(route, cause, status, Instant::now());
+            }
+        }
         config.drain.close_if_draining(response);
         if let Some(started) = self.started {
             let pattern = self.route.map(|id| config.routes.pattern(id));

@@ -121,7 +121,7 @@ impl OAuthRateLimit {
 }
 
 /// An IPv4-mapped IPv6 address as the IPv4 address it is.
-fn canonical(ip: IpAddr) -> IpAddr {
+pub(super) fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,
@@ -179,10 +179,7 @@ async fn limit(
         if let Some(client) = client
             && let Err(wait) = limits.check(route, client)
         {
-            tracing::info!(
-                ?route,
-                "refused an OAuth request over the per-address limit"
-            );
+            // Counted and logged (once a minute per route) by the edge, as every refusal.
             let refusal = ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 ErrorCode::TooManyRequests,

@@ -7,7 +7,15 @@
 //! [`Coordination::start`] runs the connection in a task of its own: it connects (and
 //! reconnects), listens, tries the lock every [`TRY_EVERY`] while it follows, and checks the
 //! connection as often while it leads. Its [`Role`] is a `watch` value: whoever runs the
-//! leader's work watches it and stops the moment it reads [`Role::Follower`]. Notifications
+//! leader's work watches it and stops the moment it reads [`Role::Follower`].
+//!
+//! A leader that goes silent (its host vanished, its path dropped without a FIN or RST, also
+//! behind a proxy or NAT that keeps the TCP connection itself alive) loses the lead within
+//! [`SILENT_FOR`] and a few seconds: its heartbeat every [`TRY_EVERY`] keeps the session busy, and the session
+//! sets `idle_session_timeout`, so Postgres ends a session that stopped speaking and frees the
+//! lock; TCP keepalives and `tcp_user_timeout`, on both ends, catch a path that dropped. A
+//! heartbeat that does not come back within [`STATEMENT_TIMEOUT`] makes the leader step down
+//! at once, before Postgres frees the lock for another. Notifications
 //! arrive on a `broadcast` channel, for every replica, leader or not; each time the connection
 //! (re)starts listening, every channel hears one with an empty payload: notifications may have
 //! been missed, and what they stand for is to be read from Postgres. [`Replica`] is what the
@@ -34,6 +42,21 @@ pub const TRY_EVERY: Duration = Duration::from_secs(1);
 /// A statement on the dedicated connection that takes longer than this means the connection
 /// is gone (a half-open TCP connection never errors by itself).
 const STATEMENT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long Postgres keeps a coordination session that stopped speaking
+/// (`idle_session_timeout`): every replica speaks on it every [`TRY_EVERY`].
+pub const SILENT_FOR: Duration = Duration::from_secs(10);
+/// TCP keepalives on both ends of every connection: the first probe after this much silence,
+/// then one every [`KEEPALIVE_INTERVAL`], [`KEEPALIVE_PROBES`] of them unanswered and the
+/// connection is dead; data unacknowledged for [`TCP_USER_TIMEOUT`] kills it too.
+pub const KEEPALIVE_IDLE: Duration = Duration::from_secs(5);
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(2);
+pub const KEEPALIVE_PROBES: u32 = 3;
+pub const TCP_USER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connecting (TCP, TLS and the start-up exchange) takes at most this.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long taking the lead waits for the leader row (a leader's write holds it shared until
+/// it commits): past it, the lock is let go and tried again.
+const TAKE_LEAD_WAIT: Duration = Duration::from_secs(2);
 /// Notifications a slow subscriber may fall behind by before it misses some (it then reads
 /// the state from Postgres, which is what the notifications only hint at).
 const NOTIFICATION_BACKLOG: usize = 256;
@@ -88,6 +111,7 @@ impl Coordination {
             notifications: notifications.clone(),
             stopped,
             clock,
+            unknown_settings: Vec::new(),
         };
         let task = match tls {
             Some(tls) => tokio::spawn(session.run(tls)),
@@ -216,6 +240,28 @@ struct Session {
     notifications: broadcast::Sender<Notification>,
     stopped: watch::Receiver<bool>,
     clock: Clock,
+    /// Settings this Postgres does not know, already warned about.
+    unknown_settings: Vec<&'static str>,
+}
+
+/// What the coordination session sets on the server's end: Postgres ends it once it stops
+/// speaking, and probes its TCP connection as the client does. `idle_session_timeout` needs
+/// PostgreSQL 14, `tcp_user_timeout` 12: an older server goes on without them (and says so).
+fn session_settings() -> [(&'static str, String); 6] {
+    [
+        (
+            "idle_session_timeout",
+            format!("{}ms", SILENT_FOR.as_millis()),
+        ),
+        ("tcp_keepalives_idle", KEEPALIVE_IDLE.as_secs().to_string()),
+        (
+            "tcp_keepalives_interval",
+            KEEPALIVE_INTERVAL.as_secs().to_string(),
+        ),
+        ("tcp_keepalives_count", KEEPALIVE_PROBES.to_string()),
+        ("tcp_user_timeout", TCP_USER_TIMEOUT.as_millis().to_string()),
+        ("lock_timeout", format!("{}ms", TAKE_LEAD_WAIT.as_millis())),
+    ]
 }
 
 /// Why one connection's life ended.
@@ -296,6 +342,9 @@ impl Session {
         client: &Client,
         mut lost: tokio::sync::oneshot::Receiver<String>,
     ) -> Ended {
+        if let Err(e) = self.configure(client).await {
+            return Ended::Lost(e);
+        }
         for channel in &self.channels {
             let listen = format!("LISTEN {}", quote(channel));
             if let Err(e) = checked(client.batch_execute(&listen)).await {
@@ -345,6 +394,33 @@ impl Session {
                 _ = self.stopped.wait_for(|stop| *stop) => return Ended::Stopped,
             }
         }
+    }
+}
+
+impl Session {
+    /// Applies [`session_settings`]; one the server does not know is warned about once.
+    async fn configure(&mut self, client: &Client) -> Result<(), String> {
+        for (name, value) in session_settings() {
+            let set = format!("SET {name} = '{value}'");
+            match tokio::time::timeout(STATEMENT_TIMEOUT, client.batch_execute(&set)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e))
+                    if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_OBJECT) =>
+                {
+                    if !self.unknown_settings.contains(&name) {
+                        self.unknown_settings.push(name);
+                        tracing::warn!(
+                            setting = name,
+                            "this Postgres does not know the setting (too old); a silent leader \
+                             may keep the lead longer"
+                        );
+                    }
+                }
+                Ok(Err(e)) => return Err(crate::error::chain(&e)),
+                Err(_) => return Err("Postgres did not answer in time".to_owned()),
+            }
+        }
+        Ok(())
     }
 }
 

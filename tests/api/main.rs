@@ -26,6 +26,7 @@ mod refresh;
 mod replicas;
 mod setup;
 mod shutdown;
+mod silent_leader;
 mod stats;
 mod sync;
 mod telemetry;

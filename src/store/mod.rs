@@ -40,6 +40,13 @@ impl std::error::Error for StoreError {
     }
 }
 
+impl StoreError {
+    /// A leader's write refused by its epoch (see [`coordination::Fence`]).
+    pub fn is_fenced(&self) -> bool {
+        coordination::is_fenced(&self.0)
+    }
+}
+
 impl From<anyhow::Error> for StoreError {
     fn from(e: anyhow::Error) -> Self {
         Self(std::sync::Arc::new(e))
@@ -107,6 +114,20 @@ fn pool_session_settings() -> Vec<(&'static str, String)> {
         ),
         ("tcp_keepalives_count", KEEPALIVE_PROBES.to_string()),
     ]
+}
+
+/// A transaction for a write the leader makes: with `fence`, its epoch is checked first and
+/// holds until the transaction ends (see [`coordination::Fence::check`]); without, a plain one
+/// (a follower's write, or one that any replica may make).
+pub async fn fenced<'a>(
+    db: &'a mut deadpool_postgres::Object,
+    fence: Option<&coordination::Fence>,
+) -> anyhow::Result<deadpool_postgres::Transaction<'a>> {
+    let tx = db.transaction().await?;
+    if let Some(fence) = fence {
+        fence.check(&tx).await?;
+    }
+    Ok(tx)
 }
 
 /// How long start-up waits for Postgres to accept connections (it may start alongside us).

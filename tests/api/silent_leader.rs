@@ -1,10 +1,13 @@
 //! A leader that goes silent (SPEC §6): its traffic dropped on the way, with no FIN or RST,
 //! behind a proxy that keeps both TCP connections alive. It steps down by itself, Postgres
-//! ends its session and frees the lock, and another replica leads within 20 s.
+//! ends its session and frees the lock, and another replica leads within 20 s. When it can
+//! see again, what it still tries to write under its old epoch is fenced off.
 
 use std::time::{Duration, Instant};
 
+use milepost::actors::cache::{CacheError, Ingest};
 use milepost::simulator::SimConfig;
+use milepost::strava::models::Activity;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
@@ -142,15 +145,25 @@ async fn a_leader_whose_traffic_is_silently_dropped_is_replaced_within_20_s() {
         .await,
         "the first replica never led"
     );
+    let stale = app.services.replica.fence().expect("the leader's fence");
+    // A write the leader is about to make when its path drops (its connection is taken).
+    let mut late_db = app.services.pool.get().await.unwrap();
     let other = app
         .replica_with(|s| s.database_url = Some(direct.clone()))
         .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(!other.services.replica.role().is_leader());
 
-    // Act: the leader's path drops without a word.
+    // Act: the leader's path drops without a word, as it starts a write.
     proxy.stall();
     let dropped = Instant::now();
+    let late_fence = stale.clone();
+    let late_write = tokio::spawn(async move {
+        let tx = milepost::store::fenced(&mut late_db, Some(&late_fence)).await?;
+        milepost::store::save_backfill_progress(&tx, 4242, 9, false).await?;
+        tx.commit().await?;
+        anyhow::Ok(())
+    });
 
     // Assert: it steps down by itself at once (its heartbeat does not come back)...
     assert!(
@@ -181,7 +194,48 @@ async fn a_leader_whose_traffic_is_silently_dropped_is_replaced_within_20_s() {
         .get(0);
     assert_eq!(leader, other.services.replica.id(), "after {took:?}");
 
+    // The silent leader can see again: the write it had started reaches Postgres now and is
+    // refused by its epoch, and so is an ingest it still makes under that epoch.
     proxy.resume();
+    let refused = tokio::time::timeout(Duration::from_secs(15), late_write)
+        .await
+        .expect("the late write ends once the path is back")
+        .unwrap()
+        .expect_err("a write under the old epoch");
+    assert!(
+        milepost::store::coordination::is_fenced(&refused),
+        "{refused:#}"
+    );
+    let mut activity = app.sim.activities()[0].clone();
+    activity["id"] = 987_654_321_i64.into();
+    let activity: Activity = serde_json::from_value(activity).unwrap();
+    let ingested = app
+        .services
+        .cache
+        .ask(Ingest::activities(4242, vec![activity]).fenced(Some(&stale)))
+        .await
+        .expect("the cache answers");
+    assert!(
+        matches!(&ingested, Err(CacheError::Storage(e)) if e.is_fenced()),
+        "{:?}",
+        ingested.map(|_| ())
+    );
+    let written = |sql: &'static str| {
+        let db = &db;
+        async move { db.query_one(sql, &[]).await.unwrap().get::<_, i64>(0) }
+    };
+    assert_eq!(
+        written("SELECT count(*) FROM sync_state WHERE athlete_id = 4242").await,
+        0
+    );
+    assert_eq!(
+        written("SELECT count(*) FROM activities WHERE id = 987654321").await,
+        0
+    );
+    // It stays a follower: the lead is the other replica's.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(!app.services.replica.role().is_leader());
+    assert!(other.services.replica.role().is_leader());
 }
 
 #[actix_web::test]

@@ -8,6 +8,7 @@ mod clock;
 mod conditional;
 mod coordination;
 mod cors;
+mod fencing;
 mod health;
 mod hostile;
 mod import;

@@ -382,6 +382,8 @@ fn session_settings() -> [(&'static str, String); 6] {
 enum Ended {
     Stopped,
     Lost(String),
+    /// A write was fenced off ([`Replica::step_down`], which said so): another replica leads.
+    Fenced,
 }
 
 impl Session {
@@ -430,10 +432,12 @@ impl Session {
                     Ended::Lost(_) => {
                         tracing::warn!("no longer the leader: its Postgres connection ended")
                     }
+                    Ended::Fenced => {}
                 }
             }
             match ended {
                 Ended::Stopped => return,
+                Ended::Fenced => {}
                 Ended::Lost(why) => {
                     failures += 1;
                     // Once, then quietly until it works again.
@@ -519,9 +523,7 @@ impl Session {
                 _ = tokio::time::sleep(TRY_EVERY) => {}
                 why = &mut lost => return Ended::Lost(why.unwrap_or_default()),
                 _ = self.stopped.wait_for(|stop| *stop) => return Ended::Stopped,
-                _ = self.fenced.notified() => {
-                    return Ended::Lost("another replica took the lead".to_owned());
-                }
+                _ = self.fenced.notified() => return Ended::Fenced,
             }
         }
     }

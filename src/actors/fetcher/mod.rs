@@ -729,14 +729,18 @@ impl FetcherActor {
         let Role::Leader { since, epoch: id } = self.replica.role() else {
             return;
         };
+        // Every write and Strava request of this term is made under its epoch.
+        let Some(fence) = self.replica.fence().filter(|f| f.epoch() == id) else {
+            // (the role moved on meanwhile: the next role change leads under the new one)
+            return;
+        };
         tracing::info!(
             term = id,
             "leading: taking the queue and starting the timers"
         );
         self.deps.gate.metrics.leader.set(1);
         self.deps.gate.metrics.leader_since.set(since.timestamp());
-        // Every write and Strava request of this term is made under its epoch.
-        self.deps.gate.fence = self.replica.fence().filter(|f| f.epoch() == id);
+        self.deps.gate.fence = Some(fence);
         let budget = self.deps.gate.budget.clone();
         let fence = self.deps.gate.fence.clone();
         // No permit before the stored figures are in (the budget holds its mailbox meanwhile).

@@ -111,8 +111,19 @@ impl Fence {
     /// that is committed every check fails. A failed check makes the replica step down at once
     /// and is a [`Fenced`] error.
     pub async fn check(&self, db: &impl GenericClient) -> anyhow::Result<()> {
+        self.compare(db, "SELECT epoch FROM leader FOR SHARE").await
+    }
+
+    /// A look at the epoch without holding anything, before something outside Postgres (a
+    /// Strava request): a stale leader starts at most the one already under way.
+    pub async fn verify(&self, pool: &deadpool_postgres::Pool) -> anyhow::Result<()> {
+        let db = pool.get().await?;
+        self.compare(&db, "SELECT epoch FROM leader").await
+    }
+
+    async fn compare(&self, db: &impl GenericClient, query: &str) -> anyhow::Result<()> {
         let current: Option<i64> = db
-            .query_opt("SELECT epoch FROM leader FOR SHARE", &[])
+            .query_opt(query, &[])
             .await?
             .map(|row| row.try_get(0))
             .transpose()?;
@@ -126,16 +137,6 @@ impl Fence {
             current,
         }
         .into())
-    }
-
-    /// [`Fence::check`] on a connection of its own, before something outside Postgres (a
-    /// Strava request): a stale leader starts at most the one already under way.
-    pub async fn verify(&self, pool: &deadpool_postgres::Pool) -> anyhow::Result<()> {
-        let mut db = pool.get().await?;
-        let tx = db.transaction().await?;
-        self.check(&tx).await?;
-        tx.commit().await?;
-        Ok(())
     }
 }
 

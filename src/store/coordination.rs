@@ -38,7 +38,7 @@ use tokio::sync::{Notify, broadcast, watch};
 use tokio_postgres::tls::MakeTlsConnect;
 use tokio_postgres::{AsyncMessage, Client, Socket};
 
-use super::tls;
+use super::tls::{self, KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_PROBES, TCP_USER_TIMEOUT};
 use crate::clock::Clock;
 
 /// The leader's lock; any number will do as long as only milepost uses it (and it is not the
@@ -53,15 +53,6 @@ const STATEMENT_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long Postgres keeps a coordination session that stopped speaking
 /// (`idle_session_timeout`): every replica speaks on it every [`TRY_EVERY`].
 pub const SILENT_FOR: Duration = Duration::from_secs(10);
-/// TCP keepalives on both ends of every connection: the first probe after this much silence,
-/// then one every [`KEEPALIVE_INTERVAL`], [`KEEPALIVE_PROBES`] of them unanswered and the
-/// connection is dead; data unacknowledged for [`TCP_USER_TIMEOUT`] kills it too.
-pub const KEEPALIVE_IDLE: Duration = Duration::from_secs(5);
-pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(2);
-pub const KEEPALIVE_PROBES: u32 = 3;
-pub const TCP_USER_TIMEOUT: Duration = Duration::from_secs(10);
-/// Connecting (TCP, TLS and the start-up exchange) takes at most this.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long taking the lead waits for the leader row (a leader's write holds it shared until
 /// it commits): past it, the lock is let go and tried again.
 const TAKE_LEAD_WAIT: Duration = Duration::from_secs(2);

@@ -100,7 +100,7 @@ pub fn pool(url: &SecretString, size: usize) -> anyhow::Result<Pool> {
 
 /// What every pool session sets at start-up (all known to PostgreSQL 9.6 and later).
 fn pool_session_settings() -> Vec<(&'static str, String)> {
-    use coordination::{KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_PROBES};
+    use tls::{KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_PROBES};
     vec![
         (
             "idle_in_transaction_session_timeout",

@@ -13,6 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use rustls::pki_types::CertificateDer;
@@ -20,9 +21,15 @@ use rustls::pki_types::pem::PemObject;
 use tokio_postgres::config::SslMode;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::coordination::{
-    CONNECT_TIMEOUT, KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_PROBES, TCP_USER_TIMEOUT,
-};
+/// TCP keepalives on both ends of every connection: the first probe after this much silence,
+/// then one every [`KEEPALIVE_INTERVAL`], [`KEEPALIVE_PROBES`] of them unanswered and the
+/// connection is dead; data unacknowledged for [`TCP_USER_TIMEOUT`] kills it too.
+pub const KEEPALIVE_IDLE: Duration = Duration::from_secs(5);
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(2);
+pub const KEEPALIVE_PROBES: u32 = 3;
+pub const TCP_USER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connecting (TCP, TLS and the start-up exchange) takes at most this.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A parsed `DATABASE_URL`: what tokio-postgres understands, and the CA file it does not.
 pub struct Target {

@@ -41,7 +41,7 @@ use crate::crypto::{
     StateError, StateSigner, TokenCipher, constant_time_eq, setup_binding, setup_code_matches,
 };
 use crate::metrics::Metrics;
-use crate::store::coordination::{Heard, Replica};
+use crate::store::coordination::{Fence, Heard, Replica};
 use crate::store::queue::GENERATION_CHANNEL;
 use crate::store::{self, StoreError, StoredTokens};
 use crate::strava::client::Failure;
@@ -272,6 +272,18 @@ fn expiry(unix: i64) -> DateTime<Utc> {
 #[rtype(result = "Result<AccessGrant, TokenError>")]
 pub struct AccessToken {
     pub force_refresh: bool,
+    /// The leader's epoch: a refresh writes the token row only while it is the leader's, and
+    /// calls Strava only after checking it.
+    pub fence: Option<Fence>,
+}
+
+impl AccessToken {
+    pub fn under(fence: Option<&Fence>) -> Self {
+        Self {
+            force_refresh: false,
+            fence: fence.cloned(),
+        }
+    }
 }
 
 impl Ask for AccessToken {
@@ -320,16 +332,7 @@ impl Handler<AccessToken> for TokenActor {
                 if !msg.force_refresh && current.expires_at - now > REFRESH_MARGIN {
                     return Ok(current);
                 }
-                refresh(
-                    &pool,
-                    &cipher,
-                    &strava,
-                    &metrics,
-                    current,
-                    msg.force_refresh,
-                    now,
-                )
-                .await
+                refresh(&pool, &cipher, &strava, &metrics, current, &msg, now).await
             }
             .in_current_span()
             .into_actor(self)
@@ -482,7 +485,7 @@ async fn known_or_stored(
 
 /// Refreshes `current` at Strava under its row's lock, so two processes never spend one
 /// refresh token: the row is read again first, and tokens another process stored meanwhile are
-/// used as they are (refreshed further only if they too need it). With `force`, tokens that
+/// used as they are (refreshed further only if they too need it). With `force_refresh`, tokens that
 /// have not changed are refreshed however fresh they look (Strava refused their access token).
 async fn refresh(
     pool: &Pool,
@@ -490,11 +493,12 @@ async fn refresh(
     strava: &StravaClient,
     metrics: &Metrics,
     mut current: Tokens,
-    force: bool,
+    asked: &AccessToken,
     now: DateTime<Utc>,
 ) -> Result<Tokens, Unusable> {
     let mut db = pool.get().await?;
-    let tx = db.transaction().await?;
+    // A stale leader's refresh stops here, before Strava spends the refresh token.
+    let tx = store::fenced(&mut db, asked.fence.as_ref()).await?;
     let Some(stored) = store::lock_tokens(&tx, current.athlete_id).await? else {
         return Err(Unusable::forgotten());
     };
@@ -512,7 +516,7 @@ async fn refresh(
         if current.expires_at - now > REFRESH_MARGIN {
             return Ok(current);
         }
-    } else if !force && stored.expires_at - now > REFRESH_MARGIN {
+    } else if !asked.force_refresh && stored.expires_at - now > REFRESH_MARGIN {
         return Ok(stored);
     }
     let answer = match strava.refresh_token(current.refresh.expose_secret()).await {
@@ -635,6 +639,8 @@ impl Handler<ConnectedAthlete> for TokenActor {
 pub struct ForgetTokens {
     pub athlete_id: i64,
     pub keep_owner: bool,
+    /// The leader's epoch.
+    pub fence: Option<Fence>,
 }
 
 impl Ask for ForgetTokens {
@@ -651,7 +657,7 @@ impl Handler<ForgetTokens> for TokenActor {
         AtomicResponse::new(Box::pin(
             async move {
                 let mut db = pool.get().await?;
-                let tx = db.transaction().await?;
+                let tx = store::fenced(&mut db, msg.fence.as_ref()).await?;
                 store::forget_tokens(&tx, msg.athlete_id, msg.keep_owner).await?;
                 let fresh = match &setup {
                     Some(links) => Some(links.renew(&tx).await?),

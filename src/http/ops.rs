@@ -163,7 +163,7 @@ pub async fn actors(
             "id": fetcher.replica,
             "leader": fetcher.role.is_leader(),
             "leader_since": match fetcher.role {
-                Role::Leader { since } => Some(timestamp(since)),
+                Role::Leader { since, .. } => Some(timestamp(since)),
                 Role::Follower => None,
             },
             "generation": state.metrics.generation.get(),

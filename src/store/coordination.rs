@@ -12,17 +12,33 @@
 //! (re)starts listening, every channel hears one with an empty payload: notifications may have
 //! been missed, and what they stand for is to be read from Postgres. [`Replica`] is what the
 //! rest of the process follows of all this.
+//!
+//! A leader that goes silent (its host vanished, its path dropped without a FIN or RST, also
+//! behind a proxy or NAT that keeps the TCP connection itself alive) loses the lead within
+//! [`SILENT_FOR`] and a few seconds: its heartbeat every [`TRY_EVERY`] keeps the session busy,
+//! and the session sets `idle_session_timeout`, so Postgres ends a session that stopped
+//! speaking and frees the lock; TCP keepalives and `tcp_user_timeout`, on both ends, catch a
+//! path that dropped. A heartbeat that does not come back within [`STATEMENT_TIMEOUT`] makes
+//! the leader step down at once, before Postgres frees the lock for another.
+//!
+//! Fencing: taking the lead moves the leadership epoch in Postgres on (`leader.epoch`), and the
+//! new [`Role::Leader`] carries it. Each write the leader makes checks it in its own
+//! transaction ([`Fence::check`]), holding the leader row shared until it commits, so a new
+//! leader's epoch waits for it and every write after it is refused: a replica that lost the
+//! lead without noticing changes nothing, and a refused check makes it step down at once
+//! ([`Replica::step_down`]).
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
 use futures::StreamExt;
 use secrecy::{ExposeSecret, SecretString};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{Notify, broadcast, watch};
 use tokio_postgres::tls::MakeTlsConnect;
 use tokio_postgres::{AsyncMessage, Client, Socket};
 
-use super::tls;
+use super::tls::{self, KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_PROBES, TCP_USER_TIMEOUT};
 use crate::clock::Clock;
 
 /// The leader's lock; any number will do as long as only milepost uses it (and it is not the
@@ -34,6 +50,12 @@ pub const TRY_EVERY: Duration = Duration::from_secs(1);
 /// A statement on the dedicated connection that takes longer than this means the connection
 /// is gone (a half-open TCP connection never errors by itself).
 const STATEMENT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long Postgres keeps a coordination session that stopped speaking
+/// (`idle_session_timeout`): every replica speaks on it every [`TRY_EVERY`].
+pub const SILENT_FOR: Duration = Duration::from_secs(10);
+/// How long taking the lead waits for the leader row (a leader's write holds it shared until
+/// it commits): past it, the lock is let go and tried again.
+const TAKE_LEAD_WAIT: Duration = Duration::from_secs(2);
 /// Notifications a slow subscriber may fall behind by before it misses some (it then reads
 /// the state from Postgres, which is what the notifications only hint at).
 const NOTIFICATION_BACKLOG: usize = 256;
@@ -42,13 +64,76 @@ const NOTIFICATION_BACKLOG: usize = 256;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     Follower,
-    Leader { since: DateTime<Utc> },
+    /// `epoch`: the leadership epoch this replica took (see [`Fence`]).
+    Leader {
+        since: DateTime<Utc>,
+        epoch: i64,
+    },
 }
 
 impl Role {
     pub fn is_leader(&self) -> bool {
         matches!(self, Self::Leader { .. })
     }
+}
+
+/// A write refused because the epoch it was made under is no longer the leader's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("this replica's lead (epoch {epoch}) has ended: another replica leads (epoch {current})")]
+pub struct Fenced {
+    pub epoch: i64,
+    pub current: i64,
+}
+
+/// The epoch a leader's writes are made under, from [`Replica::fence`]; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Fence {
+    epoch: i64,
+    replica: Replica,
+}
+
+impl Fence {
+    pub fn epoch(&self) -> i64 {
+        self.epoch
+    }
+
+    /// Checks, inside the transaction `db`, that the epoch is still the leader's, and holds the
+    /// leader row shared until the transaction ends: a new leader's epoch waits for it, and once
+    /// that is committed every check fails. A failed check makes the replica step down at once
+    /// and is a [`Fenced`] error.
+    pub async fn check(&self, db: &impl GenericClient) -> anyhow::Result<()> {
+        self.compare(db, "SELECT epoch FROM leader FOR SHARE").await
+    }
+
+    /// A look at the epoch without holding anything, before something outside Postgres (a
+    /// Strava request): a stale leader starts at most the one already under way.
+    pub async fn verify(&self, pool: &deadpool_postgres::Pool) -> anyhow::Result<()> {
+        let db = pool.get().await?;
+        self.compare(&db, "SELECT epoch FROM leader").await
+    }
+
+    async fn compare(&self, db: &impl GenericClient, query: &str) -> anyhow::Result<()> {
+        let current: Option<i64> = db
+            .query_opt(query, &[])
+            .await?
+            .map(|row| row.try_get(0))
+            .transpose()?;
+        let current = current.unwrap_or_default();
+        if current == self.epoch {
+            return Ok(());
+        }
+        self.replica.step_down(self.epoch);
+        Err(Fenced {
+            epoch: self.epoch,
+            current,
+        }
+        .into())
+    }
+}
+
+/// Whether `e` (or what it wraps) is a [`Fenced`] refusal.
+pub fn is_fenced(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| cause.is::<Fenced>())
 }
 
 /// A `NOTIFY` some replica sent on one of the channels listened to.
@@ -62,6 +147,8 @@ pub struct Notification {
 pub struct Coordination {
     id: std::sync::Arc<str>,
     role: watch::Receiver<Role>,
+    role_tx: std::sync::Arc<watch::Sender<Role>>,
+    fenced: std::sync::Arc<Notify>,
     notifications: broadcast::Sender<Notification>,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
@@ -77,6 +164,8 @@ impl Coordination {
         let target = tls::Target::parse(url.expose_secret())?;
         let tls = target.tls()?;
         let (role_tx, role) = watch::channel(Role::Follower);
+        let role_tx = std::sync::Arc::new(role_tx);
+        let fenced = std::sync::Arc::new(Notify::new());
         let (notifications, _) = broadcast::channel(NOTIFICATION_BACKLOG);
         let (stop, stopped) = watch::channel(false);
         let id: std::sync::Arc<str> = replica_id().into();
@@ -84,10 +173,12 @@ impl Coordination {
             id: id.clone(),
             config: target.config,
             channels: channels.to_vec(),
-            role: role_tx,
+            role: role_tx.clone(),
+            fenced: fenced.clone(),
             notifications: notifications.clone(),
             stopped,
             clock,
+            unknown_settings: Vec::new(),
         };
         let task = match tls {
             Some(tls) => tokio::spawn(session.run(tls)),
@@ -96,6 +187,8 @@ impl Coordination {
         Ok(Self {
             id,
             role,
+            role_tx,
+            fenced,
             notifications,
             stop,
             task,
@@ -107,6 +200,8 @@ impl Coordination {
         Replica {
             id: self.id.clone(),
             role: self.role.clone(),
+            role_tx: self.role_tx.clone(),
+            fenced: self.fenced.clone(),
             notifications: self.notifications.clone(),
         }
     }
@@ -141,6 +236,9 @@ impl Drop for Coordination {
 pub struct Replica {
     id: std::sync::Arc<str>,
     role: watch::Receiver<Role>,
+    role_tx: std::sync::Arc<watch::Sender<Role>>,
+    /// Tells the session a write was fenced off: it drops the connection and follows.
+    fenced: std::sync::Arc<Notify>,
     notifications: broadcast::Sender<Notification>,
 }
 
@@ -160,6 +258,37 @@ impl Replica {
 
     pub fn role(&self) -> Role {
         *self.role.borrow()
+    }
+
+    /// The epoch this replica's writes as leader are made under; `None` while it follows.
+    pub fn fence(&self) -> Option<Fence> {
+        match self.role() {
+            Role::Leader { epoch, .. } => Some(Fence {
+                epoch,
+                replica: self.clone(),
+            }),
+            Role::Follower => None,
+        }
+    }
+
+    /// A write under `epoch` was refused: if that is still this replica's lead, it ends now
+    /// (the connection, and the lock if it still held it, go; it competes again as a
+    /// follower).
+    pub fn step_down(&self, epoch: i64) {
+        let ended = self.role_tx.send_if_modified(|role| match role {
+            Role::Leader { epoch: led, .. } if *led == epoch => {
+                *role = Role::Follower;
+                true
+            }
+            _ => false,
+        });
+        if ended {
+            tracing::warn!(
+                epoch,
+                "no longer the leader: another replica took the lead (a write was fenced off)"
+            );
+            self.fenced.notify_one();
+        }
     }
 
     /// The role now, then each change.
@@ -212,16 +341,41 @@ struct Session {
     id: std::sync::Arc<str>,
     config: tokio_postgres::Config,
     channels: Vec<&'static str>,
-    role: watch::Sender<Role>,
+    role: std::sync::Arc<watch::Sender<Role>>,
+    fenced: std::sync::Arc<Notify>,
     notifications: broadcast::Sender<Notification>,
     stopped: watch::Receiver<bool>,
     clock: Clock,
+    /// Settings this Postgres does not know, already warned about.
+    unknown_settings: Vec<&'static str>,
+}
+
+/// What the coordination session sets on the server's end: Postgres ends it once it stops
+/// speaking, and probes its TCP connection as the client does. `idle_session_timeout` needs
+/// PostgreSQL 14, `tcp_user_timeout` 12: an older server goes on without them (and says so).
+fn session_settings() -> [(&'static str, String); 6] {
+    [
+        (
+            "idle_session_timeout",
+            format!("{}ms", SILENT_FOR.as_millis()),
+        ),
+        ("tcp_keepalives_idle", KEEPALIVE_IDLE.as_secs().to_string()),
+        (
+            "tcp_keepalives_interval",
+            KEEPALIVE_INTERVAL.as_secs().to_string(),
+        ),
+        ("tcp_keepalives_count", KEEPALIVE_PROBES.to_string()),
+        ("tcp_user_timeout", TCP_USER_TIMEOUT.as_millis().to_string()),
+        ("lock_timeout", format!("{}ms", TAKE_LEAD_WAIT.as_millis())),
+    ]
 }
 
 /// Why one connection's life ended.
 enum Ended {
     Stopped,
     Lost(String),
+    /// A write was fenced off ([`Replica::step_down`], which said so): another replica leads.
+    Fenced,
 }
 
 impl Session {
@@ -270,10 +424,12 @@ impl Session {
                     Ended::Lost(_) => {
                         tracing::warn!("no longer the leader: its Postgres connection ended")
                     }
+                    Ended::Fenced => {}
                 }
             }
             match ended {
                 Ended::Stopped => return,
+                Ended::Fenced => {}
                 Ended::Lost(why) => {
                     failures += 1;
                     // Once, then quietly until it works again.
@@ -296,6 +452,9 @@ impl Session {
         client: &Client,
         mut lost: tokio::sync::oneshot::Receiver<String>,
     ) -> Ended {
+        if let Err(e) = self.configure(client).await {
+            return Ended::Lost(e);
+        }
         for channel in &self.channels {
             let listen = format!("LISTEN {}", quote(channel));
             if let Err(e) = checked(client.batch_execute(&listen)).await {
@@ -322,18 +481,31 @@ impl Session {
                 match taken {
                     Ok(true) => {
                         let since = self.clock.now();
-                        // For the operators' view of every replica; the lock is what counts.
-                        let said = checked(client.execute(
-                            "INSERT INTO leader (singleton, replica, since) VALUES (TRUE, $1, $2)
-                             ON CONFLICT (singleton) DO UPDATE SET replica = $1, since = $2",
+                        // The new epoch fences off the last leader's writes; the row also
+                        // names the leader for the operators' view of every replica.
+                        let epoch = checked(client.query_one(
+                            "INSERT INTO leader (singleton, replica, since, epoch)
+                             VALUES (TRUE, $1, $2, 1)
+                             ON CONFLICT (singleton) DO UPDATE
+                                SET replica = $1, since = $2, epoch = leader.epoch + 1
+                             RETURNING epoch",
                             &[&&*self.id, &since],
                         ))
-                        .await;
-                        if let Err(e) = said {
-                            tracing::debug!(error = %e, "could not record the leader");
+                        .await
+                        .and_then(|row| row.try_get::<_, i64>(0).map_err(|e| e.to_string()));
+                        match epoch {
+                            Ok(epoch) => {
+                                self.role.send_replace(Role::Leader { since, epoch });
+                                tracing::info!(
+                                    replica = %self.id,
+                                    epoch,
+                                    "this replica is the leader"
+                                );
+                            }
+                            // (a write of the last leader still holds the row): the lock goes
+                            // with the connection, and is tried again
+                            Err(e) => return Ended::Lost(format!("could not take the lead: {e}")),
                         }
-                        self.role.send_replace(Role::Leader { since });
-                        tracing::info!(replica = %self.id, "this replica is the leader");
                     }
                     Ok(false) => {}
                     Err(e) => return Ended::Lost(e),
@@ -343,8 +515,36 @@ impl Session {
                 _ = tokio::time::sleep(TRY_EVERY) => {}
                 why = &mut lost => return Ended::Lost(why.unwrap_or_default()),
                 _ = self.stopped.wait_for(|stop| *stop) => return Ended::Stopped,
+                _ = self.fenced.notified() => return Ended::Fenced,
             }
         }
+    }
+}
+
+impl Session {
+    /// Applies [`session_settings`]; one the server does not know is warned about once.
+    async fn configure(&mut self, client: &Client) -> Result<(), String> {
+        for (name, value) in session_settings() {
+            let set = format!("SET {name} = '{value}'");
+            match tokio::time::timeout(STATEMENT_TIMEOUT, client.batch_execute(&set)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e))
+                    if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_OBJECT) =>
+                {
+                    if !self.unknown_settings.contains(&name) {
+                        self.unknown_settings.push(name);
+                        tracing::warn!(
+                            setting = name,
+                            "this Postgres does not know the setting (too old); a silent leader \
+                             may keep the lead longer"
+                        );
+                    }
+                }
+                Ok(Err(e)) => return Err(crate::error::chain(&e)),
+                Err(_) => return Err("Postgres did not answer in time".to_owned()),
+            }
+        }
+        Ok(())
     }
 }
 

@@ -42,6 +42,13 @@ impl std::error::Error for StoreError {
     }
 }
 
+impl StoreError {
+    /// A leader's write refused by its epoch (see [`coordination::Fence`]).
+    pub fn is_fenced(&self) -> bool {
+        coordination::is_fenced(&self.0)
+    }
+}
+
 impl From<anyhow::Error> for StoreError {
     fn from(e: anyhow::Error) -> Self {
         Self(std::sync::Arc::new(e))
@@ -64,10 +71,19 @@ impl From<tokio_postgres::Error> for StoreError {
     }
 }
 
+/// A transaction left open without a statement for this long is ended by Postgres: a replica
+/// gone silent mid-transaction holds no token, budget or queue row for the new leader. (A
+/// token refresh is the longest legitimate wait, one Strava call.)
+pub const IDLE_IN_TRANSACTION: std::time::Duration = std::time::Duration::from_secs(10);
+/// A statement waits this long at most for a row or lock another session holds.
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// A pool over `url` (over TLS when it says `sslmode=require`, see [`tls`]); connections are
-/// made lazily.
+/// made lazily. Every session ends a transaction left idle ([`IDLE_IN_TRANSACTION`]), waits
+/// [`LOCK_WAIT`] at most for a lock, and sets TCP keepalives on the server's end too.
 pub fn pool(url: &SecretString, size: usize) -> anyhow::Result<Pool> {
-    let target = tls::Target::parse(url.expose_secret())?;
+    let mut target = tls::Target::parse(url.expose_secret())?;
+    target.set_for_every_session(&pool_session_settings());
     let recycling = || ManagerConfig {
         recycling_method: RecyclingMethod::Fast,
     };
@@ -82,6 +98,38 @@ pub fn pool(url: &SecretString, size: usize) -> anyhow::Result<Pool> {
         .runtime(deadpool_postgres::Runtime::Tokio1)
         .build()
         .context("building the Postgres pool")
+}
+
+/// What every pool session sets at start-up (all known to PostgreSQL 9.6 and later).
+fn pool_session_settings() -> Vec<(&'static str, String)> {
+    use tls::{KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_PROBES};
+    vec![
+        (
+            "idle_in_transaction_session_timeout",
+            format!("{}ms", IDLE_IN_TRANSACTION.as_millis()),
+        ),
+        ("lock_timeout", format!("{}ms", LOCK_WAIT.as_millis())),
+        ("tcp_keepalives_idle", KEEPALIVE_IDLE.as_secs().to_string()),
+        (
+            "tcp_keepalives_interval",
+            KEEPALIVE_INTERVAL.as_secs().to_string(),
+        ),
+        ("tcp_keepalives_count", KEEPALIVE_PROBES.to_string()),
+    ]
+}
+
+/// A transaction for a write the leader makes: with `fence`, its epoch is checked first and
+/// holds until the transaction ends (see [`coordination::Fence::check`]); without, a plain one
+/// (a follower's write, or one that any replica may make).
+pub async fn fenced<'a>(
+    db: &'a mut deadpool_postgres::Object,
+    fence: Option<&coordination::Fence>,
+) -> anyhow::Result<deadpool_postgres::Transaction<'a>> {
+    let tx = db.transaction().await?;
+    if let Some(fence) = fence {
+        fence.check(&tx).await?;
+    }
+    Ok(tx)
 }
 
 /// How long start-up waits for Postgres to accept connections (it may start alongside us).
@@ -100,6 +148,8 @@ pub async fn migrate(pool: &Pool) -> anyhow::Result<()> {
             Err(e) => return Err(e).context("connecting to Postgres"),
         }
     };
+    // Another replica's migrations may take longer than any lock wait is allowed to.
+    conn.batch_execute("SET lock_timeout = 0").await?;
     conn.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
         .await?;
     let client: &mut tokio_postgres::Client = &mut conn;
@@ -109,6 +159,7 @@ pub async fn migrate(pool: &Pool) -> anyhow::Result<()> {
         .await;
     conn.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
         .await?;
+    conn.batch_execute("RESET lock_timeout").await?;
     result.context("applying migrations")?;
     Ok(())
 }

@@ -1,8 +1,8 @@
 //! The durable queue (SPEC §6): webhook events acknowledged but not yet confirmed, and the
 //! work a replica that is not the leader hands the leader. Both are written before the
 //! request that brought them is answered, and taken by the leader with
-//! `FOR UPDATE SKIP LOCKED`, marking them with its term (a number it draws each time it takes
-//! the lead), so a new leader takes what an old one left unfinished.
+//! `FOR UPDATE SKIP LOCKED`, marking them with its term (the leadership epoch it took, see
+//! `coordination`), so a new leader takes what an old one left unfinished.
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;

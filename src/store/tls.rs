@@ -5,16 +5,31 @@
 //! (as for Strava) plus the CA certificates of `sslrootcert=<PEM file>` if the URL names one;
 //! this is stricter than libpq's `require`, which encrypts without checking who answers. A
 //! managed database whose certificate comes from a private CA needs its CA bundle there.
+//!
+//! Every connection also sets TCP keepalives and `tcp_user_timeout` on its own end, and a
+//! connect timeout, so a path that dropped without a word is noticed in seconds rather than
+//! when the kernel gives up (about two hours on Linux defaults).
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use tokio_postgres::config::SslMode;
 use tokio_postgres_rustls::MakeRustlsConnect;
+
+/// TCP keepalives on both ends of every connection: the first probe after this much silence,
+/// then one every [`KEEPALIVE_INTERVAL`], [`KEEPALIVE_PROBES`] of them unanswered and the
+/// connection is dead; data unacknowledged for [`TCP_USER_TIMEOUT`] kills it too.
+pub const KEEPALIVE_IDLE: Duration = Duration::from_secs(5);
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(2);
+pub const KEEPALIVE_PROBES: u32 = 3;
+pub const TCP_USER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connecting (TCP, TLS and the start-up exchange) takes at most this.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A parsed `DATABASE_URL`: what tokio-postgres understands, and the CA file it does not.
 pub struct Target {
@@ -25,12 +40,31 @@ pub struct Target {
 impl Target {
     pub fn parse(url: &str) -> anyhow::Result<Self> {
         let (url, root_cert) = take_root_cert(url);
-        let config = tokio_postgres::Config::from_str(&url)
+        let mut config = tokio_postgres::Config::from_str(&url)
             .context("DATABASE_URL is not a valid Postgres URL")?;
+        config
+            .keepalives(true)
+            .keepalives_idle(KEEPALIVE_IDLE)
+            .keepalives_interval(KEEPALIVE_INTERVAL)
+            .keepalives_retries(KEEPALIVE_PROBES)
+            .tcp_user_timeout(TCP_USER_TIMEOUT)
+            .connect_timeout(CONNECT_TIMEOUT);
         if root_cert.is_some() && config.get_ssl_mode() != SslMode::Require {
             anyhow::bail!("DATABASE_URL names an sslrootcert but not sslmode=require");
         }
         Ok(Self { config, root_cert })
+    }
+
+    /// Adds `-c name=value` settings to the ones the URL's `options` gave every session.
+    pub fn set_for_every_session(&mut self, settings: &[(&str, String)]) {
+        let mut options = self.config.get_options().unwrap_or_default().to_owned();
+        for (name, value) in settings {
+            if !options.is_empty() {
+                options.push(' ');
+            }
+            options.push_str(&format!("-c {name}={value}"));
+        }
+        self.config.options(options);
     }
 
     /// The TLS connector `sslmode=require` needs; `None` for plain text.
@@ -114,6 +148,24 @@ mod tests {
         );
         let target = Target::parse(&format!("{url}&sslrootcert=/etc/ca.pem")).unwrap();
         assert_eq!(target.config.get_ssl_mode(), SslMode::Require);
+    }
+
+    #[test]
+    fn every_connection_notices_a_dropped_path_and_keeps_the_urls_options() {
+        let mut target =
+            Target::parse("postgres://u@db.example/m?options=-c%20search_path%3Dmp").unwrap();
+        assert!(target.config.get_keepalives());
+        assert_eq!(target.config.get_keepalives_idle(), KEEPALIVE_IDLE);
+        assert_eq!(
+            target.config.get_tcp_user_timeout(),
+            Some(&TCP_USER_TIMEOUT)
+        );
+        assert_eq!(target.config.get_connect_timeout(), Some(&CONNECT_TIMEOUT));
+        target.set_for_every_session(&[("lock_timeout", "15s".into())]);
+        assert_eq!(
+            target.config.get_options(),
+            Some("-c search_path=mp -c lock_timeout=15s")
+        );
     }
 
     #[test]

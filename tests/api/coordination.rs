@@ -146,3 +146,117 @@ async fn a_notification_reaches_every_replica() {
         assert_eq!(got.as_ref(), Some(&expected), "replica {i}");
     }
 }
+
+/// The epoch Postgres has as the leader's.
+async fn epoch(db: &tokio_postgres::Client) -> i64 {
+    db.query_one("SELECT epoch FROM leader", &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[actix_web::test]
+async fn each_new_leader_takes_a_new_epoch_and_carries_it() {
+    let url = fresh_database().await;
+    let replicas = replicas(&url, 2);
+    assert!(eventually(async || leaders(&replicas).len() == 1).await);
+    let db = connect(&url).await;
+    let first = leaders(&replicas)[0];
+    let fence = replicas[first]
+        .replica()
+        .fence()
+        .expect("the leader's fence");
+    assert_eq!(fence.epoch(), epoch(&db).await);
+    assert!(replicas[1 - first].replica().fence().is_none());
+
+    let pid = lock_holder(&db).await.expect("a lock holder");
+    db.execute("SELECT pg_terminate_backend($1)", &[&pid])
+        .await
+        .unwrap();
+    assert!(
+        eventually(async || {
+            leaders(&replicas).len() == 1
+                && replicas[leaders(&replicas)[0]]
+                    .replica()
+                    .fence()
+                    .is_some_and(|f| f.epoch() > fence.epoch())
+        })
+        .await,
+        "no new leader with a later epoch"
+    );
+    let now = replicas[leaders(&replicas)[0]].replica().fence().unwrap();
+    assert_eq!(now.epoch(), epoch(&db).await);
+}
+
+#[actix_web::test]
+async fn a_write_under_a_stale_epoch_changes_nothing_and_the_replica_steps_down_at_once() {
+    let url = fresh_database().await;
+    let replicas = replicas(&url, 1);
+    assert!(eventually(async || leaders(&replicas).len() == 1).await);
+    let replica = replicas[0].replica();
+    let fence = replica.fence().expect("the leader's fence");
+    let db = connect(&url).await;
+    db.batch_execute(
+        "INSERT INTO pending_events (key, athlete_id) VALUES ('activity:1', 7);
+         INSERT INTO work_requests (kind) VALUES ('sync');",
+    )
+    .await
+    .unwrap();
+    // Another replica took the lead, and this one has not noticed yet.
+    db.batch_execute("UPDATE leader SET epoch = epoch + 1")
+        .await
+        .unwrap();
+
+    let pool = milepost::store::pool(&SecretString::from(url.clone()), 2).unwrap();
+    let mut conn = pool.get().await.unwrap();
+    let refused = async {
+        let tx = milepost::store::fenced(&mut conn, Some(&fence)).await?;
+        milepost::store::save_backfill_progress(&tx, 7, 3, false).await?;
+        milepost::store::queue::take_events(
+            &tx,
+            fence.epoch(),
+            milepost::store::queue::MAX_PENDING_EVENTS,
+        )
+        .await?;
+        milepost::store::queue::take_work(&tx, fence.epoch()).await?;
+        tx.commit().await?;
+        anyhow::Ok(())
+    }
+    .await
+    .expect_err("a write under a stale epoch");
+    assert!(
+        milepost::store::coordination::is_fenced(&refused),
+        "{refused:#}"
+    );
+    // It stepped down at once, before anything else happened.
+    assert!(!replica.role().is_leader());
+    let count = async |sql: &str| -> i64 { db.query_one(sql, &[]).await.unwrap().get(0) };
+    assert_eq!(count("SELECT count(*) FROM sync_state").await, 0);
+    assert_eq!(
+        count("SELECT count(*) FROM pending_events WHERE taken_by IS NOT NULL").await,
+        0
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM work_requests WHERE taken_by IS NOT NULL").await,
+        0
+    );
+
+    // The current epoch's writes go through; the replica competes again as a follower and,
+    // alone, leads again under a new epoch.
+    assert!(
+        eventually(async || replica
+            .fence()
+            .is_some_and(|f| f.epoch() > fence.epoch() + 1))
+        .await,
+        "the replica never led again"
+    );
+    let again = replica.fence().unwrap();
+    let tx = milepost::store::fenced(&mut conn, Some(&again))
+        .await
+        .unwrap();
+    milepost::store::save_backfill_progress(&tx, 7, 3, false)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(count("SELECT count(*) FROM sync_state").await, 1);
+}

@@ -448,7 +448,13 @@ impl TestApp {
 
     /// Starts another app on this one's database and simulator, with the same settings.
     pub async fn replica(&self) -> Replica {
+        self.replica_with(|_| {}).await
+    }
+
+    /// Starts another app on this one's simulator, with its settings adjusted by `configure`.
+    pub async fn replica_with(&self, configure: impl FnOnce(&mut Settings)) -> Replica {
         let mut settings = self.settings.clone();
+        configure(&mut settings);
         let replica = serve(&mut settings, self.sim.clock()).await;
         wait_ready(&replica.address).await;
         replica

@@ -102,6 +102,7 @@ async fn refresh_in_flight(
         token
             .ask(AccessToken {
                 force_refresh: true,
+                fence: None,
             })
             .await
     });
@@ -120,6 +121,7 @@ async fn forgetting_the_tokens_while_a_refresh_is_in_flight_leaves_no_token_row(
         .ask(ForgetTokens {
             athlete_id,
             keep_owner: false,
+            fence: None,
         })
         .await
         .unwrap()
@@ -169,6 +171,7 @@ async fn a_row_deleted_while_a_refresh_holds_it_goes_after_the_refresh_and_stays
         .token
         .ask(AccessToken {
             force_refresh: true,
+            fence: None,
         })
         .await
         .unwrap();

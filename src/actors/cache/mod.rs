@@ -56,7 +56,7 @@ use crate::clock::Clock;
 use crate::import::merge;
 use crate::metrics::Metrics;
 use crate::stats::{self, PublicVisibility};
-use crate::store::coordination::{Heard, Notification, Replica};
+use crate::store::coordination::{Fence, Heard, Notification, Replica};
 use crate::store::queue::GENERATION_CHANNEL;
 use crate::store::{self, StoreError, StoredBody};
 use crate::strava::models::{Activity, ActivityStats};
@@ -643,6 +643,8 @@ pub struct Ingest {
     /// Publish only when a row was written or removed (a webhook's 404 for an activity never
     /// stored changes nothing, so it costs no derivation).
     pub publish_if_changed: bool,
+    /// The leader's epoch, for what a sync or a confirmation fetched (an import has none).
+    pub fence: Option<Fence>,
 }
 
 impl Ingest {
@@ -657,6 +659,15 @@ impl Ingest {
             stats: None,
             publish: None,
             publish_if_changed: false,
+            fence: None,
+        }
+    }
+
+    /// Written only while `fence`'s epoch is the leader's.
+    pub fn fenced(self, fence: Option<&Fence>) -> Self {
+        Self {
+            fence: fence.cloned(),
+            ..self
         }
     }
 }
@@ -673,6 +684,7 @@ impl Ingest {
             stats: None,
             publish: Some(at),
             publish_if_changed: true,
+            fence: None,
         }
     }
 }
@@ -817,7 +829,7 @@ impl Handler<Ingest> for CacheActor {
                 let mut turn = turn.lock_owned().await;
                 let now = clock.now();
                 let mut db = pool.get().await?;
-                let tx = db.transaction().await?;
+                let tx = store::fenced(&mut db, msg.fence.as_ref()).await?;
                 store::lock_derivation(&tx).await?;
                 // A forget is final: nothing fetched before it is written after it.
                 if let Some(athlete) = msg.athlete_id
@@ -899,6 +911,8 @@ impl Handler<Ingest> for CacheActor {
 #[rtype(result = "Result<(), CacheError>")]
 pub struct ForgetActivities {
     pub athlete_id: i64,
+    /// The leader's epoch.
+    pub fence: Option<Fence>,
 }
 
 impl Ask for ForgetActivities {
@@ -913,6 +927,9 @@ impl Handler<ForgetActivities> for CacheActor {
         let athlete = msg.athlete_id;
         let forget = self.forget(move |tx| {
             Box::pin(async move {
+                if let Some(fence) = &msg.fence {
+                    fence.check(tx).await?;
+                }
                 store::forget_activities(tx, athlete).await?;
                 // What the athlete imported stays, served alone (SPEC §11).
                 let imported_at = store::imports::last_imported_at(tx).await?;

@@ -21,6 +21,7 @@ use crate::actors::shutdown::{Shutdown, stops_on_shutdown};
 use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::store;
+use crate::store::coordination::Fence;
 use crate::strava::budget::{Budget, Priority, RateHeaders, RequestKind};
 use crate::strava::standing::Standing;
 
@@ -36,6 +37,9 @@ pub struct BudgetActor {
     metrics: Arc<Metrics>,
     /// Where the figures are kept, so a restart starts from what Strava last said.
     store: Option<Pool>,
+    /// The epoch of the lead the figures are kept under (from [`Reload`]): a replica that
+    /// lost the lead writes none.
+    fence: Option<Fence>,
 }
 
 impl BudgetActor {
@@ -46,6 +50,7 @@ impl BudgetActor {
             clock,
             metrics,
             store: None,
+            fence: None,
         }
     }
 
@@ -62,11 +67,15 @@ impl BudgetActor {
             return;
         };
         let budget = self.budget.clone();
+        let fence = self.fence.clone();
         ctx.spawn(
             async move {
                 let saved = async {
-                    let db = pool.get().await?;
-                    store::save_rate_budget(&db, &budget).await
+                    let mut db = pool.get().await?;
+                    let tx = store::fenced(&mut db, fence.as_ref()).await?;
+                    store::save_rate_budget(&tx, &budget).await?;
+                    tx.commit().await?;
+                    anyhow::Ok(())
                 };
                 if let Err(e) = saved.await {
                     tracing::debug!(error = %crate::error::chain(e.as_ref()), "could not store the rate budget");
@@ -164,10 +173,11 @@ impl BudgetActor {
 }
 
 /// Read the stored figures again before the next permit: this replica has just become the
-/// leader, and the one before it spent from the same windows.
+/// leader, and the one before it spent from the same windows. The figures are written under
+/// the new lead's epoch from now on.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct Reload;
+pub struct Reload(pub Option<Fence>);
 
 impl Ask for Reload {
     const TIMEOUT: Option<Duration> = Some(Duration::from_secs(5));
@@ -176,7 +186,8 @@ impl Ask for Reload {
 impl Handler<Reload> for BudgetActor {
     type Result = ();
 
-    fn handle(&mut self, _: Reload, ctx: &mut Self::Context) {
+    fn handle(&mut self, Reload(fence): Reload, ctx: &mut Self::Context) {
+        self.fence = fence;
         self.load(ctx);
     }
 }

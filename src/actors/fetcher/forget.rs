@@ -14,15 +14,21 @@ pub async fn forget_athlete(
     athlete_id: i64,
     keep_owner: bool,
 ) -> Result<(), SyncError> {
+    let fence = deps.fence().cloned();
     deps.token
         .ask(ForgetTokens {
             athlete_id,
             keep_owner,
+            fence: fence.clone(),
         })
         .await??;
-    deps.cache.ask(ForgetActivities { athlete_id }).await??;
-    let db = deps.pool.get().await?;
-    store::forget_sync_state(&db, athlete_id).await?;
+    deps.cache
+        .ask(ForgetActivities { athlete_id, fence })
+        .await??;
+    let mut db = deps.pool.get().await?;
+    let tx = store::fenced(&mut db, deps.fence()).await?;
+    store::forget_sync_state(&tx, athlete_id).await?;
+    tx.commit().await?;
     deps.cache.ask(HealthChanged).await?;
     Ok(())
 }

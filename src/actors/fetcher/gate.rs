@@ -2,8 +2,10 @@
 //! cannot afford; nothing until the window resets after a 429; while Strava says the app is
 //! inactive, only the probes it allows), the response's rate-limit figures and what it says of
 //! the app's standing back to it afterwards (errors included), retries with doubling pauses for
-//! transient failures. Also what every plan needs ([`SyncDeps`]) and what it can end in
-//! ([`SyncError`], [`SyncReport`]).
+//! transient failures. While the replica leads, each request waits for a look at the
+//! leadership epoch first ([`Fence::verify`]): a leader that lost the lead without noticing
+//! sends at most the request already under way. Also what every plan needs ([`SyncDeps`]) and
+//! what it can end in ([`SyncError`], [`SyncReport`]).
 
 use std::future::Future;
 use std::time::Duration;
@@ -18,6 +20,7 @@ use crate::actors::token::{TokenActor, TokenError};
 use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::store::StoreError;
+use crate::store::coordination::Fence;
 use crate::strava::budget::{Priority, RateHeaders, RequestKind};
 use crate::strava::client::{Answer, Failure};
 use crate::strava::{StravaClient, StravaError};
@@ -94,6 +97,12 @@ impl From<deadpool_postgres::PoolError> for SyncError {
     }
 }
 
+impl From<tokio_postgres::Error> for SyncError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        Self::Storage(e.into())
+    }
+}
+
 impl From<anyhow::Error> for SyncError {
     fn from(e: anyhow::Error) -> Self {
         Self::Storage(e.into())
@@ -115,6 +124,10 @@ pub struct Gate {
     pub strava: StravaClient,
     pub budget: Mailbox<BudgetActor>,
     pub metrics: std::sync::Arc<Metrics>,
+    /// The epoch this replica leads under; `None` while it follows.
+    pub fence: Option<Fence>,
+    /// Where the epoch is looked at.
+    pub pool: Pool,
 }
 
 impl Gate {
@@ -134,6 +147,9 @@ impl Gate {
         let mut backoff = FIRST_BACKOFF;
         let mut attempt = 1;
         loop {
+            if let Some(fence) = &self.fence {
+                fence.verify(&self.pool).await?;
+            }
             // Never wait here: a sync others have joined must not sleep on the budget. The
             // actor schedules background work for when the window opens instead.
             self.budget
@@ -286,4 +302,11 @@ pub struct SyncDeps {
     pub cache: Mailbox<CacheActor>,
     /// Where "now" comes from (the fetch time of what a plan publishes).
     pub clock: Clock,
+}
+
+impl SyncDeps {
+    /// The epoch every write of the plan is made under (see [`Fence`]); `None` on a follower.
+    pub fn fence(&self) -> Option<&Fence> {
+        self.gate.fence.as_ref()
+    }
 }

@@ -16,7 +16,10 @@
 //! it follows the replica's [`Role`], and while it leads it runs the timers, takes the durable
 //! queue ([`queue`]: webhook events and work other replicas asked for) and confirms events. A
 //! follower's FetcherActor stores what it is asked and waits for the leader's outcome. Losing
-//! the lead stops the timers and the running sync at once.
+//! the lead stops the timers and the running sync at once. A term is the leadership epoch the
+//! replica took: every write of the term (through the CacheActor, the TokenActor, the budget,
+//! the queue and the sync state) and every Strava request checks it first, so a leader that
+//! lost the lead without noticing changes nothing (see `store::coordination::Fence`).
 //!
 //! Messages: [`RunSync`] (run or join a sync), [`Connect`] (finish OAuth, then sync in the
 //! background), [`WebhookEvent`], [`SubscriptionChecked`], [`Disconnect`], [`Status`],
@@ -128,7 +131,8 @@ pub struct FetcherOptions {
     pub replica: Replica,
 }
 
-/// One stretch of leading: its number (marks the queue rows it took) and its timers.
+/// One stretch of leading: its number, the leadership epoch (marks the queue rows it took,
+/// fences its writes), and its timers.
 struct Term {
     id: i64,
     timers: Vec<SpawnHandle>,
@@ -185,6 +189,8 @@ impl FetcherActor {
                     strava,
                     budget,
                     metrics,
+                    fence: None,
+                    pool: pool.clone(),
                 },
                 pool,
                 token,
@@ -739,8 +745,10 @@ async fn confirm(deps: &SyncDeps, confirmation: Confirmation) -> Result<EventOut
         Err(e) if webhook::passing(e) => return outcome,
         _ => {}
     }
-    let db = deps.pool.get().await?;
-    store::queue::finish_event(&db, &confirmation.target.key(), confirmation.seq).await?;
+    let mut db = deps.pool.get().await?;
+    let tx = store::fenced(&mut db, deps.fence()).await?;
+    store::queue::finish_event(&tx, &confirmation.target.key(), confirmation.seq).await?;
+    tx.commit().await?;
     outcome
 }
 
@@ -774,20 +782,27 @@ impl FetcherActor {
     /// This replica has become the leader: the budget as the last leader left it, then
     /// whatever the queue holds, an unfinished backfill, and the timers, at once.
     fn lead(&mut self, ctx: &mut Context<Self>) {
-        let id = rand::random::<i64>();
+        let Role::Leader { since, epoch: id } = self.replica.role() else {
+            return;
+        };
+        // Every write and Strava request of this term is made under its epoch.
+        let Some(fence) = self.replica.fence().filter(|f| f.epoch() == id) else {
+            // (the role moved on meanwhile: the next role change leads under the new one)
+            return;
+        };
         tracing::info!(
             term = id,
             "leading: taking the queue and starting the timers"
         );
         self.deps.gate.metrics.leader.set(1);
-        if let Role::Leader { since } = self.replica.role() {
-            self.deps.gate.metrics.leader_since.set(since.timestamp());
-        }
+        self.deps.gate.metrics.leader_since.set(since.timestamp());
+        self.deps.gate.fence = Some(fence);
         let budget = self.deps.gate.budget.clone();
+        let fence = self.deps.gate.fence.clone();
         // No permit before the stored figures are in (the budget holds its mailbox meanwhile).
         ctx.wait(
             async move {
-                if let Err(e) = budget.ask(budget::Reload).await {
+                if let Err(e) = budget.ask(budget::Reload(fence)).await {
                     tracing::warn!(error = %e, "the budget did not take the stored figures");
                 }
             }
@@ -814,6 +829,7 @@ impl FetcherActor {
     fn follow(&mut self, ctx: &mut Context<Self>) {
         let Some(term) = self.term.take() else { return };
         tracing::warn!(term = term.id, "no longer leading: timers and syncs stop");
+        self.deps.gate.fence = None;
         self.deps.gate.metrics.leader.set(0);
         self.deps.gate.metrics.leader_since.set(0);
         for timer in term.timers {
@@ -857,11 +873,14 @@ impl FetcherActor {
         let room = self.confirmations.pending.room() as i64;
         // What it cannot take now waits in the queue, untaken.
         self.confirmations.left_in_queue = false;
+        let fence = self.deps.gate.fence.clone();
         ctx.spawn(
             async move {
-                let db = pool.get().await.map_err(SyncError::from)?;
-                let events = store::queue::take_events(&db, term, room).await?;
-                let work = store::queue::take_work(&db, term).await?;
+                let mut db = pool.get().await.map_err(SyncError::from)?;
+                let tx = store::fenced(&mut db, fence.as_ref()).await?;
+                let events = store::queue::take_events(&tx, term, room).await?;
+                let work = store::queue::take_work(&tx, term).await?;
+                tx.commit().await?;
                 Ok::<_, SyncError>((events, work))
             }
             .into_actor(self)
@@ -929,6 +948,7 @@ impl FetcherActor {
             }
         };
         let pool = self.deps.pool.clone();
+        let fence = self.deps.gate.fence.clone();
         ctx.spawn(
             async move {
                 let outcome = outcome.await;
@@ -938,8 +958,10 @@ impl FetcherActor {
                 let finished = serde_json::to_value(queue::Finished::of(&outcome))
                     .unwrap_or(serde_json::Value::Null);
                 let written = async {
-                    let db = pool.get().await?;
-                    store::queue::finish_work(&db, id, &finished).await?;
+                    let mut db = pool.get().await?;
+                    let tx = store::fenced(&mut db, fence.as_ref()).await?;
+                    store::queue::finish_work(&tx, id, &finished).await?;
+                    tx.commit().await?;
                     Ok::<_, SyncError>(())
                 };
                 if let Err(e) = written.await {
@@ -984,9 +1006,14 @@ impl FetcherActor {
 
 impl StreamHandler<Role> for FetcherActor {
     fn handle(&mut self, role: Role, ctx: &mut Self::Context) {
-        match (role.is_leader(), self.term.is_some()) {
-            (true, false) => self.lead(ctx),
-            (false, true) => self.follow(ctx),
+        match (role, self.term.as_ref().map(|t| t.id)) {
+            (Role::Leader { .. }, None) => self.lead(ctx),
+            (Role::Follower, Some(_)) => self.follow(ctx),
+            // Lost and taken again between two looks: a new term under the new epoch.
+            (Role::Leader { epoch, .. }, Some(term)) if epoch != term => {
+                self.follow(ctx);
+                self.lead(ctx);
+            }
             _ => {}
         }
     }
@@ -1305,7 +1332,7 @@ fn usable(
 
 /// [`revoke`] where Strava has no revoke endpoint: deauthorize with the access token.
 async fn deauthorize(deps: &SyncDeps, athlete_id: i64) -> Result<(), SyncError> {
-    let asked = deps.token.ask(AccessToken::default()).await?;
+    let asked = deps.token.ask(AccessToken::under(deps.fence())).await?;
     let Some(grant) = usable(asked, athlete_id, "deauthorize")? else {
         return Ok(());
     };

@@ -83,7 +83,11 @@ pub async fn run(deps: SyncDeps, full: bool, priority: Priority) -> Result<SyncR
     let started_at = deps.clock.now();
     let mut force_refresh = false;
     let (athlete, result) = loop {
-        let grant = match deps.token.ask(AccessToken { force_refresh }).await? {
+        let asked = AccessToken {
+            force_refresh,
+            fence: deps.fence().cloned(),
+        };
+        let grant = match deps.token.ask(asked).await? {
             Ok(grant) => grant,
             Err(e) => return Err(deps.gate.token_refused(e).await),
         };
@@ -104,10 +108,12 @@ pub async fn run(deps: SyncDeps, full: bool, priority: Priority) -> Result<SyncR
         .err()
         .map(|e| crate::error::chain(e as &dyn std::error::Error));
     let recorded = async {
-        let db = deps.pool.get().await?;
+        let mut db = deps.pool.get().await?;
+        let tx = store::fenced(&mut db, deps.fence()).await?;
         // The time the published bodies carry as fetched_at, so deriving them again from
         // what is stored gives the same bodies.
-        store::record_sync_result(&db, athlete, error.as_deref(), started_at).await?;
+        store::record_sync_result(&tx, athlete, error.as_deref(), started_at).await?;
+        tx.commit().await?;
         anyhow::Ok(())
     };
     if let Err(e) = recorded.await {
@@ -202,22 +208,26 @@ async fn sync_athlete(
             listed.extend(activities.iter().map(|a| a.id));
         }
         deps.cache
-            .ask(Ingest::activities(athlete, activities))
+            .ask(Ingest::activities(athlete, activities).fenced(deps.fence()))
             .await??;
         if backfill {
-            let db = deps.pool.get().await?;
+            let mut db = deps.pool.get().await?;
+            let tx = store::fenced(&mut db, deps.fence()).await?;
             let next = i32::try_from(page).unwrap_or(i32::MAX).saturating_add(1);
-            store::save_backfill_progress(&db, athlete, next, false).await?;
+            store::save_backfill_progress(&tx, athlete, next, false).await?;
+            tx.commit().await?;
         } else if stop.ends_with(page, count, already_known) {
             break;
         }
         page = page.saturating_add(1);
     }
-    let db = deps.pool.get().await?;
+    let mut db = deps.pool.get().await?;
+    let tx = store::fenced(&mut db, deps.fence()).await?;
     if backfill {
-        store::save_backfill_progress(&db, athlete, 1, true).await?;
+        store::save_backfill_progress(&tx, athlete, 1, true).await?;
     }
-    store::save_largest_page(&db, athlete, i32::try_from(largest).unwrap_or(i32::MAX)).await?;
+    store::save_largest_page(&tx, athlete, i32::try_from(largest).unwrap_or(i32::MAX)).await?;
+    tx.commit().await?;
     let removed: Vec<i64> = if full {
         store::activity_ids(&db, athlete)
             .await?
@@ -240,7 +250,7 @@ async fn sync_athlete(
             removed,
             stats: Some(stats),
             publish: Some(started_at),
-            ..Ingest::activities(athlete, Vec::new())
+            ..Ingest::activities(athlete, Vec::new()).fenced(deps.fence())
         })
         .await??;
     report.activities_stored = ingested.stored;

@@ -469,7 +469,7 @@ async fn activity_changed(
     id: i64,
 ) -> Result<EventOutcome, SyncError> {
     deps.gate.open(Priority::Confirmation).await?;
-    let grant = deps.token.ask(AccessToken::default()).await??;
+    let grant = deps.token.ask(AccessToken::under(deps.fence())).await??;
     if grant.athlete_id != athlete {
         // Another athlete connected since the event came.
         return Ok(EventOutcome::Ignored);
@@ -508,7 +508,7 @@ async fn activity_changed(
             removed,
             publish: Some(deps.clock.now()),
             publish_if_changed: true,
-            ..Ingest::activities(athlete, activities)
+            ..Ingest::activities(athlete, activities).fenced(deps.fence())
         })
         .await??;
     Ok(EventOutcome::ActivityChanged)
@@ -523,7 +523,7 @@ async fn activity_changed(
 async fn deauthorized(deps: &SyncDeps, athlete: i64) -> Result<EventOutcome, SyncError> {
     // An inactive app cannot confirm anything: the event waits for a probe.
     deps.gate.open(Priority::Confirmation).await?;
-    let grant = match deps.token.ask(AccessToken::default()).await? {
+    let grant = match deps.token.ask(AccessToken::under(deps.fence())).await? {
         Ok(grant) if grant.athlete_id == athlete => grant,
         Ok(_) => return Ok(EventOutcome::Ignored),
         // A refresh that met Strava's 5xx or a database error: checked again later.
@@ -579,7 +579,7 @@ async fn deauthorized(deps: &SyncDeps, athlete: i64) -> Result<EventOutcome, Syn
 /// Reads Strava's athlete stats again and publishes them.
 pub(super) async fn refresh_stats(deps: &SyncDeps) -> Result<(), SyncError> {
     deps.gate.open(Priority::Background).await?;
-    let grant = deps.token.ask(AccessToken::default()).await??;
+    let grant = deps.token.ask(AccessToken::under(deps.fence())).await??;
     let token = grant.token.expose_secret();
     let strava = &deps.gate.strava;
     let athlete = grant.athlete_id;
@@ -598,7 +598,7 @@ pub(super) async fn refresh_stats(deps: &SyncDeps) -> Result<(), SyncError> {
         .ask(Ingest {
             stats: Some(stats),
             publish: Some(deps.clock.now()),
-            ..Ingest::activities(athlete, Vec::new())
+            ..Ingest::activities(athlete, Vec::new()).fenced(deps.fence())
         })
         .await??;
     Ok(())

@@ -43,7 +43,7 @@ use crate::crypto::{
 use crate::metrics::Metrics;
 use crate::store::coordination::{Fence, Heard, Replica};
 use crate::store::queue::GENERATION_CHANNEL;
-use crate::store::{self, StoreError, StoredTokens};
+use crate::store::{self, Claim, StoreError, StoredTokens};
 use crate::strava::client::Failure;
 use crate::strava::{StravaClient, StravaError};
 
@@ -935,10 +935,14 @@ impl Handler<StoreConnection> for TokenActor {
                     return Err(CallbackError::NotOwner);
                 }
                 let tx = db.transaction().await?;
-                if setup_in_use {
-                    // Locked first, so two callbacks cannot both spend the code.
-                    let code = store::setup::lock_setup_code(&tx).await?;
-                    if store::owner(&tx).await?.is_none() {
+                match store::claim_owner(&tx, athlete_id).await? {
+                    Claim::Owned(owner) if owner == athlete_id => {}
+                    Claim::Owned(_) => return Err(CallbackError::NotOwner),
+                    // A first connection, decided by the claim itself: a disconnect that
+                    // committed after the owner was read above still needs the setup code.
+                    Claim::Claimed if setup_in_use => {
+                        // Locked, so two callbacks cannot both spend the code.
+                        let code = store::setup::lock_setup_code(&tx).await?;
                         let bound = code.as_deref().map(setup_binding);
                         let issued_for_it = matches!(
                             (&bound, &setup),
@@ -954,9 +958,7 @@ impl Handler<StoreConnection> for TokenActor {
                         }
                         store::setup::spend_setup_code(&tx).await?;
                     }
-                }
-                if store::claim_owner(&tx, athlete_id).await? != athlete_id {
-                    return Err(CallbackError::NotOwner);
+                    Claim::Claimed => {}
                 }
                 store::save_tokens(&tx, &encrypt(&cipher, &tokens, &scope)).await?;
                 tx.commit().await?;

@@ -302,15 +302,31 @@ pub async fn owner(db: &impl GenericClient) -> anyhow::Result<Option<i64>> {
         .map(|r| r.get(0)))
 }
 
-/// Makes `athlete_id` the owner unless there already is one; returns the owner either way.
-pub async fn claim_owner(db: &impl GenericClient, athlete_id: i64) -> anyhow::Result<i64> {
-    db.execute(
-        "INSERT INTO owner (athlete_id) VALUES ($1) ON CONFLICT (singleton) DO NOTHING",
-        &[&athlete_id],
-    )
-    .await?;
+/// Who owns the instance after [`claim_owner`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// This claim made the athlete the owner: nobody owned the instance when it was written.
+    Claimed,
+    /// The instance was owned already: by this athlete, or by the one named.
+    Owned(i64),
+}
+
+/// Makes `athlete_id` the owner unless there already is one. Whether this statement itself
+/// wrote the owner is what decides a first connection, not an earlier read: an owner deleted
+/// by a disconnect that commits while the claim runs leaves the claim a first connection.
+pub async fn claim_owner(db: &impl GenericClient, athlete_id: i64) -> anyhow::Result<Claim> {
+    let claimed = db
+        .execute(
+            "INSERT INTO owner (athlete_id) VALUES ($1) ON CONFLICT (singleton) DO NOTHING",
+            &[&athlete_id],
+        )
+        .await?;
+    if claimed == 1 {
+        return Ok(Claim::Claimed);
+    }
     owner(db)
         .await?
+        .map(Claim::Owned)
         .context("the owner row vanished right after it was claimed")
 }
 

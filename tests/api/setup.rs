@@ -287,3 +287,38 @@ async fn every_replica_takes_one_setup_code_and_the_replica_that_disconnects_pri
     );
     replica.stop().await;
 }
+
+/// The claim itself decides a first connection: when the operator's disconnect deletes the
+/// owner while a returning owner's callback claims the instance, the claim waits for it and is
+/// then a first connection (which needs the current setup code), never a returning owner's.
+#[actix_web::test]
+async fn a_claim_that_waited_on_a_disconnect_is_a_first_connection() {
+    let url = crate::helpers::fresh_database().await;
+    let disconnect = crate::helpers::connect(&url).await;
+    disconnect
+        .batch_execute("INSERT INTO owner (athlete_id) VALUES (7); BEGIN; DELETE FROM owner;")
+        .await
+        .unwrap();
+    let pool = milepost::store::pool(&secrecy::SecretString::from(url), 2).unwrap();
+    let claim = tokio::spawn(async move {
+        let mut db = pool.get().await.unwrap();
+        let tx = db.transaction().await.unwrap();
+        let claim = milepost::store::claim_owner(&tx, 7).await.unwrap();
+        tx.rollback().await.unwrap();
+        claim
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!claim.is_finished(), "the claim waits for the disconnect");
+    disconnect.batch_execute("COMMIT").await.unwrap();
+    assert_eq!(claim.await.unwrap(), milepost::store::Claim::Claimed);
+
+    // An owner already there is answered as such.
+    let url = crate::helpers::fresh_database().await;
+    let pool = milepost::store::pool(&secrecy::SecretString::from(url), 1).unwrap();
+    let db = pool.get().await.unwrap();
+    db.batch_execute("INSERT INTO owner (athlete_id) VALUES (7)")
+        .await
+        .unwrap();
+    let claim = milepost::store::claim_owner(&db, 8).await.unwrap();
+    assert_eq!(claim, milepost::store::Claim::Owned(7));
+}

@@ -877,14 +877,22 @@ impl BinaryApp {
 }
 
 /// Polls (up to 10 s) until `done` holds; `false` if it never did.
-pub async fn eventually(mut done: impl AsyncFnMut() -> bool) -> bool {
-    for _ in 0..400 {
+pub async fn eventually(done: impl AsyncFnMut() -> bool) -> bool {
+    within(Duration::from_secs(10), done).await
+}
+
+/// Polls every 25 ms for at most `within` until `done` holds; `false` if it never did.
+pub async fn within(within: Duration, mut done: impl AsyncFnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
         if done().await {
             return true;
         }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    false
 }
 
 /// How many webhook events handling has come to `outcome` (`ignored`, `deferred`, `changed`,

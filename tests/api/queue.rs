@@ -11,7 +11,7 @@ use milepost::config::Settings;
 use milepost::simulator::{Fault, RateLimits, SimActivity, SimConfig};
 use serde_json::{Value, json};
 
-use crate::helpers::{API_KEY, TestApp, json, spawn_app_with, webhook_events};
+use crate::helpers::{API_KEY, TestApp, json, spawn_app_with, webhook_events, within};
 
 const VERIFY: &str = "test-webhook-verify-token";
 const FETCH: &str = "GET /activities/{id}";
@@ -29,20 +29,6 @@ async fn subscribed_app(sim: SimConfig, configure: impl FnOnce(&mut Settings)) -
         .expect("subscribing");
     assert!(out.starts_with("subscribed: "), "{out}");
     app
-}
-
-/// Polls every 25 ms for at most `within` until `done` holds.
-async fn within(within: Duration, mut done: impl AsyncFnMut() -> bool) -> bool {
-    let deadline = Instant::now() + within;
-    loop {
-        if done().await {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
 }
 
 /// A run that ended a moment ago, added at Strava.

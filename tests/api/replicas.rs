@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{
     API_KEY, Replica, TestApp, eventually, json, location, spawn_app, spawn_app_with, spawn_binary,
-    webhook_events,
+    webhook_events, within,
 };
 
 /// Bodies every replica must serve alike.
@@ -45,20 +45,6 @@ async fn bodies(base: &str) -> Vec<(u16, String)> {
         out.push((r.status().as_u16(), r.text().await.unwrap()));
     }
     out
-}
-
-/// Polls `done` every 20 ms for at most `within`.
-async fn within(within: Duration, mut done: impl AsyncFnMut() -> bool) -> bool {
-    let deadline = Instant::now() + within;
-    loop {
-        if done().await {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// A run that ended a moment ago.

@@ -236,13 +236,7 @@ async fn metrics_can_require_a_bearer_token() {
 #[actix_web::test]
 async fn disconnect_with_nobody_connected_is_a_conflict() {
     let app = spawn_app().await;
-    let r = app
-        .http
-        .post(app.url("/strava/disconnect"))
-        .header("X-API-Key", crate::helpers::API_KEY)
-        .send()
-        .await
-        .unwrap();
+    let r = app.disconnect().await;
     assert_eq!(r.status().as_u16(), 409);
     assert_eq!(json(r).await["code"], json!("not_connected"));
 }

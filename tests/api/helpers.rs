@@ -339,6 +339,16 @@ impl TestApp {
         req.send().await.expect("POST refresh-data")
     }
 
+    /// The operator's `POST /strava/disconnect`, with the API key.
+    pub async fn disconnect(&self) -> reqwest::Response {
+        self.http
+            .post(self.url("/strava/disconnect"))
+            .header("X-API-Key", API_KEY)
+            .send()
+            .await
+            .expect("POST disconnect")
+    }
+
     /// `/strava/authorize`: the Strava URL and the state cookie it set.
     pub async fn authorize(&self) -> (String, String) {
         let r = self.get("/strava/authorize").await;

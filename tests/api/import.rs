@@ -211,13 +211,7 @@ async fn generation(app: &TestApp) -> i64 {
 
 /// The operator's disconnect, which must succeed.
 async fn disconnect(app: &TestApp) {
-    let r = app
-        .http
-        .post(app.url("/strava/disconnect"))
-        .header("X-API-Key", API_KEY)
-        .send()
-        .await
-        .unwrap();
+    let r = app.disconnect().await;
     assert_eq!(r.status(), 200);
 }
 

@@ -54,14 +54,7 @@ async fn admin(app: &TestApp) -> Value {
 }
 
 async fn disconnect(app: &TestApp) -> u16 {
-    app.http
-        .post(app.url("/strava/disconnect"))
-        .header("X-API-Key", API_KEY)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    app.disconnect().await.status().as_u16()
 }
 
 /// How many times the FetcherActor has been asked for a sync (each refresh timer tick asks).

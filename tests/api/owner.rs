@@ -62,13 +62,7 @@ async fn disconnect_needs_the_api_key() {
 async fn disconnect_revokes_deletes_everything_and_lets_anyone_connect_again() {
     let app = spawn_app().await;
     app.connect_and_sync().await;
-    let r = app
-        .http
-        .post(app.url("/strava/disconnect"))
-        .header("X-API-Key", API_KEY)
-        .send()
-        .await
-        .unwrap();
+    let r = app.disconnect().await;
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(app.sim.revoke_count(), 1);
     assert_eq!(app.sim.request_count("POST /oauth/deauthorize"), 0);
@@ -110,13 +104,7 @@ async fn disconnect_deletes_the_data_even_when_the_rate_budget_is_spent() {
     app.sim
         .set_fault(Some(milepost::simulator::Fault::RateLimited));
     assert_eq!(app.refresh(Some(API_KEY)).await.status().as_u16(), 503);
-    let r = app
-        .http
-        .post(app.url("/strava/disconnect"))
-        .header("X-API-Key", API_KEY)
-        .send()
-        .await
-        .unwrap();
+    let r = app.disconnect().await;
     assert_eq!(r.status().as_u16(), 200);
     for table in ["tokens", "activities", "athlete_stats"] {
         assert_eq!(app.rows(table).await, 0, "{table}");

@@ -202,13 +202,7 @@ async fn an_activity_fetched_before_a_disconnect_and_answered_after_it_stores_no
     app.sim.set_fault(None);
 
     // Act: the operator disconnects while Strava's answer is on its way
-    let r = app
-        .http
-        .post(app.url("/strava/disconnect"))
-        .header("X-API-Key", API_KEY)
-        .send()
-        .await
-        .unwrap();
+    let r = app.disconnect().await;
     assert_eq!(r.status(), 200);
     assert_eq!(app.rows("response_bodies").await, 0);
     // the answer lands, and the confirmation ends

@@ -97,13 +97,7 @@ async fn a_pinned_owner_or_development_needs_no_setup_code() {
 
 /// The operator's disconnect, which must succeed.
 async fn disconnect(app: &TestApp) {
-    let r = app
-        .http
-        .post(app.url("/strava/disconnect"))
-        .header("X-API-Key", API_KEY)
-        .send()
-        .await
-        .unwrap();
+    let r = app.disconnect().await;
     assert_eq!(r.status().as_u16(), 200);
 }
 

@@ -142,9 +142,6 @@ pub struct CacheActor {
     replica: Replica,
     /// The generation of what is served (`-1` before warming).
     generation: i64,
-    /// The same, for a load under way: an ingest that published meanwhile may have made it
-    /// needless.
-    generation_now: Arc<std::sync::atomic::AtomicI64>,
     /// Bodies are being loaded for a newer generation.
     following: bool,
     /// The newest generation heard of while loading (`i64::MAX`: one not known, such as a
@@ -195,7 +192,6 @@ impl CacheActor {
             health: HealthCheck::default(),
             replica,
             generation: -1,
-            generation_now: Arc::new((-1).into()),
             following: false,
             heard_meanwhile: None,
             readers: Vec::new(),
@@ -206,8 +202,6 @@ impl CacheActor {
     /// What is served is now of generation `generation` (never going back).
     fn serving(&mut self, generation: i64) {
         self.generation = self.generation.max(generation);
-        self.generation_now
-            .store(self.generation, Ordering::Release);
         self.metrics.generation.set(self.generation);
     }
 
@@ -364,28 +358,27 @@ impl CacheActor {
         let pool = self.pool.clone();
         let visibility = self.visibility;
         let turn = self.ingest_turn.clone();
-        let served = self.generation_now.clone();
-        let held = follow::Held {
-            etags: self
-                .cache
-                .iter()
-                .map(|(key, body)| ((*key).clone(), body.etag.clone()))
-                .collect(),
-            list: (self.list.version().to_owned(), self.utc_offset),
-        };
         ctx.spawn(
             async move {
-                // In turn with ingests: what is loaded is never older than what one published.
-                let turn = turn.lock_owned().await;
-                let current = store::queue::generation(&pool.get().await?).await?;
-                // This replica's own ingest may have published it while this load waited.
-                if current <= served.load(Ordering::Acquire) {
-                    return Ok((None, turn));
-                }
-                let changes = follow::changes(&pool, visibility, &held).await?;
-                Ok::<_, CacheError>((Some(changes), turn))
+                // In turn with ingests: what is loaded is never older than what one published,
+                // and it is compared with what is served once this replica's own ingests before
+                // it served theirs (none serves while the turn is held).
+                turn.lock_owned().await
             }
             .into_actor(self)
+            .then(move |turn, act, _| {
+                let (served, held) = (act.generation, act.held());
+                async move {
+                    let current = store::queue::generation(&pool.get().await?).await?;
+                    // This replica's own ingest may have published it while this load waited.
+                    if current <= served {
+                        return Ok((None, turn));
+                    }
+                    let changes = follow::changes(&pool, visibility, &held).await?;
+                    Ok::<_, CacheError>((Some(changes), turn))
+                }
+                .into_actor(act)
+            })
             .map(|loaded, act, ctx| {
                 act.following = false;
                 match loaded {
@@ -425,6 +418,18 @@ impl CacheActor {
                 }
             }),
         );
+    }
+
+    /// What is served, as [`follow::changes`] compares it with what is stored.
+    fn held(&self) -> follow::Held {
+        follow::Held {
+            etags: self
+                .cache
+                .iter()
+                .map(|(key, body)| ((*key).clone(), body.etag.clone()))
+                .collect(),
+            list: (self.list.version().to_owned(), self.utc_offset),
+        }
     }
 
     /// Serves what [`follow::changes`] read: the bodies that moved replace theirs, the ones no

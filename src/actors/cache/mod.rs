@@ -1125,3 +1125,115 @@ impl Handler<HealthChanged> for CacheActor {
         };
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::coordination::Coordination;
+    use secrecy::SecretString;
+
+    /// What the actor serves: its generation and every body's key and ETag.
+    #[derive(Message)]
+    #[rtype(result = "(i64, Vec<(String, String)>)")]
+    struct Peek;
+
+    impl Handler<Peek> for CacheActor {
+        type Result = MessageResult<Peek>;
+
+        fn handle(&mut self, _: Peek, _: &mut Self::Context) -> Self::Result {
+            let mut bodies: Vec<(String, String)> = self
+                .cache
+                .iter()
+                .map(|(key, body)| ((*key).clone(), body.etag.clone()))
+                .collect();
+            bodies.sort();
+            MessageResult((self.generation, bodies))
+        }
+    }
+
+    async fn put_back(pool: &Pool, body: &StoredBody) {
+        let mut db = pool.get().await.unwrap();
+        let tx = db.transaction().await.unwrap();
+        store::replace_bodies(&tx, std::slice::from_ref(body))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+
+    /// The replica's own ingest publishes while a load waits for its turn, then another
+    /// replica puts a body back as it was before: the load serves it as stored.
+    #[actix_web::test]
+    async fn a_load_compares_with_what_the_replicas_own_ingest_published_while_it_waited() {
+        let cluster = crate::pg::PgCluster::start_ephemeral().await.unwrap();
+        let url = SecretString::from(cluster.url("postgres"));
+        let pool = store::pool(&url, 4).unwrap();
+        store::migrate(&pool).await.unwrap();
+        let before = StoredBody {
+            key: "before".to_owned(),
+            body: b"{}".to_vec(),
+            etag: "\"before\"".to_owned(),
+        };
+        put_back(&pool, &before).await;
+        let coordination =
+            Coordination::start(&url, &[GENERATION_CHANNEL], Clock::system()).unwrap();
+        let actor = CacheActor::new(
+            pool.clone(),
+            Arc::new(Metrics::default()),
+            PublicVisibility::default(),
+            chrono::Duration::days(3650),
+            Clock::system(),
+            Arc::default(),
+            coordination.replica(),
+        );
+        let turn = actor.ingest_turn.clone();
+        let cache = actor.start();
+        let (warmed, served) = cache.send(Peek).await.unwrap();
+        assert_eq!(served, [(before.key.clone(), before.etag.clone())]);
+        // Once it follows what is committed, it hears what comes next.
+        while cache.send(Peek).await.unwrap().0 == warmed {
+            put_back(&pool, &before).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let settle = || tokio::time::sleep(Duration::from_millis(300));
+
+        // In this order for the turn: this replica's ingest (it publishes bodies without
+        // `before`), another replica's change (it puts `before` back as it was), a load.
+        let first = turn.clone().lock_owned().await;
+        let ingest = cache.send(Ingest {
+            publish_if_changed: false,
+            ..Ingest::imported(Vec::new(), Utc::now())
+        });
+        let ingest = tokio::spawn(ingest);
+        settle().await;
+        let other = tokio::spawn(turn.clone().lock_owned());
+        settle().await;
+        // A newer generation heard of: the load starts and waits for its turn.
+        pool.get()
+            .await
+            .unwrap()
+            .batch_execute(&format!("NOTIFY {GENERATION_CHANNEL}, '1000000'"))
+            .await
+            .unwrap();
+        settle().await;
+        drop(first);
+        ingest.await.unwrap().unwrap().unwrap();
+        let (_, published) = cache.send(Peek).await.unwrap();
+        assert!(!published.iter().any(|(key, _)| *key == before.key));
+        let other = other.await.unwrap();
+        put_back(&pool, &before).await;
+        drop(other);
+
+        // Served as stored within a second.
+        let mut served = Vec::new();
+        for _ in 0..50 {
+            (_, served) = cache.send(Peek).await.unwrap();
+            if served == [(before.key.clone(), before.etag.clone())] {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(served, [(before.key.clone(), before.etag.clone())]);
+        coordination.stop().await;
+        cluster.stop().await.unwrap();
+    }
+}

@@ -142,9 +142,6 @@ pub struct CacheActor {
     replica: Replica,
     /// The generation of what is served (`-1` before warming).
     generation: i64,
-    /// The same, for a load under way: an ingest that published meanwhile may have made it
-    /// needless.
-    generation_now: Arc<std::sync::atomic::AtomicI64>,
     /// Bodies are being loaded for a newer generation.
     following: bool,
     /// The newest generation heard of while loading (`i64::MAX`: one not known, such as a
@@ -195,7 +192,6 @@ impl CacheActor {
             health: HealthCheck::default(),
             replica,
             generation: -1,
-            generation_now: Arc::new((-1).into()),
             following: false,
             heard_meanwhile: None,
             readers: Vec::new(),
@@ -206,8 +202,6 @@ impl CacheActor {
     /// What is served is now of generation `generation` (never going back).
     fn serving(&mut self, generation: i64) {
         self.generation = self.generation.max(generation);
-        self.generation_now
-            .store(self.generation, Ordering::Release);
         self.metrics.generation.set(self.generation);
     }
 
@@ -364,28 +358,27 @@ impl CacheActor {
         let pool = self.pool.clone();
         let visibility = self.visibility;
         let turn = self.ingest_turn.clone();
-        let served = self.generation_now.clone();
-        let held = follow::Held {
-            etags: self
-                .cache
-                .iter()
-                .map(|(key, body)| ((*key).clone(), body.etag.clone()))
-                .collect(),
-            list: (self.list.version().to_owned(), self.utc_offset),
-        };
         ctx.spawn(
             async move {
-                // In turn with ingests: what is loaded is never older than what one published.
-                let turn = turn.lock_owned().await;
-                let current = store::queue::generation(&pool.get().await?).await?;
-                // This replica's own ingest may have published it while this load waited.
-                if current <= served.load(Ordering::Acquire) {
-                    return Ok((None, turn));
-                }
-                let changes = follow::changes(&pool, visibility, &held).await?;
-                Ok::<_, CacheError>((Some(changes), turn))
+                // In turn with ingests: what is loaded is never older than what one published,
+                // and it is compared with what is served once this replica's own ingests before
+                // it served theirs (none serves while the turn is held).
+                turn.lock_owned().await
             }
             .into_actor(self)
+            .then(move |turn, act, _| {
+                let (served, held) = (act.generation, act.held());
+                async move {
+                    let current = store::queue::generation(&pool.get().await?).await?;
+                    // This replica's own ingest may have published it while this load waited.
+                    if current <= served {
+                        return Ok((None, turn));
+                    }
+                    let changes = follow::changes(&pool, visibility, &held).await?;
+                    Ok::<_, CacheError>((Some(changes), turn))
+                }
+                .into_actor(act)
+            })
             .map(|loaded, act, ctx| {
                 act.following = false;
                 match loaded {
@@ -425,6 +418,18 @@ impl CacheActor {
                 }
             }),
         );
+    }
+
+    /// What is served, as [`follow::changes`] compares it with what is stored.
+    fn held(&self) -> follow::Held {
+        follow::Held {
+            etags: self
+                .cache
+                .iter()
+                .map(|(key, body)| ((*key).clone(), body.etag.clone()))
+                .collect(),
+            list: (self.list.version().to_owned(), self.utc_offset),
+        }
     }
 
     /// Serves what [`follow::changes`] read: the bodies that moved replace theirs, the ones no
@@ -1118,5 +1123,117 @@ impl Handler<HealthChanged> for CacheActor {
             generation: self.health.generation.wrapping_add(1),
             ..HealthCheck::default()
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::coordination::Coordination;
+    use secrecy::SecretString;
+
+    /// What the actor serves: its generation and every body's key and ETag.
+    #[derive(Message)]
+    #[rtype(result = "(i64, Vec<(String, String)>)")]
+    struct Peek;
+
+    impl Handler<Peek> for CacheActor {
+        type Result = MessageResult<Peek>;
+
+        fn handle(&mut self, _: Peek, _: &mut Self::Context) -> Self::Result {
+            let mut bodies: Vec<(String, String)> = self
+                .cache
+                .iter()
+                .map(|(key, body)| ((*key).clone(), body.etag.clone()))
+                .collect();
+            bodies.sort();
+            MessageResult((self.generation, bodies))
+        }
+    }
+
+    async fn put_back(pool: &Pool, body: &StoredBody) {
+        let mut db = pool.get().await.unwrap();
+        let tx = db.transaction().await.unwrap();
+        store::replace_bodies(&tx, std::slice::from_ref(body))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+
+    /// The replica's own ingest publishes while a load waits for its turn, then another
+    /// replica puts a body back as it was before: the load serves it as stored.
+    #[actix_web::test]
+    async fn a_load_compares_with_what_the_replicas_own_ingest_published_while_it_waited() {
+        let cluster = crate::pg::PgCluster::start_ephemeral().await.unwrap();
+        let url = SecretString::from(cluster.url("postgres"));
+        let pool = store::pool(&url, 4).unwrap();
+        store::migrate(&pool).await.unwrap();
+        let before = StoredBody {
+            key: "before".to_owned(),
+            body: b"{}".to_vec(),
+            etag: "\"before\"".to_owned(),
+        };
+        put_back(&pool, &before).await;
+        let coordination =
+            Coordination::start(&url, &[GENERATION_CHANNEL], Clock::system()).unwrap();
+        let actor = CacheActor::new(
+            pool.clone(),
+            Arc::new(Metrics::default()),
+            PublicVisibility::default(),
+            chrono::Duration::days(3650),
+            Clock::system(),
+            Arc::default(),
+            coordination.replica(),
+        );
+        let turn = actor.ingest_turn.clone();
+        let cache = actor.start();
+        let (warmed, served) = cache.send(Peek).await.unwrap();
+        assert_eq!(served, [(before.key.clone(), before.etag.clone())]);
+        // Once it follows what is committed, it hears what comes next.
+        while cache.send(Peek).await.unwrap().0 == warmed {
+            put_back(&pool, &before).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let settle = || tokio::time::sleep(Duration::from_millis(300));
+
+        // In this order for the turn: this replica's ingest (it publishes bodies without
+        // `before`), another replica's change (it puts `before` back as it was), a load.
+        let first = turn.clone().lock_owned().await;
+        let ingest = cache.send(Ingest {
+            publish_if_changed: false,
+            ..Ingest::imported(Vec::new(), Utc::now())
+        });
+        let ingest = tokio::spawn(ingest);
+        settle().await;
+        let other = tokio::spawn(turn.clone().lock_owned());
+        settle().await;
+        // A newer generation heard of: the load starts and waits for its turn.
+        pool.get()
+            .await
+            .unwrap()
+            .batch_execute(&format!("NOTIFY {GENERATION_CHANNEL}, '1000000'"))
+            .await
+            .unwrap();
+        settle().await;
+        drop(first);
+        ingest.await.unwrap().unwrap().unwrap();
+        let (_, published) = cache.send(Peek).await.unwrap();
+        assert!(!published.iter().any(|(key, _)| *key == before.key));
+        let other = other.await.unwrap();
+        put_back(&pool, &before).await;
+        drop(other);
+
+        // Served as stored within a second.
+        let mut served = Vec::new();
+        for _ in 0..50 {
+            (_, served) = cache.send(Peek).await.unwrap();
+            if served == [(before.key.clone(), before.etag.clone())] {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(served, [(before.key.clone(), before.etag.clone())]);
+        coordination.stop().await;
+        cluster.stop().await.unwrap();
     }
 }

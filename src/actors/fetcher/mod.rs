@@ -610,9 +610,11 @@ impl FetcherActor {
         self.confirmations.running.remove(&target);
         match outcome {
             // Deferred, not dropped: confirmed when the window opens, or when a probe is due
-            // (an inactive app is logged once, by the budget).
+            // (an inactive app is logged once, by the budget); never sooner than the next
+            // look, so a refusal that claims no wait cannot start it again at once.
             Err(e @ (SyncError::BudgetExhausted(wait) | SyncError::AppInactive(wait))) => {
                 self.count_event("deferred");
+                let wait = wait.max(WINDOW_CHECK);
                 let until = self.deps.clock.now()
                     + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::zero());
                 if self.confirmations.deferred_until.is_none_or(|d| d < until) {

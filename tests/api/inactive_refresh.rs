@@ -1,6 +1,7 @@
 //! An inactive app whose token refresh Strava refuses too (403 Application/Status/Inactive on
 //! `/oauth/token`): the refresh is named for what it is, never a token error; webhook
-//! confirmations wait for a probe (one refresh an hour) and lose nothing.
+//! confirmations wait for a probe (one refresh an hour) and lose nothing; a disconnect still
+//! deletes the local data.
 
 use std::time::Duration;
 
@@ -159,4 +160,24 @@ async fn a_deauthorization_event_whose_token_refresh_strava_refuses_is_kept_for_
         1,
         "nothing is deleted unconfirmed"
     );
+}
+
+#[actix_web::test]
+async fn a_disconnect_deletes_the_local_data_when_strava_refuses_the_token_refresh() {
+    // Strava has no revoke, so the disconnect deauthorizes with an access token it must refresh
+    let app = inactive_with_an_expired_token().await;
+    app.sim.set_revoke_missing(true);
+
+    let r = app
+        .http
+        .post(app.url("/strava/disconnect"))
+        .header("X-API-Key", API_KEY)
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
+    assert_eq!(app.rows("tokens").await, 0);
+    assert_eq!(app.get("/strava/stats/ytd").await.status().as_u16(), 404);
+    assert_eq!(app.sim.request_count("POST /oauth/deauthorize"), 0);
 }

@@ -1311,8 +1311,8 @@ async fn revoke(deps: &SyncDeps, athlete_id: i64) -> Result<(), SyncError> {
     Ok(())
 }
 
-/// The token a disconnect hands back to Strava; `None` when there is none that works (the
-/// local data goes anyway).
+/// The token a disconnect hands back to Strava; `None` when there is none that works, or
+/// Strava refused its refresh because the app is inactive (the local data goes anyway).
 fn usable(
     asked: Result<crate::actors::token::Grant, TokenError>,
     athlete_id: i64,
@@ -1320,7 +1320,11 @@ fn usable(
 ) -> Result<Option<crate::actors::token::Grant>, SyncError> {
     match asked {
         Ok(grant) => Ok(Some(grant)),
-        Err(e @ (TokenError::ReauthorizationRequired | TokenError::Undecryptable)) => {
+        Err(
+            e @ (TokenError::ReauthorizationRequired
+            | TokenError::Undecryptable
+            | TokenError::Strava(crate::strava::StravaError::AppInactive)),
+        ) => {
             tracing::warn!(
                 athlete = athlete_id,
                 error = &e as &dyn std::error::Error,

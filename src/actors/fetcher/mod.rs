@@ -540,6 +540,15 @@ impl FetcherActor {
         let Some(term) = self.term.as_ref().map(|t| t.id) else {
             return;
         };
+        self.release_under(term, keys, ctx);
+    }
+
+    /// [`Self::release`] of rows `term` took; nothing once that term has ended (a later term
+    /// of this replica holds its own rows, which these keys may name again).
+    fn release_under(&mut self, term: i64, keys: Vec<String>, ctx: &mut Context<Self>) {
+        if self.term.as_ref().is_none_or(|t| t.id != term) {
+            return;
+        }
         self.confirmations.left_in_queue = true;
         let pool = self.deps.pool.clone();
         ctx.spawn(
@@ -552,14 +561,16 @@ impl FetcherActor {
                 released.await.map_err(|e| (e, keys))
             }
             .into_actor(self)
-            .map(|released, _, ctx| {
+            .map(move |released, _, ctx| {
                 if let Err((e, keys)) = released {
                     // Marked with this term, they would wait for the next leader: again, soon.
                     tracing::warn!(
                         error = &e as &dyn std::error::Error,
                         "could not release queued events this leader has no room for; trying again"
                     );
-                    ctx.run_later(RELEASE_RETRY, move |act, ctx| act.release(keys, ctx));
+                    ctx.run_later(RELEASE_RETRY, move |act, ctx| {
+                        act.release_under(term, keys, ctx)
+                    });
                 }
             }),
         );

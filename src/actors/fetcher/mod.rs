@@ -222,6 +222,11 @@ impl FetcherActor {
     /// Runs a sync on this actor's arbiter, or joins the one already running. A full sync asked
     /// for while an incremental one runs starts when that one ends.
     fn sync(&mut self, full: bool, priority: Priority, ctx: &mut Context<Self>) -> SharedSync {
+        if full {
+            // Events dropped so far are this re-list's (queued, or running and joined): the
+            // next drop asks for another.
+            self.confirmations.overflowed = false;
+        }
         let previous = match &self.in_flight {
             Some(running) if running.full || !full => return running.outcome.clone(),
             Some(running) => Some(running.outcome.clone()),
@@ -287,7 +292,14 @@ impl FetcherActor {
                         );
                     }
                 }
-                .into_actor(self),
+                .into_actor(self)
+                .map(move |(), act, _| {
+                    // Stored (or not): the next drop asks again, and the leader coalesces
+                    // what it has not started yet.
+                    if full {
+                        act.confirmations.overflowed = false;
+                    }
+                }),
             );
             return;
         }
@@ -330,7 +342,12 @@ impl FetcherActor {
                         "background sync failed"
                     )
                 }
-                Err(e) => tracing::warn!(error = %e, "background sync not run"),
+                Err(e) => {
+                    if full {
+                        act.confirmations.overflowed = false;
+                    }
+                    tracing::warn!(error = %e, "background sync not run")
+                }
             }),
         );
     }
@@ -403,21 +420,22 @@ impl FetcherActor {
         }
     }
 
-    /// Events dropped because too many wait: one reconciliation catches whatever was dropped,
-    /// however many were.
+    /// Events dropped because too many wait: one reconciliation catches whatever was dropped
+    /// before it started, however many were. Drops while the one asked for has not started
+    /// yet add nothing to it; a drop after that asks for another.
     fn overflow(&mut self, dropped: u64, ctx: &mut Context<Self>) {
         self.count_events("dropped", dropped);
-        if !self.confirmations.overflowed {
-            // The leader clears it once the pending set empties (at once if it is empty now);
-            // a follower, at its next batch stored whole.
-            self.confirmations.overflowed =
-                self.term.is_none() || !self.confirmations.pending.is_empty();
-            tracing::warn!(
-                pending = self.confirmations.pending.len(),
-                "too many webhook events to confirm; a reconciliation catches the rest"
-            );
-            self.sync_in_background(true, ctx);
+        if self.confirmations.overflowed {
+            return;
         }
+        // Cleared as the leader's full sync is queued or joined, or once a follower's request
+        // is stored.
+        self.confirmations.overflowed = true;
+        tracing::warn!(
+            pending = self.confirmations.pending.len(),
+            "too many webhook events to confirm; a reconciliation catches the rest"
+        );
+        self.sync_in_background(true, ctx);
     }
 
     /// Screens the events that came meanwhile, a few batches at a time (no Strava call, nothing
@@ -480,10 +498,6 @@ impl FetcherActor {
                         act.count_events("coalesced", stored.coalesced);
                         if stored.dropped > 0 {
                             act.overflow(stored.dropped, ctx);
-                        } else if act.term.is_none() {
-                            // The leader tells bursts apart: a follower asks again at its next
-                            // drop.
-                            act.confirmations.overflowed = false;
                         }
                         // Taken by this leader as it stored them.
                         if act.term.is_some() {
@@ -668,9 +682,6 @@ impl FetcherActor {
                 }
             }
         }
-        if self.confirmations.pending.is_empty() {
-            self.confirmations.overflowed = false;
-        }
         if self.confirmations.left_in_queue && self.confirmations.pending.room() > 0 {
             self.take_queue(ctx);
         }
@@ -785,7 +796,8 @@ struct Confirmations {
     /// The budget refused: nothing starts before this instant.
     deferred_until: Option<DateTime<Utc>>,
     wake: Option<SpawnHandle>,
-    /// Events were dropped and a reconciliation scheduled; cleared once all is confirmed.
+    /// Events were dropped and the reconciliation asked for has not started yet (the leader's
+    /// full sync is not queued yet; a follower's request is not stored yet).
     overflowed: bool,
     /// The queue may hold rows this leader had no room for: taken as confirmations end.
     left_in_queue: bool,
@@ -949,8 +961,8 @@ impl FetcherActor {
                 self.sync_in_background(false, ctx);
                 async { Ok(SyncReport::default()) }.boxed_local()
             }
-            // Asked for by a replica whose events the queue had no room for: one reconciliation
-            // for the burst, whichever replicas it overflowed on.
+            // Asked for by a replica whose events the queue had no room for: a reconciliation
+            // unless one asked for has not started yet, whichever replicas it overflowed on.
             WorkKind::Reconciliation => {
                 self.overflow(0, ctx);
                 async { Ok(SyncReport::default()) }.boxed_local()

@@ -42,7 +42,7 @@ fn api_requests(sim: &Simulator) -> u64 {
         .sum()
 }
 
-async fn admin(app: &TestApp) -> Value {
+pub(crate) async fn admin(app: &TestApp) -> Value {
     let r = app
         .http
         .get(app.url("/strava/admin/actors"))
@@ -77,7 +77,7 @@ async fn wait_for_ticks(app: &TestApp, ticks: u64) {
 }
 
 /// Moves the shared clock to when the operators' view says background work may probe again.
-async fn to_the_next_probe(app: &TestApp) {
+pub(crate) async fn to_the_next_probe(app: &TestApp) {
     let view = admin(app).await;
     let due = view["sync"]["next_probe"]
         .as_str()

@@ -453,6 +453,12 @@ async fn events_from_three_replicas_at_once_never_overfill_the_queue_and_none_is
             .map(|r| (r.get::<_, Option<i64>>(0), r.get::<_, i64>(1)))
             .collect::<Vec<_>>()
     );
-    assert_eq!(syncs(&app.address).await, synced + 1, "one reconciliation");
+    // one reconciliation for what was dropped before it started, one more at most for each
+    // that ran while the flood went on: never one per drop
+    let reconciled = syncs(&app.address).await - synced;
+    assert!(
+        (1..10).contains(&reconciled),
+        "{reconciled} reconciliations"
+    );
     drop((a, b));
 }

@@ -193,7 +193,7 @@ impl Handler<Reload> for BudgetActor {
 }
 
 stops_on_shutdown!(BudgetActor);
-answers_traced!(BudgetActor: Spend, Observe, Open, Figures, AppStanding, Reload, Shutdown);
+answers_traced!(BudgetActor: Spend, Observe, RefreshRefused, Open, Figures, AppStanding, Reload, Shutdown);
 
 /// The budget cannot afford a request before `wait` has passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -330,6 +330,32 @@ impl Handler<Observe> for BudgetActor {
                     |until| Refused::until(now, until),
                 )),
         }
+    }
+}
+
+/// Strava refused a token refresh because the app is inactive: news like the API's 403, and,
+/// for work other than an operator's, this hour's probe (no API request went out, so
+/// [`Spend`] did not count it). The answer says how long until the next probe.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "Result<(), Refused>")]
+pub struct RefreshRefused {
+    pub priority: Priority,
+}
+
+impl Ask for RefreshRefused {
+    const TIMEOUT: Option<Duration> = Some(PERMIT_TIMEOUT);
+}
+
+impl Handler<RefreshRefused> for BudgetActor {
+    type Result = Result<(), Refused>;
+
+    fn handle(&mut self, msg: RefreshRefused, _: &mut Self::Context) -> Self::Result {
+        let now = self.clock.now();
+        self.note_standing(Said::Inactive, now);
+        self.standing.spend(msg.priority, now);
+        self.figures();
+        let next = self.standing.next_probe().unwrap_or(now);
+        Err(Refused::until(now, next))
     }
 }
 
@@ -470,5 +496,39 @@ mod tests {
             budget.send(spend(Priority::Background)).await.unwrap(),
             Ok(())
         );
+    }
+
+    #[actix_web::test]
+    async fn a_refused_token_refresh_is_background_work_s_probe_but_not_an_operator_s() {
+        use crate::strava::standing::{PROBE_EVERY, PROBE_SLACK};
+        let start = Utc.with_ymd_and_hms(2026, 12, 1, 10, 20, 0).unwrap();
+        let now = Arc::new(std::sync::Mutex::new(start));
+        let clock = {
+            let now = now.clone();
+            Clock::from_fn(move || *now.lock().unwrap())
+        };
+        let budget = BudgetActor::new(clock, Arc::new(Metrics::default())).start();
+        let refused = |priority| RefreshRefused { priority };
+        let hour = PROBE_EVERY - PROBE_SLACK;
+
+        // news: the app is inactive, the next probe an hour on
+        let told = budget.send(refused(Priority::Confirmation)).await.unwrap();
+        assert_eq!(told, Err(Refused::until(start, start + hour)));
+        assert!(budget.send(AppStanding).await.unwrap().is_inactive());
+
+        // an hour on the probe is due; an operator's refused refresh leaves it due
+        let later = start + hour;
+        *now.lock().unwrap() = later;
+        let told = budget.send(refused(Priority::Interactive)).await.unwrap();
+        assert_eq!(told, Err(Refused::until(later, later)));
+        let open = Open {
+            priority: Priority::Confirmation,
+        };
+        assert_eq!(budget.send(open).await.unwrap(), Ok(()));
+
+        // a confirmation's refused refresh is the hour's probe
+        let told = budget.send(refused(Priority::Confirmation)).await.unwrap();
+        assert_eq!(told, Err(Refused::until(later, later + hour)));
+        assert!(budget.send(open).await.unwrap().is_err());
     }
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use actix::MailboxError;
 use deadpool_postgres::Pool;
 
-use super::budget::{BudgetActor, Observe, Open, Refusal, Said, Spend};
+use super::budget::{BudgetActor, Observe, Open, RefreshRefused, Refusal, Said, Spend};
 use crate::actors::cache::{CacheActor, CacheError};
 use crate::actors::mailbox::Mailbox;
 use crate::actors::token::{TokenActor, TokenError};
@@ -68,9 +68,9 @@ pub enum SyncError {
 }
 
 impl From<TokenError> for SyncError {
-    /// (A refresh refused because the app is inactive is [`SyncError::AppInactive`]; callers
-    /// that can tell the budget do so with [`Gate::token_refused`], which waits until the next
-    /// probe: this, without it, claims a wait it cannot know.)
+    /// (A refresh refused because the app is inactive is [`SyncError::AppInactive`]; work that
+    /// asks for a token tells the budget with [`Gate::token_refused`], which waits until the
+    /// next probe: this, without it, claims a wait it cannot know.)
     fn from(e: TokenError) -> Self {
         match e {
             TokenError::NotConnected => Self::NotConnected,
@@ -198,14 +198,17 @@ impl Gate {
         }
     }
 
-    /// What a token the TokenActor could not give means for a sync: Strava refusing the
-    /// refresh because the app is inactive is told to the budget like the API's 403 (health
-    /// and the operators' view say `app_inactive`, background work waits for a probe).
-    pub async fn token_refused(&self, e: TokenError) -> SyncError {
+    /// What a token the TokenActor could not give means for work of `priority`: Strava
+    /// refusing the refresh because the app is inactive is told to the budget like the API's
+    /// 403 (health and the operators' view say `app_inactive`, background work and
+    /// confirmations wait for a probe, and the refresh was this hour's probe).
+    pub async fn token_refused(&self, e: TokenError, priority: Priority) -> SyncError {
         match e {
             TokenError::Strava(StravaError::AppInactive) => {
-                match self.app_inactive(RateHeaders::default()).await {
-                    Ok(wait) => SyncError::AppInactive(wait),
+                match self.budget.ask(RefreshRefused { priority }).await {
+                    Ok(answer) => {
+                        SyncError::AppInactive(answer.err().map_or(Duration::ZERO, |r| r.wait))
+                    }
                     Err(e) => SyncError::Mailbox(e),
                 }
             }

@@ -222,6 +222,11 @@ impl FetcherActor {
     /// Runs a sync on this actor's arbiter, or joins the one already running. A full sync asked
     /// for while an incremental one runs starts when that one ends.
     fn sync(&mut self, full: bool, priority: Priority, ctx: &mut Context<Self>) -> SharedSync {
+        if full {
+            // Events dropped so far are this re-list's (queued, or running and joined): the
+            // next drop asks for another.
+            self.confirmations.overflowed = false;
+        }
         let previous = match &self.in_flight {
             Some(running) if running.full || !full => return running.outcome.clone(),
             Some(running) => Some(running.outcome.clone()),
@@ -287,7 +292,14 @@ impl FetcherActor {
                         );
                     }
                 }
-                .into_actor(self),
+                .into_actor(self)
+                .map(move |(), act, _| {
+                    // Stored (or not): the next drop asks again, and the leader coalesces
+                    // what it has not started yet.
+                    if full {
+                        act.confirmations.overflowed = false;
+                    }
+                }),
             );
             return;
         }
@@ -330,7 +342,12 @@ impl FetcherActor {
                         "background sync failed"
                     )
                 }
-                Err(e) => tracing::warn!(error = %e, "background sync not run"),
+                Err(e) => {
+                    if full {
+                        act.confirmations.overflowed = false;
+                    }
+                    tracing::warn!(error = %e, "background sync not run")
+                }
             }),
         );
     }
@@ -403,21 +420,22 @@ impl FetcherActor {
         }
     }
 
-    /// Events dropped because too many wait: one reconciliation catches whatever was dropped,
-    /// however many were.
+    /// Events dropped because too many wait: one reconciliation catches whatever was dropped
+    /// before it started, however many were. Drops while the one asked for has not started
+    /// yet add nothing to it; a drop after that asks for another.
     fn overflow(&mut self, dropped: u64, ctx: &mut Context<Self>) {
         self.count_events("dropped", dropped);
-        if !self.confirmations.overflowed {
-            // The leader clears it once the pending set empties (at once if it is empty now);
-            // a follower, at its next batch stored whole.
-            self.confirmations.overflowed =
-                self.term.is_none() || !self.confirmations.pending.is_empty();
-            tracing::warn!(
-                pending = self.confirmations.pending.len(),
-                "too many webhook events to confirm; a reconciliation catches the rest"
-            );
-            self.sync_in_background(true, ctx);
+        if self.confirmations.overflowed {
+            return;
         }
+        // Cleared as the leader's full sync is queued or joined, or once a follower's request
+        // is stored.
+        self.confirmations.overflowed = true;
+        tracing::warn!(
+            pending = self.confirmations.pending.len(),
+            "too many webhook events to confirm; a reconciliation catches the rest"
+        );
+        self.sync_in_background(true, ctx);
     }
 
     /// Screens the events that came meanwhile, a few batches at a time (no Strava call, nothing
@@ -480,10 +498,6 @@ impl FetcherActor {
                         act.count_events("coalesced", stored.coalesced);
                         if stored.dropped > 0 {
                             act.overflow(stored.dropped, ctx);
-                        } else if act.term.is_none() {
-                            // The leader tells bursts apart: a follower asks again at its next
-                            // drop.
-                            act.confirmations.overflowed = false;
                         }
                         // Taken by this leader as it stored them.
                         if act.term.is_some() {
@@ -540,6 +554,15 @@ impl FetcherActor {
         let Some(term) = self.term.as_ref().map(|t| t.id) else {
             return;
         };
+        self.release_under(term, keys, ctx);
+    }
+
+    /// [`Self::release`] of rows `term` took; nothing once that term has ended (a later term
+    /// of this replica holds its own rows, which these keys may name again).
+    fn release_under(&mut self, term: i64, keys: Vec<String>, ctx: &mut Context<Self>) {
+        if self.term.as_ref().is_none_or(|t| t.id != term) {
+            return;
+        }
         self.confirmations.left_in_queue = true;
         let pool = self.deps.pool.clone();
         ctx.spawn(
@@ -552,14 +575,16 @@ impl FetcherActor {
                 released.await.map_err(|e| (e, keys))
             }
             .into_actor(self)
-            .map(|released, _, ctx| {
+            .map(move |released, _, ctx| {
                 if let Err((e, keys)) = released {
                     // Marked with this term, they would wait for the next leader: again, soon.
                     tracing::warn!(
                         error = &e as &dyn std::error::Error,
                         "could not release queued events this leader has no room for; trying again"
                     );
-                    ctx.run_later(RELEASE_RETRY, move |act, ctx| act.release(keys, ctx));
+                    ctx.run_later(RELEASE_RETRY, move |act, ctx| {
+                        act.release_under(term, keys, ctx)
+                    });
                 }
             }),
         );
@@ -610,9 +635,11 @@ impl FetcherActor {
         self.confirmations.running.remove(&target);
         match outcome {
             // Deferred, not dropped: confirmed when the window opens, or when a probe is due
-            // (an inactive app is logged once, by the budget).
+            // (an inactive app is logged once, by the budget); never sooner than the next
+            // look, so a refusal that claims no wait cannot start it again at once.
             Err(e @ (SyncError::BudgetExhausted(wait) | SyncError::AppInactive(wait))) => {
                 self.count_event("deferred");
+                let wait = wait.max(WINDOW_CHECK);
                 let until = self.deps.clock.now()
                     + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::zero());
                 if self.confirmations.deferred_until.is_none_or(|d| d < until) {
@@ -654,9 +681,6 @@ impl FetcherActor {
                     ),
                 }
             }
-        }
-        if self.confirmations.pending.is_empty() {
-            self.confirmations.overflowed = false;
         }
         if self.confirmations.left_in_queue && self.confirmations.pending.room() > 0 {
             self.take_queue(ctx);
@@ -772,7 +796,8 @@ struct Confirmations {
     /// The budget refused: nothing starts before this instant.
     deferred_until: Option<DateTime<Utc>>,
     wake: Option<SpawnHandle>,
-    /// Events were dropped and a reconciliation scheduled; cleared once all is confirmed.
+    /// Events were dropped and the reconciliation asked for has not started yet (the leader's
+    /// full sync is not queued yet; a follower's request is not stored yet).
     overflowed: bool,
     /// The queue may hold rows this leader had no room for: taken as confirmations end.
     left_in_queue: bool,
@@ -936,8 +961,8 @@ impl FetcherActor {
                 self.sync_in_background(false, ctx);
                 async { Ok(SyncReport::default()) }.boxed_local()
             }
-            // Asked for by a replica whose events the queue had no room for: one reconciliation
-            // for the burst, whichever replicas it overflowed on.
+            // Asked for by a replica whose events the queue had no room for: a reconciliation
+            // unless one asked for has not started yet, whichever replicas it overflowed on.
             WorkKind::Reconciliation => {
                 self.overflow(0, ctx);
                 async { Ok(SyncReport::default()) }.boxed_local()
@@ -1309,8 +1334,8 @@ async fn revoke(deps: &SyncDeps, athlete_id: i64) -> Result<(), SyncError> {
     Ok(())
 }
 
-/// The token a disconnect hands back to Strava; `None` when there is none that works (the
-/// local data goes anyway).
+/// The token a disconnect hands back to Strava; `None` when there is none that works, or
+/// Strava refused its refresh because the app is inactive (the local data goes anyway).
 fn usable(
     asked: Result<crate::actors::token::Grant, TokenError>,
     athlete_id: i64,
@@ -1318,7 +1343,11 @@ fn usable(
 ) -> Result<Option<crate::actors::token::Grant>, SyncError> {
     match asked {
         Ok(grant) => Ok(Some(grant)),
-        Err(e @ (TokenError::ReauthorizationRequired | TokenError::Undecryptable)) => {
+        Err(
+            e @ (TokenError::ReauthorizationRequired
+            | TokenError::Undecryptable
+            | TokenError::Strava(crate::strava::StravaError::AppInactive)),
+        ) => {
             tracing::warn!(
                 athlete = athlete_id,
                 error = &e as &dyn std::error::Error,

@@ -89,7 +89,7 @@ pub async fn run(deps: SyncDeps, full: bool, priority: Priority) -> Result<SyncR
         };
         let grant = match deps.token.ask(asked).await? {
             Ok(grant) => grant,
-            Err(e) => return Err(deps.gate.token_refused(e).await),
+            Err(e) => return Err(deps.gate.token_refused(e, priority).await),
         };
         let token = grant.token.expose_secret();
         let result = sync_athlete(&deps, grant.athlete_id, token, full, priority, started_at).await;

@@ -207,6 +207,7 @@ impl PendingSet {
         self.entries.len()
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
@@ -469,7 +470,10 @@ async fn activity_changed(
     id: i64,
 ) -> Result<EventOutcome, SyncError> {
     deps.gate.open(Priority::Confirmation).await?;
-    let grant = deps.token.ask(AccessToken::under(deps.fence())).await??;
+    let grant = match deps.token.ask(AccessToken::under(deps.fence())).await? {
+        Ok(grant) => grant,
+        Err(e) => return Err(deps.gate.token_refused(e, Priority::Confirmation).await),
+    };
     if grant.athlete_id != athlete {
         // Another athlete connected since the event came.
         return Ok(EventOutcome::Ignored);
@@ -518,7 +522,8 @@ async fn activity_changed(
 /// to a request made with a current access token confirms it: with no usable token (a dead
 /// refresh token, or none) or Strava's word that the token works, nothing is deleted, and
 /// retention removes the data should Strava never confirm it again. A check that failed for a
-/// passing reason ([`passing`]) is made again later; one the budget refused, in its window. The owner lock stays: only the
+/// passing reason ([`passing`]) is made again later; one the budget refused, in its window; one
+/// whose token refresh Strava refused because the app is inactive, at the next probe. The owner lock stays: only the
 /// operator's `disconnect` releases it.
 async fn deauthorized(deps: &SyncDeps, athlete: i64) -> Result<EventOutcome, SyncError> {
     // An inactive app cannot confirm anything: the event waits for a probe.
@@ -526,16 +531,20 @@ async fn deauthorized(deps: &SyncDeps, athlete: i64) -> Result<EventOutcome, Syn
     let grant = match deps.token.ask(AccessToken::under(deps.fence())).await? {
         Ok(grant) if grant.athlete_id == athlete => grant,
         Ok(_) => return Ok(EventOutcome::Ignored),
-        // A refresh that met Strava's 5xx or a database error: checked again later.
-        Err(e) if passing(&SyncError::from(e.clone())) => return Err(e.into()),
-        Err(e) => {
-            tracing::warn!(
-                athlete,
-                error = &e as &dyn std::error::Error,
-                "a deauthorization event that cannot be checked with a current token; nothing deleted"
-            );
-            return Ok(EventOutcome::Unconfirmed);
-        }
+        Err(e) => match deps.gate.token_refused(e, Priority::Confirmation).await {
+            // A refresh refused because the app is inactive waits for a probe; one that met
+            // Strava's 5xx or a database error is checked again later.
+            e @ SyncError::AppInactive(_) => return Err(e),
+            e if passing(&e) => return Err(e),
+            e => {
+                tracing::warn!(
+                    athlete,
+                    error = &e as &dyn std::error::Error,
+                    "a deauthorization event that cannot be checked with a current token; nothing deleted"
+                );
+                return Ok(EventOutcome::Unconfirmed);
+            }
+        },
     };
     let token = grant.token.expose_secret();
     let strava = &deps.gate.strava;
@@ -579,7 +588,10 @@ async fn deauthorized(deps: &SyncDeps, athlete: i64) -> Result<EventOutcome, Syn
 /// Reads Strava's athlete stats again and publishes them.
 pub(super) async fn refresh_stats(deps: &SyncDeps) -> Result<(), SyncError> {
     deps.gate.open(Priority::Background).await?;
-    let grant = deps.token.ask(AccessToken::under(deps.fence())).await??;
+    let grant = match deps.token.ask(AccessToken::under(deps.fence())).await? {
+        Ok(grant) => grant,
+        Err(e) => return Err(deps.gate.token_refused(e, Priority::Background).await),
+    };
     let token = grant.token.expose_secret();
     let strava = &deps.gate.strava;
     let athlete = grant.athlete_id;

@@ -535,14 +535,16 @@ pub async fn bodies(db: &impl GenericClient) -> anyhow::Result<Vec<StoredBody>> 
     let rows = db
         .query("SELECT key, body, etag FROM response_bodies", &[])
         .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| StoredBody {
-            key: r.get(0),
-            body: r.get(1),
-            etag: r.get(2),
-        })
-        .collect())
+    Ok(rows.iter().map(stored_body).collect())
+}
+
+/// A `key, body, etag` row of `response_bodies`.
+fn stored_body(r: &tokio_postgres::Row) -> StoredBody {
+    StoredBody {
+        key: r.get(0),
+        body: r.get(1),
+        etag: r.get(2),
+    }
 }
 
 /// Sync progress of one athlete.

@@ -5,7 +5,7 @@
 
 use deadpool_postgres::GenericClient;
 
-use super::StoredBody;
+use super::{StoredBody, stored_body};
 
 /// Every served body's key and ETag.
 pub async fn body_etags(db: &impl GenericClient) -> anyhow::Result<Vec<(String, String)>> {
@@ -26,14 +26,7 @@ pub async fn bodies_of(db: &impl GenericClient, keys: &[&str]) -> anyhow::Result
             &[&keys],
         )
         .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| StoredBody {
-            key: r.get(0),
-            body: r.get(1),
-            etag: r.get(2),
-        })
-        .collect())
+    Ok(rows.iter().map(stored_body).collect())
 }
 
 /// The stored activity list's version and the athlete's offset from UTC it was derived with.

@@ -834,6 +834,17 @@ impl BinaryApp {
             .unwrap()
     }
 
+    /// Connects through the whole OAuth flow and waits for the first sync to be over.
+    pub async fn connect_and_sync(&self) {
+        let r = self.connect().await;
+        assert!(location(&r).ends_with("strava=success"), "{}", location(&r));
+        let synced = async || {
+            let health = json(reqwest::get(self.url("/strava/health")).await.unwrap()).await;
+            health["last_sync"].is_string()
+        };
+        assert!(eventually(synced).await, "the binary synced");
+    }
+
     /// Runs `milepost <args>` once with the server's environment; its exit success, stdout
     /// and stderr.
     pub fn command(&self, args: &[&str]) -> (bool, String, String) {
@@ -884,6 +895,27 @@ impl BinaryApp {
         }
         panic!("no log line {what} in:\n{}", self.stdout().join("\n"));
     }
+}
+
+/// The verify token of [`spawn_subscribed_app`]'s push subscription.
+pub const VERIFY_TOKEN: &str = "test-webhook-verify-token";
+
+/// A connected, synced app whose push subscription exists at the simulator and in Postgres.
+pub async fn spawn_subscribed_app(
+    sim: SimConfig,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
+    let app = spawn_app_with(sim, |s| {
+        s.strava_webhook_verify_token = Some(VERIFY_TOKEN.into());
+        configure(s);
+    })
+    .await;
+    app.connect_and_sync().await;
+    let out = milepost::commands::webhook_subscribe(&app.settings, &app.url("/strava/webhook"))
+        .await
+        .expect("subscribing");
+    assert!(out.starts_with("subscribed: "), "{out}");
+    app
 }
 
 /// Polls (up to 10 s) until `done` holds; `false` if it never did.

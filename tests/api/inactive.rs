@@ -305,14 +305,7 @@ async fn a_refused_second_athlete_s_tokens_are_revoked_or_deauthorized_where_rev
 #[actix_web::test]
 async fn webhook_confirmations_wait_for_a_probe_and_are_not_lost() {
     // Arrange: a subscribed app whose Strava app then goes inactive
-    let app = spawn_app_with(a_year_of_history(), |s| {
-        s.strava_webhook_verify_token = Some("test-webhook-verify-token".into())
-    })
-    .await;
-    app.connect_and_sync().await;
-    milepost::commands::webhook_subscribe(&app.settings, &app.url("/strava/webhook"))
-        .await
-        .expect("subscribing");
+    let app = crate::helpers::spawn_subscribed_app(a_year_of_history(), |_| {}).await;
     app.sim.set_app_inactive(true);
     assert_eq!(app.refresh(Some(API_KEY)).await.status().as_u16(), 503);
     let newest = json(app.get("/strava/activities?limit=1").await).await["data"][0]["id"]

@@ -7,9 +7,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::helpers::{
-    API_KEY, TestApp, eventually, json, settings_env, spawn_app, spawn_app_with, webhook_events,
-};
+use crate::helpers::{API_KEY, TestApp, eventually, json, settings_env, spawn_app, webhook_events};
 use crate::inactive::to_the_next_probe;
 
 const TOKEN: &str = "POST /oauth/token";
@@ -85,14 +83,7 @@ async fn milepost_refresh_prints_what_the_owner_must_do_when_strava_refuses_the_
 
 /// [`inactive_with_an_expired_token`], subscribed to push events first.
 async fn subscribed_inactive_with_an_expired_token() -> TestApp {
-    let app = spawn_app_with(Default::default(), |s| {
-        s.strava_webhook_verify_token = Some("test-webhook-verify-token".into())
-    })
-    .await;
-    app.connect_and_sync().await;
-    milepost::commands::webhook_subscribe(&app.settings, &app.url("/strava/webhook"))
-        .await
-        .expect("subscribing");
+    let app = crate::helpers::spawn_subscribed_app(Default::default(), |_| {}).await;
     app.sim.set_app_inactive(true);
     app.sim.set_token_refresh_inactive(true);
     app.sim.advance_clock(Duration::from_secs(7 * 3600));

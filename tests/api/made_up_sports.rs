@@ -9,7 +9,7 @@ use rand::Rng;
 use rand::distributions::Alphanumeric;
 use serde_json::json;
 
-use crate::helpers::{json, location, spawn_app, spawn_binary};
+use crate::helpers::{json, spawn_app, spawn_binary};
 
 /// A made-up sport name of `len` letters and digits, different each time.
 fn made_up(len: usize) -> String {
@@ -151,16 +151,7 @@ async fn made_up_requests(base: &str, count: usize, len: usize, connections: usi
 #[actix_web::test]
 async fn a_hundred_thousand_made_up_sports_leave_memory_where_it_was() {
     let binary = spawn_binary(|_| {}, &[]).await;
-    let r = binary.connect().await;
-    assert!(location(&r).ends_with("strava=success"), "{}", location(&r));
-    let synced = async || {
-        let health = json(reqwest::get(binary.url("/strava/health")).await.unwrap()).await;
-        health["last_sync"].is_string()
-    };
-    assert!(
-        crate::helpers::eventually(synced).await,
-        "the binary synced"
-    );
+    binary.connect_and_sync().await;
     const LEN: usize = 1_024;
     // The connections' buffers and the allocator's arenas, before the count starts.
     made_up_requests(&binary.address, 2_000, LEN, 8).await;

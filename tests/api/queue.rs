@@ -7,29 +7,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
-use milepost::config::Settings;
 use milepost::simulator::{Fault, RateLimits, SimActivity, SimConfig};
 use serde_json::{Value, json};
 
-use crate::helpers::{API_KEY, TestApp, json, spawn_app_with, webhook_events, within};
+use crate::helpers::{API_KEY, TestApp, json, spawn_subscribed_app, webhook_events, within};
 
-const VERIFY: &str = "test-webhook-verify-token";
 const FETCH: &str = "GET /activities/{id}";
-
-/// A connected, synced app whose push subscription exists at the simulator and in Postgres.
-async fn subscribed_app(sim: SimConfig, configure: impl FnOnce(&mut Settings)) -> TestApp {
-    let app = spawn_app_with(sim, |s| {
-        s.strava_webhook_verify_token = Some(VERIFY.into());
-        configure(s);
-    })
-    .await;
-    app.connect_and_sync().await;
-    let out = milepost::commands::webhook_subscribe(&app.settings, &app.url("/strava/webhook"))
-        .await
-        .expect("subscribing");
-    assert!(out.starts_with("subscribed: "), "{out}");
-    app
-}
 
 /// A run that ended a moment ago, added at Strava.
 fn a_new_run(app: &TestApp) -> i64 {
@@ -79,7 +62,7 @@ async fn syncs(base: &str) -> u64 {
 #[actix_web::test]
 async fn an_event_whose_confirmation_met_strava_s_5xx_is_confirmed_on_a_later_try() {
     // Arrange
-    let app = subscribed_app(SimConfig::default(), |_| {}).await;
+    let app = spawn_subscribed_app(SimConfig::default(), |_| {}).await;
     let added = a_new_run(&app);
     app.sim.reset_counts();
     let ended =
@@ -133,7 +116,7 @@ async fn an_event_whose_confirmation_met_strava_s_5xx_is_confirmed_on_a_later_tr
 #[actix_web::test]
 async fn a_deauthorization_whose_check_met_strava_s_5xx_is_checked_again_and_forgets_the_athlete() {
     // Arrange: the athlete revoked the app at Strava, which answers 500 for now
-    let app = subscribed_app(SimConfig::default(), |_| {}).await;
+    let app = spawn_subscribed_app(SimConfig::default(), |_| {}).await;
     app.sim.revoke_access();
     app.sim.set_fault(Some(Fault::ServerError));
     let retried = webhook_events(&app, "retried").await;
@@ -180,7 +163,7 @@ async fn a_deauthorization_whose_check_met_strava_s_5xx_is_checked_again_and_for
 #[actix_web::test]
 async fn an_activity_fetched_before_a_disconnect_and_answered_after_it_stores_nothing() {
     // Arrange: a confirmation whose answer Strava holds back
-    let app = subscribed_app(SimConfig::default(), |_| {}).await;
+    let app = spawn_subscribed_app(SimConfig::default(), |_| {}).await;
     let added = a_new_run(&app);
     app.sim.reset_counts();
     app.sim
@@ -227,7 +210,7 @@ async fn an_activity_fetched_before_a_disconnect_and_answered_after_it_stores_no
 #[actix_web::test]
 async fn a_page_answered_after_a_confirmed_deauthorization_stores_nothing() {
     // Arrange: a sync whose page of activities Strava holds back once it has read it
-    let app = subscribed_app(SimConfig::default(), |s| s.strava_timeout_secs = 10).await;
+    let app = spawn_subscribed_app(SimConfig::default(), |s| s.strava_timeout_secs = 10).await;
     a_new_run(&app);
     app.sim.reset_counts();
     app.sim
@@ -280,7 +263,7 @@ async fn a_page_answered_after_a_confirmed_deauthorization_stores_nothing() {
 #[actix_web::test]
 async fn events_during_a_slow_token_refresh_are_answered_at_once_and_confirmed_after() {
     // Arrange: an expired access token, and a token endpoint that takes 4 s to answer
-    let app = subscribed_app(SimConfig::default(), |s| s.strava_timeout_secs = 10).await;
+    let app = spawn_subscribed_app(SimConfig::default(), |s| s.strava_timeout_secs = 10).await;
     let runs: Vec<i64> = (0..4).map(|_| a_new_run(&app)).collect();
     app.sim.advance_clock(Duration::from_secs(7 * 3_600));
     app.sim.reset_counts();
@@ -330,7 +313,7 @@ async fn events_during_a_slow_token_refresh_are_answered_at_once_and_confirmed_a
 async fn events_from_three_replicas_at_once_never_overfill_the_queue_and_none_is_left_stuck() {
     // Arrange: a leader and two followers; a read window that lets confirmations through 100
     // at a time, so events pile up past the cap
-    let app = subscribed_app(
+    let app = spawn_subscribed_app(
         SimConfig {
             history_years: 1,
             limits: RateLimits {

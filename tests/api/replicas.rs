@@ -10,7 +10,7 @@ use milepost::store::coordination::LEADER_LOCK;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    API_KEY, Replica, TestApp, eventually, json, location, spawn_app, spawn_app_with, spawn_binary,
+    API_KEY, Replica, TestApp, eventually, json, spawn_app, spawn_app_with, spawn_binary,
     webhook_events, within,
 };
 
@@ -353,16 +353,7 @@ async fn binary_led() -> (crate::helpers::BinaryApp, Replica, Replica) {
         &[("STRAVA_WEBHOOK_SUBSCRIPTION_ID", &SUBSCRIPTION.to_string())],
     )
     .await;
-    let r = binary.connect().await;
-    assert!(location(&r).ends_with("strava=success"), "{}", location(&r));
-    let synced = async || {
-        let health = json(reqwest::get(binary.url("/strava/health")).await.unwrap()).await;
-        health["last_sync"].is_string()
-    };
-    assert!(
-        crate::helpers::eventually(synced).await,
-        "the binary synced"
-    );
+    binary.connect_and_sync().await;
     let (a, b) = (binary.replica().await, binary.replica().await);
     assert!(
         !leads(&a.services) && !leads(&b.services),

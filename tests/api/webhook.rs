@@ -5,9 +5,11 @@ use std::time::Duration;
 use milepost::simulator::{RateLimits, SimActivity, SimConfig};
 use serde_json::json;
 
-use crate::helpers::{API_KEY, TestApp, json, spawn_app_with, strava_of_athlete, webhook_events};
+use crate::helpers::{
+    API_KEY, TestApp, json, spawn_app_with, spawn_subscribed_app, strava_of_athlete, webhook_events,
+};
 
-const VERIFY: &str = "test-webhook-verify-token";
+const VERIFY: &str = crate::helpers::VERIFY_TOKEN;
 
 /// A connected, synced app whose push subscription exists at the simulator and in Postgres.
 async fn subscribed_app() -> TestApp {
@@ -16,13 +18,7 @@ async fn subscribed_app() -> TestApp {
 
 /// [`subscribed_app`] with a Strava stand-in configured as `sim`.
 async fn subscribed_app_with(sim: SimConfig) -> TestApp {
-    let app = spawn_app_with(sim, |s| s.strava_webhook_verify_token = Some(VERIFY.into())).await;
-    app.connect_and_sync().await;
-    let out = milepost::commands::webhook_subscribe(&app.settings, &app.url("/strava/webhook"))
-        .await
-        .expect("subscribing");
-    assert!(out.starts_with("subscribed: "), "{out}");
-    app
+    spawn_subscribed_app(sim, |_| {}).await
 }
 
 async fn served_ids(app: &TestApp) -> Vec<i64> {
